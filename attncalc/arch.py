@@ -1,0 +1,240 @@
+"""Architecture: the hyper-parameters of one transformer, validated, with derived dimensions.
+
+Names follow the papers (Vaswani et al. 2017; GPT-3 Table 2.1; Kaplan et al. 2020):
+``d_model``, ``n_layers``, ``n_heads``, ``n_kv_heads``, ``d_head``, ``d_ff``, ``vocab_size``,
+``n_ctx``. Every field has a default here, so a preset or a user's TOML names only what differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "mlp": ("standard", "gated"),  # gated = GLU family (SwiGLU, GeGLU): gate, up and down matrices
+    "activation": ("gelu", "relu", "silu"),
+    "norm": ("layernorm", "rmsnorm"),
+    "positions": ("learned", "rotary", "alibi", "none"),
+    "unembedding": ("untied", "tied", "none"),  # none: an encoder without an LM head (BertModel)
+}
+
+# Human descriptions, used by `attncalc init` and the docs.
+DOC: dict[str, str] = {
+    "name": "preset name (the file name for presets)",
+    "family": "model family, for `attncalc list`",
+    "source": "where the numbers come from: a paper table or the model's published config",
+    "notes": "caveats, e.g. a known misprint in the source table",
+    "vocab_size": "rows of the token embedding",
+    "d_model": "width of the residual stream (embedding dimension)",
+    "n_layers": "number of transformer blocks",
+    "n_heads": "query heads per attention block",
+    "n_kv_heads": "key/value heads (= n_heads: multi-head; 1: multi-query; else grouped-query)",
+    "d_head": "query/key/value dimension of one head (default d_model / n_heads)",
+    "d_ff": "hidden width of the MLP (default 4 * d_model)",
+    "mlp": "standard (up, down) or gated (gate, up, down: SwiGLU / GeGLU)",
+    "activation": "MLP non-linearity: gelu, relu or silu",
+    "qkv_bias": "biases on the query, key and value projections",
+    "out_bias": "bias on the attention output projection",
+    "mlp_bias": "biases on the MLP matrices",
+    "lm_head_bias": "bias on the unembedding (logits)",
+    "norm": "layernorm or rmsnorm",
+    "norm_bias": "LayerNorm has a bias (ignored for rmsnorm)",
+    "block_norms": "norms per block (default 2, or 1 for a parallel block)",
+    "final_norm": "a norm after the last block",
+    "embedding_norm": "a norm right after the embeddings (BERT)",
+    "positions": "learned (a table of n_positions rows), rotary, alibi or none",
+    "n_ctx": "context length the model was trained for",
+    "n_positions": "rows of the learned position table (default n_ctx)",
+    "unembedding": "untied (own matrix), tied (shares the token embedding) or none",
+    "n_experts": "MLP experts per block (1 = dense)",
+    "top_k": "experts routed per token",
+    "parallel_block": "attention and MLP read the same input (GPT-J, Falcon, GPT-NeoX)",
+    "sliding_window": "attention window in tokens (Mistral), or unset for full context",
+    "token_types": "rows of the token-type (segment) embedding (BERT: 2)",
+    "pooler": "a pooler dense layer on the first token (BERT)",
+}
+
+
+@dataclass(frozen=True)
+class Architecture:
+    vocab_size: int
+    d_model: int
+    n_layers: int
+    n_heads: int
+    name: str = "custom"
+    family: str = "custom"
+    source: str = ""
+    notes: str = ""
+    n_kv_heads: int | None = None
+    d_head: int | None = None
+    d_ff: int | None = None
+    mlp: str = "standard"
+    activation: str = "gelu"
+    qkv_bias: bool = False
+    out_bias: bool = False
+    mlp_bias: bool = False
+    lm_head_bias: bool = False
+    norm: str = "layernorm"
+    norm_bias: bool = True
+    block_norms: int | None = None
+    final_norm: bool = True
+    embedding_norm: bool = False
+    positions: str = "learned"
+    n_ctx: int = 2048
+    n_positions: int | None = None
+    unembedding: str = "untied"
+    n_experts: int = 1
+    top_k: int = 1
+    parallel_block: bool = False
+    sliding_window: int | None = None
+    token_types: int = 0
+    pooler: bool = False
+    _origin: str = field(default="", repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    # Derived dimensions -------------------------------------------------------------
+    @property
+    def kv_heads(self) -> int:
+        return self.n_heads if self.n_kv_heads is None else self.n_kv_heads
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads if self.d_head is None else self.d_head
+
+    @property
+    def ff_dim(self) -> int:
+        return 4 * self.d_model if self.d_ff is None else self.d_ff
+
+    @property
+    def group_size(self) -> int:
+        """Query heads sharing one key/value head (1 for multi-head attention)."""
+        return self.n_heads // self.kv_heads
+
+    @property
+    def norms_per_block(self) -> int:
+        if self.block_norms is not None:
+            return self.block_norms
+        return 1 if self.parallel_block else 2
+
+    @property
+    def position_rows(self) -> int:
+        if self.positions != "learned":
+            return 0
+        return self.n_ctx if self.n_positions is None else self.n_positions
+
+    @property
+    def is_moe(self) -> bool:
+        return self.n_experts > 1
+
+    @property
+    def norm_params(self) -> int:
+        """Parameters of one norm over d_model: a scale, plus a bias for LayerNorm with bias."""
+        with_bias = self.norm == "layernorm" and self.norm_bias
+        return self.d_model * (2 if with_bias else 1)
+
+    def replace(self, **changes: Any) -> "Architecture":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The user-settable fields (not the derived ones), as a TOML-ready mapping."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+
+FIELDS: dict[str, dataclasses.Field] = {
+    f.name: f for f in fields(Architecture) if not f.name.startswith("_")
+}
+REQUIRED = ("vocab_size", "d_model", "n_layers", "n_heads")
+_INT_FIELDS = {n for n, f in FIELDS.items() if "int" in str(f.type)}
+_BOOL_FIELDS = {n for n, f in FIELDS.items() if f.type == "bool"}
+_STR_FIELDS = {n for n, f in FIELDS.items() if f.type == "str"}
+
+
+def field_type_name(name: str) -> str:
+    if name in _BOOL_FIELDS:
+        return "boolean"
+    if name in _INT_FIELDS:
+        return "integer"
+    return "string"
+
+
+def suggest_field(name: str) -> str:
+    close = difflib.get_close_matches(name, list(FIELDS), n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; known fields: {', '.join(FIELDS)}"
+
+
+def coerce_field(name: str, value: Any, source: str | None = None) -> Any:
+    """Check one field's type (no silent conversions except integral floats like 4096.0)."""
+    if name not in FIELDS:
+        raise ConfigError(f"unknown field{suggest_field(name)}", source=source, field=name)
+    optional = "None" in str(FIELDS[name].type)
+    if value is None and optional:
+        return None
+    if name in _BOOL_FIELDS:
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected true or false, got {value!r}", source=source, field=name)
+        return value
+    if name in _INT_FIELDS:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"expected an integer, got {value!r}", source=source, field=name)
+        return value
+    if not isinstance(value, str):
+        raise ConfigError(f"expected a string, got {value!r}", source=source, field=name)
+    return value
+
+
+def from_mapping(data: Mapping[str, Any], source: str | None = None) -> Architecture:
+    """Build a validated Architecture from a mapping (a parsed TOML table, say)."""
+    values = {k: coerce_field(k, v, source) for k, v in data.items()}
+    for name in REQUIRED:
+        if name not in values:
+            raise ConfigError("required field is missing", source=source, field=name)
+    try:
+        return Architecture(**values, _origin=source or "")
+    except ConfigError as err:
+        if err.source is None and source:
+            raise ConfigError(err.problem, source=source, field=err.field) from None
+        raise
+
+
+def _validate(a: Architecture) -> None:
+    src = a._origin or None
+
+    def fail(fld: str, problem: str) -> None:
+        raise ConfigError(problem, source=src, field=fld)
+
+    for name in _INT_FIELDS:
+        v = getattr(a, name)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int):
+            fail(name, f"expected an integer, got {v!r}")
+        low = 0 if name in ("token_types", "block_norms") else 1
+        if v < low:
+            fail(name, f"must be {'>= 0' if low == 0 else 'a positive integer'}, got {v}")
+    for name in _BOOL_FIELDS:
+        if not isinstance(getattr(a, name), bool):
+            fail(name, f"expected true or false, got {getattr(a, name)!r}")
+    for name in _STR_FIELDS:
+        if not isinstance(getattr(a, name), str):
+            fail(name, f"expected a string, got {getattr(a, name)!r}")
+    for name, allowed in CHOICES.items():
+        if getattr(a, name) not in allowed:
+            fail(name, f"must be one of {', '.join(allowed)}, got {getattr(a, name)!r}")
+    if a.n_heads % a.kv_heads:
+        fail("n_kv_heads", f"{a.kv_heads} does not divide n_heads = {a.n_heads}")
+    if a.d_head is None and a.d_model % a.n_heads:
+        fail("n_heads", f"{a.n_heads} heads do not divide d_model = {a.d_model}; set d_head")
+    if a.top_k > a.n_experts:
+        fail("top_k", f"{a.top_k} is more than n_experts = {a.n_experts}")
+    if a.block_norms is not None and a.block_norms > 2:
+        fail("block_norms", f"must be 0, 1 or 2, got {a.block_norms}")
+    if a.n_positions is not None and a.positions != "learned":
+        fail("n_positions", f"only applies to learned positions, not {a.positions!r}")

@@ -1,0 +1,61 @@
+"""The Typer app: each command lives in its own module and stays a few lines over the core.
+
+``main()`` is the console script. Usage errors from Click (an unknown option, a missing argument)
+are reduced to one line on stderr with exit code 2, like every other bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from .. import __version__
+
+app = typer.Typer(
+    name="attncalc",
+    help="Exact parameter, FLOP and memory counts for transformers: per matrix, per head, per block, in total.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"attncalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Exact parameter, FLOP and memory counts for transformers: per matrix, per head, per block, in total."""
+
+
+from . import catalog, count  # noqa: E402,F401  (registers the commands)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        rv = app(args=argv, prog_name="attncalc", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as err:  # `attncalc` alone: help, exit 0 would hide a typo in CI
+        print(err.ctx.get_help() if err.ctx else "", file=sys.stderr)
+        sys.exit(2)
+    except click.UsageError as err:
+        hint = f" (see `attncalc {err.ctx.info_name} --help`)" if err.ctx and err.ctx.parent else " (see `attncalc --help`)"
+        print(f"attncalc: error: {err.format_message()}{hint}", file=sys.stderr)
+        sys.exit(2)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except click.exceptions.Abort:
+        print("attncalc: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except click.ClickException as err:
+        print(f"attncalc: error: {err.format_message()}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)

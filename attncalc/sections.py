@@ -1,0 +1,124 @@
+"""The `count` report as plain data: titled sections of rows, before any styling.
+
+Rich tables (render.py) and Markdown both draw these same rows, so the two cannot disagree.
+A row is (item, how it is computed, exact integer or None, share of the total or None).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .arch import Architecture
+from .breakdown import Node
+from .views import CONVENTIONS, MATRICES, head_matrices
+
+CONVENTIONAL = {"query": "W_Q", "key": "W_K", "value_down": "W_V", "value_up": "W_O slice"}
+WORDS = {"query": "query", "key": "key", "value_down": "value-down", "value_up": "value-up"}
+
+
+@dataclass(frozen=True)
+class Row:
+    item: str
+    how: str
+    value: int | None
+    share: float | None = None
+    strong: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    rows: tuple[Row, ...]
+    note: str = ""
+
+
+def x(*factors: int) -> str:
+    return " × ".join(f"{f:,}" for f in factors)
+
+
+def header_lines(a: Architecture) -> list[str]:
+    kv = "" if a.kv_heads == a.n_heads else f", {a.kv_heads} key/value heads (groups of {a.group_size})"
+    moe = f", {a.n_experts} experts (top {a.top_k})" if a.is_moe else ""
+    return [
+        f"{a.name} ({a.family})" + (f": {a.notes}" if a.notes else ""),
+        f"d_model {a.d_model:,}, {a.n_layers} layers, {a.n_heads} heads of d_head {a.head_dim}{kv}, "
+        f"d_ff {a.ff_dim:,} ({a.mlp}){moe}, vocab {a.vocab_size:,}, n_ctx {a.n_ctx:,}",
+        f"source: {a.source}" if a.source else "source: (none given)",
+    ]
+
+
+def param_sections(a: Architecture, tree: Node, s: dict[str, Any]) -> list[Section]:
+    total = s["total"]
+    blk = tree.get("blocks.block")
+    att = blk.child("attention")
+    mats = head_matrices(att)
+    head_rows = [
+        Row(f"{WORDS[m]} ({CONVENTIONAL[m]})", f"{x(*mats[m].shape)}", mats[m].value) for m in MATRICES
+    ]
+    shared = "" if a.group_size == 1 else f" (key and value-down shared by {a.group_size} query heads)"
+    head_rows.append(Row("one head: 4 matrices", "query + key + value-down + value-up" + shared,
+                         s["attention"]["per_head"], strong=True))
+
+    g, kv = a.group_size, a.kv_heads
+    if g == 1:
+        heads_how = f"{a.n_heads} heads × {s['attention']['per_head']:,}"
+    else:
+        qv = mats["query"].value + mats["value_up"].value
+        kvv = mats["key"].value + mats["value_down"].value
+        heads_how = f"{a.n_heads} × {qv:,} (query, value-up) + {kv} × {kvv:,} (key, value-down)"
+    block_rows = [Row("attention heads", heads_how, s["attention"]["heads_per_block"])]
+    if s["attention"]["biases_per_block"]:
+        block_rows.append(Row("attention biases", "query/key/value and output biases", s["attention"]["biases_per_block"]))
+    block_rows += _mlp_rows(a, blk.child("mlp"))
+    if s["norms"]["per_block"]:
+        block_rows.append(Row("norms", f"{a.norms_per_block} × {a.norm_params:,} ({a.norm})", s["norms"]["per_block"]))
+    block_rows.append(Row("one block", "attention + MLP + norms", s["per_block"], strong=True))
+
+    model_rows = []
+    emb = tree.get("embedding")
+    for leaf_ in emb.children if emb else ():
+        how = x(*leaf_.shape) if leaf_.shape and leaf_.shape[1] > 1 else leaf_.formula
+        model_rows.append(Row(leaf_.label, how, leaf_.total, leaf_.total / total))
+    model_rows.append(Row(f"{a.n_layers} blocks", f"{a.n_layers} × {s['per_block']:,}", s["blocks"], s["blocks"] / total))
+    model_rows.append(Row("  of which attention heads", f"{a.n_layers} × {s['attention']['heads_per_block']:,}",
+                          s["attention"]["heads_total"], s["attention"]["heads_total"] / total))
+    model_rows.append(Row("  of which MLP", f"{a.n_layers} × {s['mlp']['per_block']:,}", s["mlp"]["total"],
+                          s["mlp"]["total"] / total))
+    if s["norms"]["final"]:
+        model_rows.append(Row("final norm", a.norm, s["norms"]["final"]))
+    if a.unembedding == "tied":
+        model_rows.append(Row("unembedding (W_U)", "tied to the token embedding", s["unembedding"]))
+    elif a.unembedding == "untied":
+        model_rows.append(Row("unembedding (W_U)", x(a.vocab_size, a.d_model) + (" + bias" if a.lm_head_bias else ""),
+                              s["unembedding"], s["unembedding"] / total))
+    if s["pooler"]:
+        model_rows.append(Row("pooler", "d_model × d_model + bias", s["pooler"]))
+    model_rows.append(Row("total", "all parameters", total, 1.0, strong=True))
+
+    conv = s["conventions"]
+    conv_rows = [Row(name.replace("_", "-"), CONVENTIONS[name], conv[name], conv[name] / total)
+                 for name in CONVENTIONS if name != "active" or a.is_moe]
+    return [
+        Section("one attention head", tuple(head_rows)),
+        Section("one block", tuple(block_rows)),
+        Section("the model", tuple(model_rows)),
+        Section("counting conventions", tuple(conv_rows),
+                "match a published figure to the convention it uses"),
+    ]
+
+
+def _mlp_rows(a: Architecture, mlp: Node) -> list[Row]:
+    rows = []
+    expert = mlp.get("expert")
+    body = expert.children if expert else mlp.children
+    prefix = "expert " if expert else "MLP "
+    for leaf_ in body:
+        how = x(*leaf_.shape) if leaf_.shape[1] > 1 else leaf_.formula
+        rows.append(Row(prefix + leaf_.label, how, leaf_.value))
+    if expert:
+        rows.append(Row(f"{a.n_experts} experts", f"{a.n_experts} × {expert.each:,} (top {a.top_k} active)", expert.total))
+        router = mlp.child("router")
+        rows.append(Row("router", x(*router.shape), router.value))
+    rows.append(Row("MLP", f"{a.mlp} MLP, d_ff {a.ff_dim:,}", mlp.each, strong=True))
+    return rows
