@@ -53,6 +53,7 @@ DOC: dict[str, str] = {
     "n_experts": "MLP experts per block (1 = dense)",
     "top_k": "experts routed per token",
     "parallel_block": "attention and MLP read the same input (GPT-J, Falcon, GPT-NeoX)",
+    "causal": "decoder (each token sees the ones before it) or encoder (false: full attention)",
     "sliding_window": "attention window in tokens (Mistral), or unset for full context",
     "token_types": "rows of the token-type (segment) embedding (BERT: 2)",
     "pooler": "a pooler dense layer on the first token (BERT)",
@@ -90,6 +91,7 @@ class Architecture:
     n_experts: int = 1
     top_k: int = 1
     parallel_block: bool = False
+    causal: bool = True
     sliding_window: int | None = None
     token_types: int = 0
     pooler: bool = False

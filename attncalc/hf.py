@@ -174,7 +174,7 @@ def _bert(c: _Cfg) -> dict[str, Any]:  # BertModel (with pooler, no MLM head)
                 d_ff=c.int("intermediate_size", 3072), activation=_activation(c.str("hidden_act", "gelu")),
                 qkv_bias=True, out_bias=True, mlp_bias=True, final_norm=False, embedding_norm=True,
                 n_ctx=c.int("max_position_embeddings", 512), token_types=c.int("type_vocab_size", 2),
-                pooler=True, unembedding="none")
+                pooler=True, unembedding="none", causal=False)
 
 
 READERS: dict[str, Reader] = {

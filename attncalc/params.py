@@ -57,18 +57,12 @@ def block(a: Architecture) -> Node:
 
 def attention(a: Architecture) -> Node:
     """Heads grouped by the key/value head they share; for multi-head attention a group is a head."""
-    d, dh, g = a.d_model, a.head_dim, a.group_size
+    d, dh = a.d_model, a.head_dim
     q = leaf("query", "query (W_Q)", dh, d, "d_head x d_model")
     k = leaf("key", "key (W_K)", dh, d, "d_head x d_model")
     vd = leaf("value_down", "value-down (W_V)", dh, d, "d_head x d_model")
     vu = leaf("value_up", "value-up (W_O slice)", d, dh, "d_model x d_head")
-    if g == 1:
-        heads = group("heads", "heads", group("head", "head", q, k, vd, vu), count=a.n_heads)
-    else:
-        query_heads = group("heads", "query heads", group("head", "query head", q, vu), count=g)
-        heads = group(
-            "kv_groups", "key/value groups", group("group", "group", query_heads, k, vd), count=a.kv_heads
-        )
+    heads = head_structure(a, [q, vu], [k, vd])
     qkv_rows = (a.n_heads + 2 * a.kv_heads) * dh
     biases = group(
         "biases",
@@ -78,6 +72,21 @@ def attention(a: Architecture) -> Node:
         leaf("out", "output bias", d if a.out_bias else 0, 1, "d_model", "bias"),
     )
     return group("attention", "attention", heads, biases)
+
+
+HEAD_ORDER = ("query", "key", "value_down", "value_up")
+
+
+def head_structure(a: Architecture, per_query_head: list[Node], per_kv_head: list[Node]) -> Node:
+    """Multi-head: ``heads`` x head (query, key, value-down, value-up, …). Grouped-query: ``kv_groups``
+    x group, each holding its query heads (query, value-up, …) and the key and value-down they share.
+    Used for the parameter tree and the FLOP tree alike, so both have the same shape."""
+    if a.group_size == 1:
+        rank = {n: i for i, n in enumerate(HEAD_ORDER)}
+        both = sorted(per_query_head + per_kv_head, key=lambda n: rank.get(n.name, len(rank)))
+        return group("heads", "heads", group("head", "head", *both), count=a.n_heads)
+    query_heads = group("heads", "query heads", group("head", "query head", *per_query_head), count=a.group_size)
+    return group("kv_groups", "key/value groups", group("group", "group", query_heads, *per_kv_head), count=a.kv_heads)
 
 
 def mlp(a: Architecture) -> Node:

@@ -7,7 +7,9 @@ from rich.table import Table
 from rich.text import Text
 
 from .sections import Section
-from .units import human
+from .units import human, human_bytes, human_flops
+
+APPROX = {"count": human, "flops": human_flops, "bytes": human_bytes}
 
 
 def _pct(share: float | None) -> str:
@@ -27,7 +29,7 @@ def section_table(sec: Section) -> Table:
     for r in sec.rows:
         style = "bold" if r.strong else None
         exact = "" if r.value is None else f"{r.value:,}"
-        approx = "" if r.value is None else human(r.value)
+        approx = "" if r.value is None else APPROX[r.unit or sec.unit](r.value)
         t.add_row(r.item, r.how, exact, approx, *([_pct(r.share)] if shares else []), style=style)
     return t
 
@@ -45,7 +47,7 @@ def sections_markdown(header: list[str], sections: list[Section]) -> str:
         out += ["", f"#### {sec.title}", "", "| item | how | exact | ≈ | share |", "|---|---|---:|---:|---:|"]
         for r in sec.rows:
             exact = "" if r.value is None else f"{r.value:,}"
-            approx = "" if r.value is None else human(r.value)
+            approx = "" if r.value is None else APPROX[r.unit or sec.unit](r.value)
             cells = [r.item.strip(), r.how, exact, approx, _pct(r.share)]
             if r.strong:
                 cells = [f"**{c}**" if c else c for c in cells]

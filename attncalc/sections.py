@@ -24,6 +24,7 @@ class Row:
     value: int | None
     share: float | None = None
     strong: bool = False
+    unit: str | None = None  # count | flops | bytes: how the ≈ column reads (default: the section's)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Section:
     title: str
     rows: tuple[Row, ...]
     note: str = ""
+    unit: str = "count"
 
 
 def x(*factors: int) -> str:

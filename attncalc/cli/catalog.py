@@ -6,7 +6,7 @@ import typer
 
 from . import app
 from .common import Format, complete_model, emit, handles_errors, stdout
-from .count import MODEL_HELP
+from .options import MODEL_HELP
 
 
 @app.command("list", epilog="Example: attncalc list --format csv")

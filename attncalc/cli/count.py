@@ -5,35 +5,46 @@ from __future__ import annotations
 import typer
 
 from . import app
-from .common import Format, complete_model, emit, handles_errors, stdout
+from .common import Format, emit, handles_errors, stdout
+from .options import (Attention, AttentionMode, Batch, Context, DFf, DModel, Dtype, KvDtype, Macs, NHeads,
+                      NKvHeads, NLayers, Ops, OpsMode, OptModel, Recompute, Seq, Sets, Tokens, Vocab, load,
+                      parse_tokens)
 
-MODEL_HELP = "A preset name (`attncalc list`), a TOML file, or a Hugging Face config.json."
 
-
-@app.command(epilog="Examples: attncalc count gpt3 · attncalc count llama-3-8b --format json · "
-                    "attncalc count ./config.json --format csv")
+@app.command(epilog="Examples: attncalc count gpt3 · attncalc count gpt3 --tokens 300e9 · "
+                    "attncalc count llama-3-8b --seq 8192 --attention full --format json · "
+                    "attncalc count ./config.json --format csv · attncalc count llama-2-7b --set n_kv_heads=8 · "
+                    "attncalc count --d-model 4096 --n-layers 32 --n-heads 32")
 @handles_errors
 def count(
-    model: str = typer.Argument(..., help=MODEL_HELP, autocompletion=complete_model, show_default=False),
+    model: OptModel = None,
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    batch: Batch = 1, seq: Seq = None, context: Context = None, tokens: Tokens = None,
+    recompute: Recompute = False, attention: Attention = AttentionMode.auto, ops: Ops = OpsMode.matmul,
+    macs: Macs = False, dtype: Dtype = "bf16", kv_dtype: KvDtype = None, sets: Sets = None,
+    d_model: DModel = None, n_layers: NLayers = None, n_heads: NHeads = None, n_kv_heads: NKvHeads = None,
+    d_ff: DFf = None, vocab_size: Vocab = None,
 ) -> None:
-    """Count parameters exactly: per matrix, per head, per block, in total, under every convention."""
-    from ..params import count_params
-    from ..presets import load_model
-    from ..views import param_summary
+    """Count parameters, FLOPs and memory exactly: per matrix, per head, per block, in total."""
+    from ..flops import Convention
+    from ..report import Workload, analyse
 
-    arch = load_model(model)
-    tree = count_params(arch)
-    summary = param_summary(arch, tree)
+    arch = load(model, sets, d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
+                d_ff=d_ff, vocab_size=vocab_size)
+    conv = Convention(attention.value, ops.value, macs)
+    work = Workload(batch, seq, context, parse_tokens(tokens), recompute, dtype, kv_dtype)
+    doc = analyse(arch, work, conv)
     if fmt in (Format.json, Format.csv):
-        from ..serialize import document, to_csv, to_json
+        from ..serialize import to_csv, to_json
 
-        doc = document(arch, params=summary)
         emit(to_json(doc) if fmt is Format.json else to_csv(doc))
         return
+    from ..flop_sections import flop_sections
+    from ..params import count_params
     from ..sections import header_lines, param_sections
 
-    header, sections = header_lines(arch), param_sections(arch, tree, summary)
+    header = header_lines(arch) + [f"FLOPs: {doc['flops']['convention']['text']}"]
+    sections = param_sections(arch, count_params(arch), doc["params"]) + flop_sections(arch, doc["flops"], doc["memory"])
     if fmt is Format.markdown:
         from ..render import sections_markdown
 

@@ -1,0 +1,66 @@
+"""Options shared by several commands, declared once (Typer reads the annotations)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from .common import complete_model
+
+MODEL_HELP = "A preset name (`attncalc list`), a TOML file, or a Hugging Face config.json."
+
+
+class AttentionMode(str, Enum):
+    auto = "auto"
+    causal = "causal"
+    full = "full"
+
+
+class OpsMode(str, Enum):
+    matmul = "matmul"
+    all = "all"
+
+
+Model = Annotated[str, typer.Argument(help=MODEL_HELP, autocompletion=complete_model, show_default=False)]
+OptModel = Annotated[Optional[str], typer.Argument(help=MODEL_HELP + " Optional with --d-model, --n-layers, --n-heads.",
+                                                   autocompletion=complete_model, show_default=False)]
+Batch = Annotated[int, typer.Option("--batch", "-b", help="Sequences per forward pass / decode step.")]
+Seq = Annotated[Optional[int], typer.Option("--seq", "-s", help="Tokens per sequence (default: the model's n_ctx).", show_default=False)]
+Context = Annotated[Optional[int], typer.Option("--context", "-c", help="Tokens in the KV cache for decode and memory (default: --seq).", show_default=False)]
+Tokens = Annotated[Optional[str], typer.Option("--tokens", "-t", help="Training tokens, e.g. 300e9 or 1.4T.", show_default=False)]
+Recompute = Annotated[bool, typer.Option("--recompute", help="Training with full activation recomputation (one more forward).")]
+Attention = Annotated[AttentionMode, typer.Option("--attention", help="auto: the model's own (causal for decoders); causal: the triangle; full: S × S.")]
+Ops = Annotated[OpsMode, typer.Option("--ops", help="matmul: matrix products only; all: also softmax, norms, activations, adds.")]
+Macs = Annotated[bool, typer.Option("--macs", help="Report multiply-accumulates instead of FLOPs (1 instead of 2).")]
+Dtype = Annotated[str, typer.Option("--dtype", help="Weights dtype for memory: fp32, bf16, fp16, fp8, int8, int4.")]
+KvDtype = Annotated[Optional[str], typer.Option("--kv-dtype", help="KV cache dtype (default: --dtype).", show_default=False)]
+Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Change a field: --set n_kv_heads=8 (repeatable).", show_default=False)]
+DModel = Annotated[Optional[int], typer.Option("--d-model", help="Build or change: d_model.", show_default=False)]
+NLayers = Annotated[Optional[int], typer.Option("--n-layers", help="Build or change: n_layers.", show_default=False)]
+NHeads = Annotated[Optional[int], typer.Option("--n-heads", help="Build or change: n_heads.", show_default=False)]
+NKvHeads = Annotated[Optional[int], typer.Option("--n-kv-heads", help="Build or change: n_kv_heads.", show_default=False)]
+DFf = Annotated[Optional[int], typer.Option("--d-ff", help="Build or change: d_ff.", show_default=False)]
+Vocab = Annotated[Optional[int], typer.Option("--vocab-size", help="Build or change: vocab_size.", show_default=False)]
+
+
+def load(model: str | None, sets: list[str] | None = None, **dims: int | None):
+    """The architecture a command works on: MODEL, with --set and dimension options applied."""
+    from ..overrides import apply
+    from ..presets import load_model
+
+    base = load_model(model) if model else None
+    return apply(base, sets or [], dims)
+
+
+def parse_tokens(tokens: str | None) -> int | None:
+    if tokens is None:
+        return None
+    from ..errors import WorkloadError
+    from ..units import parse_quantity
+
+    try:
+        return parse_quantity(tokens, what="token count")
+    except ValueError as err:
+        raise WorkloadError(f"--tokens: {err}") from None

@@ -1,0 +1,57 @@
+"""The published FLOP estimates users know, each cited, for reconciliation with the exact count.
+
+All are evaluated exactly (Fractions, rounded to the nearest integer only at the end) for training
+on D tokens in sequences of S. Each entry says what the formula leaves out, so that a difference
+from the exact count can be read as a difference of convention, not a mistake.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+from .arch import Architecture
+from .views import param_summary
+
+
+def estimates(a: Architecture, tokens: int, seq: int) -> dict[str, dict[str, Any]]:
+    s = param_summary(a)
+    n_total, n = s["total"], s["conventions"]["non_embedding"]
+    L, d, V, S, D = a.n_layers, a.d_model, a.vocab_size, seq, tokens
+    d_attn = a.n_heads * a.head_dim
+    out: dict[str, dict[str, Any]] = {}
+
+    def add(name: str, value: Fraction | int, formula: str, source: str, assumes: str) -> None:
+        out[name] = {"value": round(Fraction(value)), "formula": formula, "source": source, "assumes": assumes}
+
+    add("6ND", 6 * n_total * D, "6 × N × D, N all parameters",
+        "Brown et al. 2020 (GPT-3) Table D.1; Hoffmann et al. 2022 (Chinchilla)",
+        "no attention over the context; embedding lookups priced as matmuls; logits included only via N")
+    # Kaplan et al. 2020, Table 1: C_forward = 2N + 2 n_layer n_ctx d_attn per token; training = 3x forward.
+    add("kaplan", 3 * (2 * n + 2 * L * S * d_attn) * D, "3 × (2N + 2 · n_layer · n_ctx · d_attn) × D, N non-embedding",
+        "Kaplan et al. 2020, Scaling Laws for Neural Language Models, Table 1 and sec. 2.1",
+        "attention ≈ causal (n_ctx/2 keys for q·k and for values); no logits; biases and norms priced as weights")
+    # PaLM (Chowdhery et al. 2022) Appendix B: 6N + 12 L H Q T FLOPs per token.
+    add("palm", (6 * n + 12 * L * a.n_heads * a.head_dim * S) * D, "(6N + 12 · L · H · Q · T) × D, N non-embedding",
+        "Chowdhery et al. 2022, PaLM, Appendix B (model FLOPs utilisation)",
+        "full (non-causal) S × S attention; no logits; biases and norms priced as weights")
+    # Chinchilla (Hoffmann et al. 2022) Appendix F, forward FLOPs of one sequence; backward = 2x forward.
+    per_seq = (2 * S * V * d  # embeddings (counted as a matmul)
+               + L * (2 * 3 * S * d * d_attn  # key, query, value projections
+                      + 2 * S * S * d_attn  # key @ query logits
+                      + 3 * a.n_heads * S * S  # softmax
+                      + 2 * S * S * d_attn  # softmax @ value reductions
+                      + 2 * S * d_attn * d  # final linear
+                      + 2 * S * (d * a.ff_dim + d * a.ff_dim))  # dense block
+               + 2 * S * d * V)  # final logits
+    add("chinchilla", Fraction(3 * per_seq * D, S), "3 × forward(App. F) × D / S",
+        "Hoffmann et al. 2022, Training Compute-Optimal LLMs, Appendix F",
+        "full attention; softmax 3 FLOPs per score; embedding lookup counted as a matmul; "
+        "multi-head, two-matrix MLP (a gated MLP's third matrix and GQA's smaller K, V are not in it)")
+    # Megatron-LM (Narayanan et al. 2021) eq. 3: 96 B s l h^2 (1 + s/(6h) + V/(16 l h)) per iteration
+    # of B sequences; B s = D tokens. Expanded to integers: 96 D l h^2 + 16 D l h s + 6 D h V.
+    add("megatron", 96 * D * L * d * d + 16 * D * L * d * S + 6 * D * d * V,
+        "96 · B · s · l · h² · (1 + s/(6h) + V/(16 · l · h)), B · s = D",
+        "Narayanan et al. 2021, Efficient Large-Scale LM Training on GPU Clusters, eq. 3",
+        "d_ff = 4h, multi-head, full attention, activation recomputation (4 passes; logits 3)")
+    return out
