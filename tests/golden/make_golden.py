@@ -107,13 +107,15 @@ def params_active(model, cfg):
 
 def model_inputs(cfg, batch, seq):
     ids = torch.zeros(batch, seq, dtype=torch.long, device="meta")
-    # an explicit all-ones mask: without one, transformers probes position_ids for packed
-    # sequences with a data-dependent .item(), which meta tensors cannot answer
-    kwargs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    # Masks only steer control flow (no FLOPs). Decoders get an explicit all-ones mask:
+    # without one, transformers probes position_ids for packed sequences with a
+    # data-dependent .item(), which meta tensors cannot answer. BERT gets none, for the
+    # mirror-image reason (an all-ones padding mask is checked with .all()).
+    kwargs = {"input_ids": ids}
     if cfg.model_type == "bert":
         kwargs["token_type_ids"] = torch.zeros_like(ids)
     else:
-        kwargs["use_cache"] = False
+        kwargs.update(attention_mask=torch.ones_like(ids), use_cache=False)
     return kwargs
 
 
