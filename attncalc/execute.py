@@ -156,7 +156,7 @@ def estimate_bytes(spec: RunSpec) -> int:
     weights = 2 * d * hd + 2 * d * kvd
     kv = 2 * rows * kvd
     scratch = workers * (2 * BLOCK_Q * hd + BLOCK_Q * BLOCK_K + 2 * BLOCK_Q)
-    total = isz * (activations + weights + kv + scratch) + workers * BLOCK_K * 4
+    total = isz * (activations + weights + kv + scratch)
     total += 16 * (rows // BLOCK_Q + 2 * workers + 2)  # task lists
     if spec.check:
         total += _check_extra_bytes(spec)
@@ -262,7 +262,6 @@ class _Block:
         self.s_scr = np.empty((workers, BLOCK_Q, BLOCK_K), dt)
         self.m_scr = np.empty((workers, BLOCK_Q), dt)
         self.l_scr = np.empty((workers, BLOCK_Q), dt)
-        self.i_scr = np.empty((workers, BLOCK_K), np.int32)
 
     def __call__(self, x: np.ndarray, out: np.ndarray) -> None:
         s, w = self.spec, self.w
@@ -271,7 +270,7 @@ class _Block:
             x.reshape(-1, d), w.w_q, w.w_k, w.w_v, w.w_o, out.reshape(-1, d), self.k_buf,
             self.v_buf, s.seq, s.n_heads, s.n_kv_heads, s.d_head, bool(s.causal),
             int(s.window or 0), BLOCK_Q, BLOCK_K, self.task_ptr, self.task_row, self.q_scr,
-            self.o_scr, self.s_scr, self.m_scr, self.l_scr, self.i_scr,
+            self.o_scr, self.s_scr, self.m_scr, self.l_scr,
         )
 
 

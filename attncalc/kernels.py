@@ -81,7 +81,9 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 import llvmlite.binding as _llvm  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
+from llvmlite import ir  # noqa: E402
 from numba import njit, prange, types  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
 
 from .sysinfo import blas  # noqa: E402
 
@@ -199,27 +201,60 @@ _BIAS = np.int32(127)
 _SHIFT = np.int32(23)
 
 
-@njit(fastmath=True, inline="always")
-def _exp_tile(row, lo, hi, m, ibuf):
-    """row[lo:hi] = exp(row[lo:hi] - m) in float32, vectorised; returns their sum.
+@intrinsic
+def _as_float32(typingctx, bits):
+    """Reinterpret the low 32 bits of an integer as a float32 (a bitcast, no conversion)."""
+    if not isinstance(bits, types.Integer):
+        return None
 
-    Two loops so that LLVM vectorises both: the polynomial (written back into ``row``) and
-    the integer exponent (into ``ibuf``), then the product with the scale 2^n read through a
-    float32 view of ``ibuf``. Arguments below -87 are clamped (exp -> 1.6e-38, not 0:
-    harmless against a row sum >= 1).
+    def codegen(context, builder, sig, args):
+        value = args[0]
+        if value.type.width != 32:
+            value = builder.trunc(value, ir.IntType(32))
+        return builder.bitcast(value, ir.FloatType())
+
+    return types.float32(bits), codegen
+
+
+@intrinsic
+def _fmax(typingctx, a, b):
+    """max(a, b) as ``llvm.maxnum`` with fast-math flags, so LLVM vectorises max reductions
+
+    (numba's ``max`` lowers to compare-and-select, which its loop vectoriser leaves scalar).
     """
-    fbuf = ibuf.view(np.float32)
+    if not (isinstance(a, types.Float) and a == b):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ty = args[0].type
+        fn = builder.module.declare_intrinsic("llvm.maxnum", [ty], ir.FunctionType(ty, [ty, ty]))
+        return builder.call(fn, args, fastmath=("fast",))
+
+    return a(a, b), codegen
+
+
+@njit(fastmath=True, inline="always")
+def _row_max(row, lo, hi):
+    mx = row[lo]
+    for j in range(lo + 1, hi):
+        mx = _fmax(mx, row[j])
+    return mx
+
+
+@njit(fastmath=True, inline="always")
+def _exp_tile(row, lo, hi, m):
+    """row[lo:hi] = exp(row[lo:hi] - m) in float32, one loop LLVM vectorises; returns the sum.
+
+    The scale 2^n is built directly in the exponent bits (``_as_float32``). Arguments below -87
+    are clamped (exp -> 1.6e-38, not 0: harmless against a row sum >= 1).
+    """
+    total = np.float32(0.0)
     for j in range(lo, hi):
         x = max(row[j] - m, _XMIN)
         n = np.floor(x * _LOG2E + _HALF)
         r = x - n * _LN2_HI - n * _LN2_LO
-        r2 = r * r
         p = ((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5
-        row[j] = p * r2 + r + _ONE
-        ibuf[j] = (np.int32(n) + _BIAS) << _SHIFT
-    total = np.float32(0.0)
-    for j in range(lo, hi):
-        v = row[j] * fbuf[j]
+        v = (p * (r * r) + r + _ONE) * _as_float32((np.int32(n) + _BIAS) << _SHIFT)
         row[j] = v
         total += v
     return total
@@ -256,7 +291,7 @@ def _key_range(i, seq, causal, window):
 @njit(parallel=True, cache=True, fastmath=True)
 def attention_block(x, w_q, w_k, w_v, w_o, out, k_buf, v_buf, seq, n_heads, n_kv_heads, d_head,
                     causal, window, block_q, block_k, task_ptr, task_row, q_scr, o_scr, s_scr,
-                    m_scr, l_scr, i_scr):
+                    m_scr, l_scr):
     """One attention block forward: ``out = attention(x)``; see the module docstring.
 
     x, out [b*s, d_model]; w_q [d_model, H*dh]; w_k, w_v [d_model, KVH*dh]; w_o [H*dh, d_model];
@@ -264,7 +299,7 @@ def attention_block(x, w_q, w_k, w_v, w_o, out, k_buf, v_buf, seq, n_heads, n_kv
     given per worker: worker w runs rows ``task_row[task_ptr[w]:task_ptr[w+1]]`` (the first row
     of each tile, in the flattened b*s rows; a tile never crosses a sequence). Scratch, one
     slice per worker: q_scr, o_scr [W, block_q, H*dh], s_scr [W, block_q, block_k],
-    m_scr, l_scr [W, block_q], i_scr [W, block_k] int32.
+    m_scr, l_scr [W, block_q].
     """
     f32 = x.itemsize == 4
     isz = x.itemsize
@@ -294,7 +329,6 @@ def attention_block(x, w_q, w_k, w_v, w_o, out, k_buf, v_buf, seq, n_heads, n_kv
         s_t = s_scr[w]
         m_t = m_scr[w]
         l_t = l_scr[w]
-        ibuf = i_scr[w]
         for t in range(task_ptr[w], task_ptr[w + 1]):
             row0 = task_row[t]
             base = (row0 // seq) * seq  # first row of this sequence
@@ -332,12 +366,9 @@ def attention_block(x, w_q, w_k, w_v, w_o, out, k_buf, v_buf, seq, n_heads, n_kv
                             for j in range(nk):
                                 row[j] = 0.0
                             continue
-                        mx = row[lo]
-                        for j in range(lo + 1, hi):
-                            mx = max(mx, row[j])
-                        m_new = max(m_t[i], mx)
+                        m_new = max(m_t[i], _row_max(row, lo, hi))
                         if f32:
-                            total = _exp_tile(row, lo, hi, np.float32(m_new), ibuf)
+                            total = _exp_tile(row, lo, hi, np.float32(m_new))
                         else:
                             total = _exp_exact(row, lo, hi, m_new)
                         for j in range(lo):
@@ -370,6 +401,5 @@ def attention_block(x, w_q, w_k, w_v, w_o, out, k_buf, v_buf, seq, n_heads, n_kv
 def exp_tile_check(x, m):
     """Test hook: the vectorised float32 exp applied to a copy of ``x`` (1-D float32)."""
     row = x.copy()
-    ibuf = np.empty(row.shape[0], np.int32)
-    total = _exp_tile(row, 0, row.shape[0], np.float32(m), ibuf)
+    total = _exp_tile(row, 0, row.shape[0], np.float32(m))
     return row, total

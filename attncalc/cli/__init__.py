@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
+
+try:  # Typer >= 0.29 vendors its own Click; older releases use Click itself.
+    from typer._click import exceptions as cx
+except ImportError:  # pragma: no cover
+    from click import exceptions as cx
 
 from .. import __version__
 
@@ -43,19 +47,17 @@ from . import catalog, count  # noqa: E402,F401  (registers the commands)
 def main(argv: list[str] | None = None) -> None:
     try:
         rv = app(args=argv, prog_name="attncalc", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as err:  # `attncalc` alone: help, exit 0 would hide a typo in CI
+    except cx.NoArgsIsHelpError as err:  # `attncalc` alone: help, exit 0 would hide a typo in CI
         print(err.ctx.get_help() if err.ctx else "", file=sys.stderr)
         sys.exit(2)
-    except click.UsageError as err:
+    except cx.UsageError as err:
         hint = f" (see `attncalc {err.ctx.info_name} --help`)" if err.ctx and err.ctx.parent else " (see `attncalc --help`)"
         print(f"attncalc: error: {err.format_message()}{hint}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Exit as err:
-        sys.exit(err.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("attncalc: interrupted", file=sys.stderr)
         sys.exit(130)
-    except click.ClickException as err:
+    except cx.ClickException as err:
         print(f"attncalc: error: {err.format_message()}", file=sys.stderr)
         sys.exit(err.exit_code)
     sys.exit(rv if isinstance(rv, int) else 0)
