@@ -18,7 +18,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "mlp": ("standard", "gated"),  # gated = GLU family (SwiGLU, GeGLU): gate, up and down matrices
     "activation": ("gelu", "relu", "silu"),
     "norm": ("layernorm", "rmsnorm"),
-    "positions": ("learned", "rotary", "alibi", "none"),
+    "positions": ("learned", "rotary", "alibi", "relative", "none"),
     "unembedding": ("untied", "tied", "none"),  # none: an encoder without an LM head (BertModel)
 }
 
@@ -46,7 +46,7 @@ DOC: dict[str, str] = {
     "block_norms": "norms per block (default 2, or 1 for a parallel block)",
     "final_norm": "a norm after the last block",
     "embedding_norm": "a norm right after the embeddings (BERT)",
-    "positions": "learned (a table of n_positions rows), rotary, alibi or none",
+    "positions": "learned (a table of n_positions rows), rotary, alibi, relative (Transformer-XL) or none",
     "n_ctx": "context length the model was trained for",
     "n_positions": "rows of the learned position table (default n_ctx)",
     "unembedding": "untied (own matrix), tied (shares the token embedding) or none",

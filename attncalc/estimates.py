@@ -47,7 +47,8 @@ def estimates(a: Architecture, tokens: int, seq: int) -> dict[str, dict[str, Any
     add("chinchilla", Fraction(3 * per_seq * D, S), "3 × forward(App. F) × D / S",
         "Hoffmann et al. 2022, Training Compute-Optimal LLMs, Appendix F",
         "full attention; softmax 3 FLOPs per score; embedding lookup counted as a matmul; "
-        "multi-head, two-matrix MLP (a gated MLP's third matrix and GQA's smaller K, V are not in it)")
+        "multi-head, two-matrix MLP (a gated MLP's third matrix and GQA's smaller K, V are not in it); "
+        "note: the paper's Table A4 ratios reproduce only without the embeddings and logits terms")
     # Megatron-LM (Narayanan et al. 2021) eq. 3: 96 B s l h^2 (1 + s/(6h) + V/(16 l h)) per iteration
     # of B sequences; B s = D tokens. Expanded to integers: 96 D l h^2 + 16 D l h s + 6 D h V.
     add("megatron", 96 * D * L * d * d + 16 * D * L * d * S + 6 * D * d * V,

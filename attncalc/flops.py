@@ -95,20 +95,22 @@ class _Work:
     tokens: int  # tokens through the projections and MLP
     pairs: int  # (query, key) pairs per head, all sequences together
     pooled: int  # rows through the pooler (sequences), 0 if none
+    positions: int = 0  # relative position encodings projected by W_R (shared by the batch)
 
 
 def forward(a: Architecture, batch: int, seq: int, conv: Convention = Convention()) -> Node:
     """A forward pass over ``batch`` sequences of ``seq`` tokens (prefill)."""
     positive("batch", batch), positive("seq", seq)
     window = a.sliding_window if conv.causal(a) else None
-    return _model(a, _Work(batch * seq, batch * attention_pairs(seq, conv.causal(a), window), batch), conv, "forward")
+    pairs = batch * attention_pairs(seq, conv.causal(a), window)
+    return _model(a, _Work(batch * seq, pairs, batch, seq), conv, "forward")
 
 
 def decode(a: Architecture, batch: int, context: int, conv: Convention = Convention()) -> Node:
     """One decode step: one new token per sequence, attending over a cache of ``context`` tokens."""
     positive("batch", batch), positive("context", context, 0)
-    pairs = batch * decode_pairs(context, conv.causal(a), a.sliding_window)
-    return _model(a, _Work(batch, pairs, 0), conv, "decode")
+    keys = decode_pairs(context, conv.causal(a), a.sliding_window)
+    return _model(a, _Work(batch, batch * keys, 0, keys), conv, "decode")
 
 
 def _model(a: Architecture, w: _Work, conv: Convention, name: str) -> Node:
@@ -147,8 +149,14 @@ def _block(a, w, conv, mm, el, norm_cost) -> Node:
     heads = head_structure(a, per_q + ([soft] if soft else []),
                            [mm("key", "key (W_K)", dh, d), mm("value_down", "value-down (W_V)", dh, d)])
     qkv_bias = (a.n_heads + 2 * a.kv_heads) * dh if a.qkv_bias else 0
+    rel = None
+    if a.positions == "relative":  # Transformer-XL: R W_R once per pass, then (q + v)·(W_R r) per pair
+        rel = group("relative", "relative positions",
+                    mm("projection", "W_R of the position encodings", a.n_heads * dh, d, w.positions),
+                    Node("scores", "position scores", k * a.n_heads * w.pairs * dh,
+                         formula=f"{k} × {a.n_heads} heads × {w.pairs:,} pairs × {dh}", kind="attention"))
     attention = group("attention", "attention", heads,
-                      el("biases", "biases", t * (qkv_bias + (d if a.out_bias else 0)), "bias"))
+                      el("biases", "biases", t * (qkv_bias + (d if a.out_bias else 0)), "bias"), rel)
     n_in = 2 if a.mlp == "gated" else 1
     expert_tokens = t * a.top_k if a.is_moe else t
     expert = group("expert", "expert",

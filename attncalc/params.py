@@ -10,6 +10,9 @@ References for each formula:
 - Mixture of experts: Fedus et al. 2021 / Jiang et al. 2024 (Mixtral): n_experts MLPs and a router
   matrix n_experts x d_model (no bias); top_k experts are active per token.
 - LayerNorm (Ba et al. 2016): scale and bias of d_model each; RMSNorm (Zhang & Sennrich 2019): scale.
+- Relative positions (Dai et al. 2019, Transformer-XL, sec. 3.3), as Gopher and Chinchilla use them:
+  per block a projection W_R of the sinusoidal position encodings (d_model x n_heads d_head) and the
+  two global biases u and v (n_heads d_head each).
 - BERT (Devlin et al. 2019): token-type embedding, embedding LayerNorm, pooler dense d x d + bias.
 """
 
@@ -71,7 +74,12 @@ def attention(a: Architecture) -> Node:
              "(n_heads + 2 n_kv_heads) x d_head", "bias"),
         leaf("out", "output bias", d if a.out_bias else 0, 1, "d_model", "bias"),
     )
-    return group("attention", "attention", heads, biases)
+    rel = None
+    if a.positions == "relative":
+        rel = group("relative", "relative positions",
+                    leaf("projection", "W_R", a.n_heads * dh, d, "n_heads d_head x d_model"),
+                    leaf("biases", "u, v", 2 * a.n_heads * dh, 1, "2 n_heads d_head", "bias"))
+    return group("attention", "attention", heads, biases, rel)
 
 
 HEAD_ORDER = ("query", "key", "value_down", "value_up")

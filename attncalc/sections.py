@@ -72,6 +72,8 @@ def param_sections(a: Architecture, tree: Node, s: dict[str, Any]) -> list[Secti
     block_rows = [Row("attention heads", heads_how, s["attention"]["heads_per_block"])]
     if s["attention"]["biases_per_block"]:
         block_rows.append(Row("attention biases", "query/key/value and output biases", s["attention"]["biases_per_block"]))
+    if s["attention"]["relative_positions_per_block"]:
+        block_rows.append(Row("relative positions", "W_R + u, v (Transformer-XL)", s["attention"]["relative_positions_per_block"]))
     block_rows += _mlp_rows(a, blk.child("mlp"))
     if s["norms"]["per_block"]:
         block_rows.append(Row("norms", f"{a.norms_per_block} × {a.norm_params:,} ({a.norm})", s["norms"]["per_block"]))

@@ -43,8 +43,8 @@ def param_summary(a: Architecture, tree: Node | None = None) -> dict[str, Any]:
     blk = tree.get("blocks.block")
     att, mlp, norms = blk.child("attention"), blk.child("mlp"), blk.get("norms")
     mats = head_matrices(att)
-    biases = att.get("biases")
-    heads_per_block = att.each - (biases.total if biases else 0)
+    biases, rel = att.get("biases"), att.get("relative")
+    heads_per_block = att.each - (biases.total if biases else 0) - (rel.total if rel else 0)
     expert = mlp.get("expert")
     inactive = (a.n_experts - a.top_k) * expert.each if a.is_moe else 0
     total = tree.total
@@ -70,6 +70,7 @@ def param_summary(a: Architecture, tree: Node | None = None) -> dict[str, Any]:
             "heads_per_block": heads_per_block,
             "heads_total": n * heads_per_block,
             "biases_per_block": biases.total if biases else 0,
+            "relative_positions_per_block": rel.total if rel else 0,
             "per_block": att.each,
             "total": n * att.each,
         },

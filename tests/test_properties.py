@@ -29,7 +29,7 @@ def architectures(draw) -> Architecture:
         qkv_bias=draw(st.booleans()), out_bias=draw(st.booleans()), mlp_bias=draw(st.booleans()),
         lm_head_bias=draw(st.booleans()),
         norm=draw(st.sampled_from(["layernorm", "rmsnorm"])), norm_bias=draw(st.booleans()),
-        positions=draw(st.sampled_from(["learned", "rotary", "alibi", "none"])),
+        positions=draw(st.sampled_from(["learned", "rotary", "alibi", "relative", "none"])),
         n_ctx=draw(st.integers(1, 4096)),
         unembedding=draw(st.sampled_from(["untied", "tied", "none"])),
         n_experts=n_experts, top_k=draw(st.integers(1, n_experts)),
@@ -47,7 +47,8 @@ def independent_total(a: Architecture) -> int:
     expert = mats * d * f + ((mats - 1) * f + d if a.mlp_bias else 0)
     mlp = a.n_experts * expert + (a.n_experts * d if a.n_experts > 1 else 0)
     norm = d * (2 if a.norm == "layernorm" and a.norm_bias else 1)
-    block = attn + mlp + a.norms_per_block * norm
+    rel = 3 * a.n_heads * dh + a.n_heads * dh * (d - 1) if a.positions == "relative" else 0  # W_R, u, v
+    block = attn + rel + mlp + a.norms_per_block * norm
     emb = a.vocab_size * d + a.position_rows * d + a.token_types * d + (norm if a.embedding_norm else 0)
     unemb = {"untied": a.vocab_size * d, "tied": 0, "none": 0}[a.unembedding]
     unemb += a.vocab_size if (a.lm_head_bias and a.unembedding != "none") else 0
@@ -62,10 +63,12 @@ def test_tree_invariants(a: Architecture):
     att = s["attention"]
     # heads x per-head (+ biases) = attention per block; for MHA per-head is the seed's 4 matrices
     if a.kv_heads == a.n_heads:
-        assert a.n_heads * att["per_head"] + att["biases_per_block"] == att["per_block"]
+        extra = att["biases_per_block"] + att["relative_positions_per_block"]
+        assert a.n_heads * att["per_head"] + extra == att["per_block"]
     q, k, vd, vu = (att["per_matrix"][m] for m in ("query", "key", "value_down", "value_up"))
     assert a.n_heads * (q + vu) + a.kv_heads * (k + vd) == att["heads_per_block"]
     # blocks x per-block + the rest = total
+    assert att["heads_per_block"] + att["biases_per_block"] + att["relative_positions_per_block"] == att["per_block"]
     rest = s["embedding"] + s["norms"]["final"] + s["unembedding"] + s["pooler"]
     assert a.n_layers * s["per_block"] + rest == s["total"]
     assert s["total"] == independent_total(a)
@@ -86,8 +89,10 @@ def test_forward_matmul_flops_are_two_per_weight_per_token_plus_attention(a, bat
     per_block_matrices = s["attention"]["heads_per_block"] + routed
     logits = a.vocab_size * a.d_model if a.unembedding != "none" else 0
     pooler = 2 * batch * a.d_model * a.d_model if a.pooler else 0
+    pairs = batch * attention_pairs(seq, True)
+    rel = 2 * seq * a.d_model * a.n_heads * a.head_dim + 2 * a.n_heads * pairs * a.head_dim
     expected = (2 * tokens * (a.n_layers * per_block_matrices + logits) + pooler
-                + a.n_layers * 4 * a.head_dim * a.n_heads * batch * attention_pairs(seq, True))
+                + a.n_layers * 4 * a.head_dim * a.n_heads * pairs + (a.n_layers * rel if a.positions == "relative" else 0))
     assert forward(a, batch, seq, conv).total == expected
 
 
