@@ -1,0 +1,129 @@
+"""`attncalc explain`: the arithmetic written out step by step, as the 3Blue1Brown chapter walks
+through GPT-3: each matrix's shape and product, a head, a block, all blocks, the embedding and
+unembedding, the total; then the FLOPs of a forward pass at a sequence length.
+
+Every number is read from the parameter and FLOP trees; the lines only show how they multiply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .arch import Architecture
+from .flop_views import head_parts
+from .flops import Convention, attention_pairs, forward
+from .params import count_params
+from .views import head_matrices, param_summary
+
+NAMES = {"query": "query W_Q", "key": "key W_K", "value_down": "value-down W_V", "value_up": "value-up (W_O slice)"}
+
+
+@dataclass(frozen=True)
+class Step:
+    text: str  # "query W_Q = d_head × d_model"
+    factors: str  # "128 × 12,288"
+    result: int
+
+
+def n(x: int) -> str:
+    return f"{x:,}"
+
+
+def param_steps(a: Architecture) -> list[tuple[str, list[Step]]]:
+    tree = count_params(a)
+    s = param_summary(a, tree)
+    att = tree.get("blocks.block.attention")
+    mats = head_matrices(att)
+    L, H, KV = a.n_layers, a.n_heads, a.kv_heads
+    head = []
+    for key, node in mats.items():
+        r, c = node.shape
+        dims = "d_model × d_head" if key == "value_up" else "d_head × d_model"
+        head.append(Step(f"{NAMES[key]} = {dims}", f"{n(r)} × {n(c)}", node.value))
+    head.append(Step("one head = query + key + value-down + value-up",
+                     " + ".join(n(m.value) for m in mats.values()), s["attention"]["per_head"]))
+    block = []
+    if KV == H:
+        block.append(Step("heads in one block = n_heads × one head", f"{H} × {n(s['attention']['per_head'])}",
+                          s["attention"]["heads_per_block"]))
+    else:
+        qv = mats["query"].value + mats["value_up"].value
+        kv = mats["key"].value + mats["value_down"].value
+        block.append(Step("heads in one block = n_heads × (query + value-up) + n_kv_heads × (key + value-down)",
+                          f"{H} × {n(qv)} + {KV} × {n(kv)}", s["attention"]["heads_per_block"]))
+    block.append(Step("heads in all blocks = n_layers × heads per block", f"{L} × {n(s['attention']['heads_per_block'])}",
+                      s["attention"]["heads_total"]))
+    for key, node in mats.items():
+        copies = H if key in ("query", "value_up") else KV
+        block.append(Step(f"all {NAMES[key]} matrices = {'n_heads' if copies == H else 'n_kv_heads'} × n_layers × one",
+                          f"{copies} × {L} × {n(node.value)}", copies * L * node.value))
+    mlp_node = tree.get("blocks.block.mlp")
+    expert = mlp_node.get("expert")
+    body = expert.children if expert else mlp_node.children
+    mlp = []
+    for leaf in body:
+        if leaf.kind != "matrix":
+            continue
+        r, c = leaf.shape
+        mult = f"{a.n_experts} experts × " if expert else ""
+        mlp.append(Step(f"MLP {leaf.label} = {leaf.formula.replace(' x ', ' × ')}", f"{n(r)} × {n(c)}", leaf.value))
+        copies = a.n_experts if expert else 1
+        mlp.append(Step(f"  in all blocks = {mult}n_layers × one", f"{(str(copies) + ' × ') if expert else ''}{L} × {n(leaf.value)}",
+                        copies * L * leaf.value))
+    mlp.append(Step("MLP in all blocks (with biases" + (", router" if expert else "") + ")",
+                    f"{L} × {n(s['mlp']['per_block'])}", s["mlp"]["total"]))
+    emb_v = a.vocab_size * a.d_model
+    ends = [Step("embedding W_E = vocab_size × d_model", f"{n(a.vocab_size)} × {n(a.d_model)}", emb_v)]
+    if a.unembedding != "none":
+        tied = " (tied: the same matrix as W_E)" if a.unembedding == "tied" else ""
+        ends.append(Step(f"unembedding W_U = vocab_size × d_model{tied}", f"{n(a.vocab_size)} × {n(a.d_model)}", emb_v))
+    total = []
+    matrices = s["conventions"]["matrices_only"]
+    n_vocab_matrices = 2 if a.unembedding != "none" else 1
+    mlp_and_rest = matrices - s["attention"]["heads_total"] - n_vocab_matrices * emb_v
+    parts = [n(emb_v), n(s["attention"]["heads_total"]), n(mlp_and_rest)]
+    if a.unembedding != "none":
+        parts.append(n(emb_v))
+    total.append(Step("weight matrices: W_E + heads + MLP (and router, pooler) + W_U", " + ".join(parts), matrices))
+    other = s["total"] - matrices
+    total.append(Step("all parameters = matrices + biases, norms and position tables"
+                      + (" − W_U (tied, counted once)" if a.unembedding == "tied" else ""),
+                      f"{n(matrices)} {'+' if other >= 0 else '−'} {n(abs(other))}", s["total"]))
+    total.append(Step("attention heads' share of all parameters", f"{n(s['attention']['heads_total'])} / {n(s['total'])}",
+                      round(100 * s["attention"]["heads_total"] / s["total"], 1)))
+    return [("one head", head), ("heads, block by block", block), ("the MLP", mlp),
+            ("embedding and unembedding", ends), ("the total", total)]
+
+
+def flop_steps(a: Architecture, seq: int, conv: Convention) -> list[tuple[str, list[Step]]]:
+    fwd = forward(a, 1, seq, conv)
+    k = 1 if conv.macs else 2
+    causal = conv.causal(a)
+    window = a.sliding_window if causal else None
+    pairs = attention_pairs(seq, causal, window)
+    parts = head_parts(fwd.get("blocks.block.attention"))
+    steps = []
+    for key in ("query", "key", "value_down", "value_up"):
+        steps.append(Step(f"{NAMES[key]}: {k} × tokens × d_head × d_model", f"{k} × {n(seq)} × {a.head_dim} × {n(a.d_model)}", parts[key]))
+    if causal and not window:
+        steps.append(Step("pairs a causal mask keeps = S × (S + 1) / 2", f"{n(seq)} × {n(seq + 1)} / 2", pairs))
+    elif causal:
+        steps.append(Step(f"pairs within a window of {n(window)}", "W(W + 1)/2 + (S − W) × W", pairs))
+    else:
+        steps.append(Step("pairs, full attention = S × S", f"{n(seq)} × {n(seq)}", pairs))
+    steps.append(Step(f"scores q·k: {k} × pairs × d_head", f"{k} × {n(pairs)} × {a.head_dim}", parts["scores"]))
+    steps.append(Step(f"weighted sum of values: {k} × pairs × d_head", f"{k} × {n(pairs)} × {a.head_dim}", parts["weighted_values"]))
+    head_total = sum(parts.values())
+    steps.append(Step("one head", " + ".join(n(v) for v in parts.values()), head_total))
+    blk = fwd.get("blocks.block")
+    att, mlp = blk.child("attention").each, blk.child("mlp").each
+    block = [Step("attention in one block", "all heads and shared key/value projections", att),
+             Step("MLP in one block", f"{k} × tokens × matrix entries", mlp),
+             Step("one block", f"{n(att)} + {n(mlp)}", blk.each),
+             Step("all blocks", f"{a.n_layers} × {n(blk.each)}", fwd.get("blocks").total)]
+    if fwd.get("unembedding"):
+        block.append(Step(f"logits: {k} × tokens × vocab_size × d_model", f"{k} × {n(seq)} × {n(a.vocab_size)} × {n(a.d_model)}",
+                          fwd.get("unembedding").total))
+    block.append(Step("forward pass", f"sequence of {n(seq)} tokens", fwd.total))
+    block.append(Step("training (forward + backward = 3 × forward)", f"3 × {n(fwd.total)}", 3 * fwd.total))
+    return [(f"FLOPs of one head at {n(seq)} tokens ({conv.describe(a)})", steps), ("FLOPs of the model", block)]
