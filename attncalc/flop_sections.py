@@ -19,8 +19,10 @@ def flop_sections(a: Architecture, f: dict[str, Any], mem: dict[str, Any]) -> li
     w, fwd, dec = f["workload"], f["forward"], f["decode"]
     tokens = w["batch"] * w["seq"]
     unit = "MAC" if f["convention"]["unit"] == "mac" else "FLOP"
-    head = [Row(WORDS.get(k, CORE.get(k, k)), "", v) for k, v in fwd["attention"]["per_head_parts"].items()]
-    head.append(Row("one head", "projections + attention core", fwd["attention"]["per_head"], strong=True))
+    how = fwd["attention"]["per_head_formulas"]
+    head = [Row(WORDS.get(k, CORE.get(k, k)), how[k], v) for k, v in fwd["attention"]["per_head_parts"].items()]
+    shared = "" if a.group_size == 1 else f" (key, value-down shared by {a.group_size} heads)"
+    head.append(Row("one head", "projections + attention core" + shared, fwd["attention"]["per_head"], strong=True))
     n = a.n_layers
     fwd_rows = [
         Row("attention, one block", "", fwd["attention"]["per_block"]),

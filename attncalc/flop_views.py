@@ -12,13 +12,17 @@ from .flops import Convention, decode, forward, training
 HEAD_PARTS = ("query", "key", "value_down", "value_up", "scores", "weighted_values", "softmax")
 
 
-def head_parts(attention: Node) -> dict[str, int]:
-    """FLOPs of one head: its projections and its attention core (first occurrence of each leaf)."""
-    found: dict[str, int] = {}
+def head_leaves(attention: Node) -> dict[str, Node]:
+    """One head's leaves: its projections and its attention core (first occurrence of each)."""
+    found: dict[str, Node] = {}
     for _, n, _ in attention.walk():
         if not n.children and n.name in HEAD_PARTS:
-            found.setdefault(n.name, n.value)
-    return found
+            found.setdefault(n.name, n)
+    return {k: found[k] for k in HEAD_PARTS if k in found}
+
+
+def head_parts(attention: Node) -> dict[str, int]:
+    return {k: n.value for k, n in head_leaves(attention).items()}
 
 
 def pass_summary(tree: Node) -> dict[str, Any]:
@@ -39,6 +43,7 @@ def pass_summary(tree: Node) -> dict[str, Any]:
         "attention": {
             "per_head": sum(parts.values()),
             "per_head_parts": parts,
+            "per_head_formulas": {k: n.formula for k, n in head_leaves(att).items()},
             "core_per_head": core,
             "per_block": att.each,
             "total": n * att.each,

@@ -233,39 +233,55 @@ def _fmax(typingctx, a, b):
     return a(a, b), codegen
 
 
+# Loops below run over slices from index 0: with a runtime start numba's negative-index
+# wraparound makes the access pattern opaque to LLVM and the loop stays scalar (10x slower).
+
+
 @njit(fastmath=True, inline="always")
-def _row_max(row, lo, hi):
-    mx = row[lo]
-    for j in range(lo + 1, hi):
-        mx = _fmax(mx, row[j])
+def _row_max(seg):
+    mx = seg[0]
+    for j in range(1, seg.shape[0]):
+        mx = _fmax(mx, seg[j])
     return mx
 
 
 @njit(fastmath=True, inline="always")
-def _exp_tile(row, lo, hi, m):
-    """row[lo:hi] = exp(row[lo:hi] - m) in float32, one loop LLVM vectorises; returns the sum.
+def _scale(seg, factor):
+    for j in range(seg.shape[0]):
+        seg[j] *= factor
+
+
+@njit(fastmath=True, inline="always")
+def _zero(seg):
+    for j in range(seg.shape[0]):
+        seg[j] = 0.0
+
+
+@njit(fastmath=True, inline="always")
+def _exp_tile(seg, m):
+    """seg[:] = exp(seg - m) in float32, one loop LLVM vectorises; returns the sum.
 
     The scale 2^n is built directly in the exponent bits (``_as_float32``). Arguments below -87
     are clamped (exp -> 1.6e-38, not 0: harmless against a row sum >= 1).
     """
     total = np.float32(0.0)
-    for j in range(lo, hi):
-        x = max(row[j] - m, _XMIN)
+    for j in range(seg.shape[0]):
+        x = max(seg[j] - m, _XMIN)
         n = np.floor(x * _LOG2E + _HALF)
         r = x - n * _LN2_HI - n * _LN2_LO
         p = ((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5
         v = (p * (r * r) + r + _ONE) * _as_float32((np.int32(n) + _BIAS) << _SHIFT)
-        row[j] = v
+        seg[j] = v
         total += v
     return total
 
 
 @njit(fastmath=True, inline="always")
-def _exp_exact(row, lo, hi, m):
+def _exp_exact(seg, m):
     total = 0.0
-    for j in range(lo, hi):
-        v = np.exp(row[j] - m)
-        row[j] = v
+    for j in range(seg.shape[0]):
+        v = np.exp(seg[j] - m)
+        seg[j] = v
         total += v
     return total
 
@@ -347,8 +363,7 @@ def attention_block(x, w_q, w_k, w_v, w_o, out, k_buf, v_buf, seq, n_heads, n_kv
                 for i in range(nq):
                     m_t[i] = -3.0e38
                     l_t[i] = 0.0
-                    for c in range(c0, c0 + d_head):
-                        o_t[i, c] = 0.0
+                    _zero(o_t[i, c0:c0 + d_head])
                 k_addr = k_buf.ctypes.data + (base * kvd + g * d_head) * isz
                 v_addr = v_buf.ctypes.data + (base * kvd + g * d_head) * isz
                 for j0 in range(klo, khi, block_k):
@@ -363,23 +378,22 @@ def attention_block(x, w_q, w_k, w_v, w_o, out, k_buf, v_buf, seq, n_heads, n_kv
                         hi = min(hi, j0 + nk) - j0
                         row = s_t[i]
                         if hi <= lo:  # no kept key in this tile for this row
-                            for j in range(nk):
-                                row[j] = 0.0
+                            _zero(row[:nk])
                             continue
-                        m_new = max(m_t[i], _row_max(row, lo, hi))
+                        seg = row[lo:hi]
+                        m_new = max(m_t[i], _row_max(seg))
                         if f32:
-                            total = _exp_tile(row, lo, hi, np.float32(m_new))
+                            total = _exp_tile(seg, np.float32(m_new))
                         else:
-                            total = _exp_exact(row, lo, hi, m_new)
-                        for j in range(lo):
-                            row[j] = 0.0
-                        for j in range(hi, nk):
-                            row[j] = 0.0
+                            total = _exp_exact(seg, m_new)
+                        if lo > 0:
+                            _zero(row[:lo])
+                        if hi < nk:
+                            _zero(row[hi:nk])
                         if m_new > m_t[i]:
                             alpha = np.exp(m_t[i] - m_new)
                             l_t[i] = l_t[i] * alpha + total
-                            for c in range(c0, c0 + d_head):
-                                o_t[i, c] *= alpha
+                            _scale(o_t[i, c0:c0 + d_head], alpha)
                         else:
                             l_t[i] += total
                         m_t[i] = m_new
@@ -388,9 +402,7 @@ def attention_block(x, w_q, w_k, w_v, w_o, out, k_buf, v_buf, seq, n_heads, n_kv
                           s_t.ctypes.data, block_k, v_addr + j0 * kvd * isz, kvd, 1.0,
                           o_t.ctypes.data + c0 * isz, hd)
                 for i in range(nq):
-                    inv = 1.0 / l_t[i]
-                    for c in range(c0, c0 + d_head):
-                        o_t[i, c] *= inv
+                    _scale(o_t[i, c0:c0 + d_head], 1.0 / l_t[i])
             # Y rows = O W_O.
             _gemm(f32, CBLAS_NO_TRANS, CBLAS_NO_TRANS, nq, d_model, hd, 1.0, o_t.ctypes.data,
                   hd, w_o.ctypes.data, d_model, 0.0, out.ctypes.data + row0 * d_model * isz,
@@ -401,5 +413,5 @@ def attention_block(x, w_q, w_k, w_v, w_o, out, k_buf, v_buf, seq, n_heads, n_kv
 def exp_tile_check(x, m):
     """Test hook: the vectorised float32 exp applied to a copy of ``x`` (1-D float32)."""
     row = x.copy()
-    total = _exp_tile(row, 0, row.shape[0], np.float32(m))
+    total = _exp_tile(row, np.float32(m))
     return row, total
