@@ -1,0 +1,116 @@
+"""`attncalc run MODEL`: execute a Numba attention block at a shape and measure it against the
+counted FLOPs and this machine's own sgemm. numpy and numba are imported here only, after the
+memory guard."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from . import app
+from .common import emit, handles_errors, stderr, stdout
+from .options import Attention, AttentionMode, Model, Sets, load
+
+
+@app.command(epilog="Examples: attncalc run gpt2-small --seq 512 · attncalc run gpt3 --heads 8 --seq 2048 · "
+                    "attncalc run llama-3-8b --seq 4096 --threads 2 --format json")
+@handles_errors
+def run(
+    model: Model,
+    seq: Annotated[int, typer.Option("--seq", "-s", help="Tokens per sequence.")] = 1024,
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Sequences.")] = 1,
+    heads: Annotated[Optional[int], typer.Option("--heads", help="Run only this many query heads (a block too large for the machine).", show_default=False)] = None,
+    layers: Annotated[int, typer.Option("--layers", help="Attention blocks applied in sequence.")] = 1,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="Threads (default: all cores).", show_default=False)] = None,
+    dtype: Annotated[str, typer.Option("--dtype", help="float32 or float64.")] = "float32",
+    attention: Attention = AttentionMode.auto,
+    repeat: Annotated[int, typer.Option("--repeat", help="Timed runs.")] = 5,
+    warmup: Annotated[int, typer.Option("--warmup", help="Untimed runs first.")] = 1,
+    max_memory: Annotated[Optional[str], typer.Option("--max-memory", help="Refuse runs needing more than this (e.g. 8GiB; default: available memory).", show_default=False)] = None,
+    check: Annotated[bool, typer.Option("--check/--no-check", help="Compare the output with a NumPy reference.")] = True,
+    sets: Sets = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Execute one attention block with Numba at a shape: time, GFLOP/s vs. counted FLOPs and sgemm."""
+    from ..errors import WorkloadError
+    from ..flops import Convention
+    from ..runplan import plan
+    from ..units import parse_quantity
+
+    if fmt not in ("table", "json"):
+        raise WorkloadError(f"--format must be table or json for run, not {fmt!r}")
+    if dtype not in ("float32", "float64"):
+        raise WorkloadError(f"--dtype must be float32 or float64, not {dtype!r}")
+    for name, value, low in (("--repeat", repeat, 1), ("--warmup", warmup, 0), ("--threads", threads or 1, 1)):
+        if value < low:
+            raise WorkloadError(f"{name} must be an integer >= {low}, got {value}")
+    limit = None
+    if max_memory is not None:
+        try:
+            limit = parse_quantity(max_memory, what="byte count")
+        except ValueError as err:
+            raise WorkloadError(f"--max-memory: {err}") from None
+    arch = load(model, sets)
+    p = plan(arch, batch=batch, seq=seq, conv=Convention(attention.value), heads=heads, layers=layers)
+
+    from ..execute import RunSpec, run_attention
+
+    spec = RunSpec(batch=batch, seq=seq, d_model=arch.d_model, n_heads=p.heads, n_kv_heads=p.kv_heads,
+                   d_head=arch.head_dim, causal=p.causal, window=p.window, dtype=dtype, layers=layers,
+                   repeat=repeat, warmup=warmup, threads=threads, check=check, max_memory=limit)
+    err_console = stderr()
+    with err_console.status("starting", spinner="dots") as status:
+        result = run_attention(spec, progress=lambda msg: status.update(msg))
+    gflops = p.flops / result.median_s / 1e9
+    doc = {
+        "schema_version": 1, "model": arch.name,
+        "shape": {"batch": batch, "seq": seq, "d_model": arch.d_model, "heads": p.heads, "kv_heads": p.kv_heads,
+                  "d_head": arch.head_dim, "layers": layers, "attention": "causal" if p.causal else "full",
+                  "window": p.window, "dtype": dtype, "model_heads": arch.n_heads},
+        "flops": p.flops, "median_s": result.median_s, "min_s": result.min_s, "max_s": result.max_s,
+        "times_s": result.times, "gflops": gflops, "sgemm_gflops": result.sgemm_gflops,
+        "ratio_to_sgemm": gflops / result.sgemm_gflops if result.sgemm_gflops else None,
+        "compile_s": result.compile_s, "cached": result.cached, "threads": result.threads,
+        "peak_memory_bytes": result.peak_memory_bytes, "estimated_bytes": result.estimated_bytes,
+        "max_rel_error": result.max_rel_error, "tolerance": result.tolerance, "check_passed": result.check_passed,
+        "model_attention_flops": p.model_flops,
+        "model_attention_s": result.median_s * p.model_flops / p.flops,
+    }
+    if fmt == "json":
+        emit(json.dumps(doc, indent=2) + "\n")
+    else:
+        _table(doc, arch)
+    if result.check_passed is False:
+        print(f"attncalc: error: output differs from the NumPy reference (max relative error "
+              f"{result.max_rel_error:.2e} > {result.tolerance:.0e})", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+def _table(d: dict, arch) -> None:
+    from rich.table import Table
+
+    from ..units import human_bytes, human_flops
+
+    s = d["shape"]
+    t = Table(title=f"{d['model']}: one attention block, executed", title_justify="left", show_header=False)
+    t.add_column(no_wrap=True)
+    t.add_column(overflow="fold")
+    subset = f" (of {s['model_heads']}: a subset, --heads)" if s["heads"] != s["model_heads"] else ""
+    t.add_row("shape", f"batch {s['batch']} × seq {s['seq']:,} × d_model {s['d_model']:,}; {s['heads']} heads{subset} "
+                       f"of {s['d_head']}, {s['kv_heads']} key/value; {s['attention']}"
+                       f"{', window ' + format(s['window'], ',') if s['window'] else ''}; {s['layers']} layer(s); {s['dtype']}")
+    t.add_row("counted FLOPs", f"{d['flops']:,} ({human_flops(d['flops'])}; same convention as `count`, matmuls)")
+    t.add_row("time", f"median {d['median_s'] * 1e3:,.1f} ms (min {d['min_s'] * 1e3:,.1f}, max {d['max_s'] * 1e3:,.1f}) over {len(d['times_s'])} runs")
+    t.add_row("achieved", f"{d['gflops']:,.1f} GFLOP/s on {d['threads']} threads")
+    if d["sgemm_gflops"]:
+        t.add_row("sgemm, same run", f"{d['sgemm_gflops']:,.1f} GFLOP/s: the block reached {d['ratio_to_sgemm']:.2f} of it")
+    t.add_row("JIT compile", "loaded from cache (no compilation)" if d["cached"] else f"{d['compile_s']:.1f} s (first run; cached for the next)")
+    t.add_row("peak memory added", f"{human_bytes(d['peak_memory_bytes'])} (estimated {human_bytes(d['estimated_bytes'])} before allocating)")
+    if d["max_rel_error"] is not None:
+        t.add_row("vs NumPy reference", f"max relative error {d['max_rel_error']:.2e} (tolerance {d['tolerance']:.0e})")
+    t.add_row("whole model", f"all {arch.n_layers} attention blocks at this shape: {human_flops(d['model_attention_flops'])} "
+                             f"≈ {d['model_attention_s']:,.2f} s on this machine")
+    stdout().print(t)
