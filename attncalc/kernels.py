@@ -22,21 +22,23 @@ projects its rows through W_O. The S x S score matrix never exists: a task holds
 The matrix products on tiles (X_t W_Q, Q_t K_t^T, P_t V_t, O_t W_O) go to the BLAS ``gemm``
 that NumPy is linked with, called *single-threaded* from inside the ``prange`` loop (one task
 per numba thread; the caller sets BLAS to one thread around the call, see
-``attncalc.execute``): a tile product of 64 x 256 x 128 is large enough for the BLAS
+``attncalc.execute``): a tile product of 128 x 256 x 128 is large enough for the BLAS
 micro-kernel to run at near peak, while the parallelism is ours. The BLAS routine is reached
 through an external symbol (``attncalc_sgemm`` / ``attncalc_dgemm``) bound at import time with
 ``llvmlite.binding.add_symbol``: the compiled code refers to the symbol by name, not by
 address, so ``cache=True`` works. When no ILP64 CBLAS is found in the process (NumPy built
-against MKL, Accelerate or a 32-bit-integer OpenBLAS), the symbols are bound to a ctypes
-callback that calls ``numpy.matmul`` on the tile: correct, portable and slower
-(``BLAS_BACKEND`` says which one is in use).
+against MKL, Accelerate or a 32-bit-integer OpenBLAS), or ``ATTNCALC_BLAS=callback`` is set,
+the symbols are bound to a ctypes callback that calls ``numpy.matmul`` on the tile: correct,
+portable and slower (``BLAS_BACKEND`` says which one is in use). The kernel releases the GIL
+(``nogil=True``), which that fallback needs: its calls from numba's threads take the GIL.
 
 Softmax: exp is the inner-loop cost (one exp per score, against 4 * d_head FLOPs of matrix
 products), and numba's ``np.exp`` is a scalar libm call. For float32 the kernel uses
-``_exp_tile``, the Cephes ``expf`` range reduction and polynomial written as two plain loops
-that LLVM vectorises (the 2^n scale is built in the exponent bits of an int32 scratch row
-viewed as float32); its relative error is below 2e-7 (checked in tests/test_kernels.py).
-float64 uses ``np.exp``.
+``_exp_tile``, the Cephes ``expf`` range reduction and polynomial written as one plain loop
+that LLVM vectorises (the 2^n scale is built in the exponent bits and bitcast, see
+``_as_float32``); its relative error is below 1e-6 (checked in tests/test_kernels.py).
+The row maximum uses ``llvm.maxnum`` (``_fmax``) so that it vectorises too. float64 uses
+``np.exp``.
 
 Masking: causal keeps keys j <= i; a window w keeps i - w < j <= i (causal) or
 |i - j| < w (full). Each row's kept keys form one interval, so masking is done by limiting the
@@ -304,7 +306,7 @@ def _key_range(i, seq, causal, window):
 # --- the kernel -----------------------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True, fastmath=True)
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
 def attention_block(x, w_q, w_k, w_v, w_o, out, k_buf, v_buf, seq, n_heads, n_kv_heads, d_head,
                     causal, window, block_q, block_k, task_ptr, task_row, q_scr, o_scr, s_scr,
                     m_scr, l_scr):

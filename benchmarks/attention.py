@@ -1,0 +1,234 @@
+"""Benchmark: one attention block (projections included) through attncalc's numba kernel,
+the naive NumPy reference and PyTorch (``scaled_dot_product_attention`` with its projections as
+``F.linear``; only when torch is importable), with a same-run BLAS sgemm probe, in one process.
+
+Each round runs every method once at the shape (in a rotating order) plus one sgemm of the
+probe's size, so slow drifts of the machine hit all methods alike; the table shows medians over
+rounds. GFLOP/s use the executed-FLOP convention below (causal: the useful triangle only), and
+"vs sgemm" divides by the median sgemm GFLOP/s of the same rounds.
+
+    python benchmarks/attention.py [--quick] [--repeat N] [--threads N] [--json PATH]
+                                   [--shapes NAME ...] [--no-reference] [--no-torch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+# OpenBLAS threads spin for a while after each call (2^28 cycles by default) and steal cycles
+# from the kernel's own threads when the reference or the probe ran just before; let them sleep
+# at once. Must be set before NumPy loads OpenBLAS.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+# numba's OpenMP layer and PyTorch's OpenMP runtime in one process slow PyTorch down badly.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from attncalc import execute, sysinfo  # noqa: E402
+from attncalc.execute import RunSpec  # noqa: E402
+
+SHAPES = {
+    # name: (batch, seq, d_model, n_heads, n_kv_heads, d_head)
+    "gpt2-small": (1, 512, 768, 12, 12, 64),
+    "s2048-d2048": (1, 2048, 2048, 16, 16, 128),
+    "gpt3-width-8h": (1, 2048, 12288, 8, 8, 128),  # 8 of GPT-3's 96 heads, full d_model
+    "long-s8192": (1, 8192, 1024, 8, 8, 128),
+}
+
+
+def attention_pairs(seq: int, causal: bool, window: int | None) -> int:
+    """(query, key) pairs kept by the mask (same meaning as attncalc.flops.attention_pairs)."""
+    total = 0
+    if window is None:
+        return seq * (seq + 1) // 2 if causal else seq * seq
+    for i in range(seq):
+        lo = max(0, i - window + 1)
+        hi = i + 1 if causal else min(seq, i + window)
+        total += hi - lo
+    return total
+
+
+def executed_flops(batch, seq, d_model, n_heads, n_kv_heads, d_head, causal, window=None) -> int:
+    """Matmul FLOPs (2 per multiply-accumulate): projections, QK^T and A V on kept pairs."""
+    proj = 2 * batch * seq * d_model * d_head * (2 * n_heads + 2 * n_kv_heads)
+    pairs = attention_pairs(seq, causal, window)
+    return proj + 2 * 2 * batch * n_heads * d_head * pairs
+
+
+class Methods:
+    """The contenders at one shape, sharing inputs and weights."""
+
+    def __init__(self, spec: RunSpec, threads: int, use_torch: bool, use_reference: bool):
+        self.spec = spec
+        self.x, self.w = execute.make_inputs(spec)
+        self.out = np.empty_like(self.x)
+        self.block = execute._Block(spec, self.w, threads)
+        self.names = ["attncalc"]
+        if use_reference:
+            self.names.append("numpy-naive")
+        self.torch = None
+        if use_torch:
+            import torch
+
+            self.torch = torch
+            self.tx = torch.from_numpy(self.x)
+            self.tw = [torch.from_numpy(np.ascontiguousarray(a.T)) for a in
+                       (self.w.w_q, self.w.w_k, self.w.w_v, self.w.w_o)]
+            self.names.append("torch-sdpa")
+
+    def run(self, name: str) -> None:
+        s = self.spec
+        if name == "attncalc":
+            with sysinfo.blas_threads(1):
+                self.block(self.x, self.out)
+        elif name == "numpy-naive":
+            for b in range(s.batch):
+                execute.reference_attention(self.x[b], self.w, s.n_heads, s.n_kv_heads,
+                                            s.d_head, s.causal, s.window)
+        else:
+            self._torch()
+
+    def _torch(self) -> None:
+        torch, s = self.torch, self.spec
+        F = torch.nn.functional
+        b, n = s.batch, s.seq
+        with torch.inference_mode():
+            q = F.linear(self.tx, self.tw[0]).view(b, n, s.n_heads, s.d_head).transpose(1, 2)
+            k = F.linear(self.tx, self.tw[1]).view(b, n, s.n_kv_heads, s.d_head).transpose(1, 2)
+            v = F.linear(self.tx, self.tw[2]).view(b, n, s.n_kv_heads, s.d_head).transpose(1, 2)
+            kw = {"enable_gqa": True} if s.n_kv_heads != s.n_heads else {}
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=s.causal, **kw)
+            F.linear(o.transpose(1, 2).reshape(b, n, s.n_heads * s.d_head), self.tw[3])
+
+
+def sgemm_once(a, b, c) -> float:
+    t0 = time.perf_counter()
+    np.matmul(a, b, out=c)
+    dt = time.perf_counter() - t0
+    return 2 * a.shape[0] ** 3 / dt / 1e9
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="GPT-2 small only, 3 rounds")
+    ap.add_argument("--repeat", type=int, default=None, help="rounds per shape (default 5)")
+    ap.add_argument("--threads", type=int, default=None, help="threads for every method")
+    ap.add_argument("--json", metavar="PATH", help="write the results as JSON here")
+    ap.add_argument("--shapes", nargs="*", choices=sorted(SHAPES), help="subset of shapes")
+    ap.add_argument("--no-reference", action="store_true", help="skip the NumPy reference")
+    ap.add_argument("--no-torch", action="store_true", help="skip PyTorch even if importable")
+    args = ap.parse_args(argv)
+
+    repeat = args.repeat or (3 if args.quick else 5)
+    names = args.shapes or (["gpt2-small"] if args.quick else list(SHAPES))
+    use_torch = False
+    if not args.no_torch:
+        try:
+            import torch
+
+            use_torch = True
+        except ImportError:
+            print("torch not importable: PyTorch column skipped", file=sys.stderr)
+
+    threads = args.threads or sysinfo.cpu_count()
+    import numba
+
+    from attncalc import kernels
+
+    numba.set_num_threads(threads)
+    if use_torch:
+        torch.set_num_threads(threads)
+
+    t0 = time.perf_counter()
+    compile_s, cached = execute._compile("float32")
+    print(f"kernel ready in {time.perf_counter() - t0:.2f} s ({'cache' if cached else 'compiled'}"
+          f"), BLAS backend {kernels.BLAS_BACKEND}, {threads} threads, "
+          f"numba layer {os.environ.get('NUMBA_THREADING_LAYER')}", file=sys.stderr)
+
+    # The probe's size: one calibration, then the same n in every round.
+    with sysinfo.blas_threads(threads):
+        probe_gflops = execute.sgemm_probe(threads)
+        n = int(round((0.2 * probe_gflops * 1e9 / 2) ** (1 / 3) / 256)) * 256
+    rng = np.random.default_rng(1)
+    pa = rng.standard_normal((n, n), dtype=np.float32)
+    pb = rng.standard_normal((n, n), dtype=np.float32)
+    pc = np.empty_like(pa)
+
+    rows = []
+    for name in names:
+        b, s, d, h, kvh, dh = SHAPES[name]
+        for causal in (True, False):
+            spec = RunSpec(b, s, d, h, kvh, dh, causal=causal, check=False, threads=threads)
+            m = Methods(spec, threads, use_torch, not args.no_reference)
+            flops = executed_flops(b, s, d, h, kvh, dh, causal)
+            for method in m.names:  # warm-up (and torch's first-call setup)
+                m.run(method)
+            times: dict[str, list[float]] = {k: [] for k in m.names}
+            probes = []
+            for r in range(repeat):
+                order = m.names[r % len(m.names):] + m.names[:r % len(m.names)]
+                for method in order:
+                    t = time.perf_counter()
+                    m.run(method)
+                    times[method].append(time.perf_counter() - t)
+                with sysinfo.blas_threads(threads):
+                    probes.append(sgemm_once(pa, pb, pc))
+            sg = statistics.median(probes)
+            label = f"{name} {'causal' if causal else 'full'}"
+            for method in m.names:
+                med = statistics.median(times[method])
+                gf = flops / med / 1e9
+                rows.append({
+                    "shape": name, "causal": causal, "method": method,
+                    "batch": b, "seq": s, "d_model": d, "n_heads": h, "n_kv_heads": kvh,
+                    "d_head": dh, "flops": flops, "median_s": med, "min_s": min(times[method]),
+                    "max_s": max(times[method]), "gflops": gf, "sgemm_gflops": sg,
+                    "ratio_to_sgemm": gf / sg, "rounds": repeat,
+                })
+                print(f"{label:28s} {method:12s} {med * 1e3:10.2f} ms {gf:8.1f} GF/s "
+                      f"{gf / sg:6.3f} x sgemm ({sg:.0f})", file=sys.stderr, flush=True)
+            del m
+
+    print_table(rows)
+    payload = {"threads": threads, "blas_backend": kernels.BLAS_BACKEND,
+               "sgemm_n": n, "compile_s": compile_s, "cached": cached, "results": rows}
+    text = json.dumps(payload, indent=2)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+def print_table(rows: list[dict]) -> None:
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    head = f"{'shape':28s} {'sgemm':>7s}" + "".join(f" {m:>24s}" for m in methods)
+    print(head)
+    print(f"{'':28s} {'GF/s':>7s}" + "".join(f" {'ms   GF/s  x sgemm':>24s}" for _ in methods))
+    by = {}
+    for r in rows:
+        by.setdefault((r["shape"], r["causal"]), {})[r["method"]] = r
+    for (shape, causal), cells in by.items():
+        first = next(iter(cells.values()))
+        line = f"{shape + (' causal' if causal else ' full'):28s} {first['sgemm_gflops']:7.0f}"
+        for m in methods:
+            c = cells.get(m)
+            line += (f" {c['median_s'] * 1e3:9.1f} {c['gflops']:6.0f} {c['ratio_to_sgemm']:6.2f}"
+                     if c else f" {'-':>24s}")
+        print(line)
+    if "torch-sdpa" in methods:
+        print("attncalc speed-up over torch: " + ", ".join(
+            f"{s}{' causal' if c else ' full'} {v['torch-sdpa']['median_s'] / v['attncalc']['median_s']:.2f}x"
+            for (s, c), v in by.items() if "torch-sdpa" in v))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

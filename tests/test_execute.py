@@ -1,0 +1,159 @@
+"""execute.py: run_attention's result, the memory guard, the sgemm probe, the cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from attncalc import execute, sysinfo
+from attncalc.errors import WorkloadError
+from attncalc.execute import RunResult, RunSpec, estimate_bytes, run_attention
+
+GiB = 1 << 30
+
+
+def small(**kw) -> RunSpec:
+    base = dict(batch=2, seq=37, d_model=24, n_heads=4, n_kv_heads=2, d_head=6, repeat=3)
+    base.update(kw)
+    return RunSpec(**base)
+
+
+def test_run_attention_result():
+    seen: list[str] = []
+    r = run_attention(small(threads=1), progress=seen.append, probe=False)
+    assert isinstance(r, RunResult)
+    assert len(r.times) == 3 and r.min_s <= r.median_s <= r.max_s
+    assert r.threads == 1
+    assert r.check_passed is True and r.max_rel_error < r.tolerance
+    assert isinstance(r.estimated_bytes, int) and r.estimated_bytes > 0
+    assert isinstance(r.peak_memory_bytes, int) and r.peak_memory_bytes >= 0
+    assert r.compile_s >= 0.0 and isinstance(r.cached, bool)
+    assert r.sgemm_gflops is None
+    assert any(m.startswith("repeat") for m in seen)
+    assert r.as_dict()["spec"]["seq"] == 37
+
+
+def test_run_attention_layers_window_float64():
+    r = run_attention(small(layers=3, window=5, causal=False, dtype="float64", warmup=0),
+                      probe=False)
+    assert r.check_passed and r.max_rel_error < 1e-10
+
+
+def test_no_check():
+    r = run_attention(small(check=False, repeat=1), probe=False)
+    assert r.max_rel_error is None and r.check_passed is None
+
+
+def test_memory_guard_refuses_before_allocating(monkeypatch):
+    def boom(*_a, **_k):  # pragma: no cover - must not be reached
+        raise AssertionError("allocated inputs despite the guard")
+
+    monkeypatch.setattr(execute, "make_inputs", boom)
+    spec = RunSpec(batch=64, seq=1_000_000, d_model=12288, n_heads=96, n_kv_heads=96,
+                   d_head=128, max_memory=GiB)
+    rss = sysinfo.current_rss()
+    t0 = time.perf_counter()
+    with pytest.raises(WorkloadError) as info:
+        run_attention(spec)
+    assert time.perf_counter() - t0 < 0.5
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert "GiB" in msg and "1.00 GiB" in msg
+    assert "--heads" in msg and "--seq" in msg and "--batch" in msg
+    if rss is not None:
+        assert sysinfo.current_rss() - rss < 64 << 20
+
+
+def test_memory_guard_uses_available_memory():
+    avail = sysinfo.available_memory()
+    if avail is None:
+        pytest.skip("no MemAvailable here")
+    spec = RunSpec(batch=1024, seq=1 << 20, d_model=4096, n_heads=32, n_kv_heads=32,
+                   d_head=128)
+    assert estimate_bytes(spec) > avail
+    with pytest.raises(WorkloadError, match="available memory"):
+        execute.check_memory(spec)
+
+
+def test_estimate_is_linear_in_seq():
+    def est(seq):
+        return estimate_bytes(RunSpec(batch=1, seq=seq, d_model=1024, n_heads=8, n_kv_heads=8,
+                                      d_head=128, threads=2))
+
+    e = [est(s) for s in (1024, 2048, 4096, 8192)]
+    assert e[1] - e[0] > 0
+    assert (e[2] - e[1]) == 2 * (e[1] - e[0]) and (e[3] - e[2]) == 2 * (e[2] - e[1])
+    assert e[3] < 8.5 * e[0]
+
+
+def test_estimate_covers_the_arrays():
+    spec = RunSpec(batch=1, seq=8192, d_model=1024, n_heads=8, n_kv_heads=8, d_head=128,
+                   check=False, threads=2)
+    io = 4 * (2 * 8192 * 1024 + 4 * 1024 * 1024)  # X, Y and the four weights
+    kv = 4 * 2 * 8192 * 1024
+    assert io + kv < estimate_bytes(spec) < io + kv + (8 << 20)
+
+
+@pytest.mark.parametrize("bad", [
+    dict(n_heads=6, n_kv_heads=4), dict(seq=0), dict(dtype="float16"), dict(window=0),
+    dict(repeat=0), dict(threads=0), dict(batch=1.5),
+])
+def test_validation(bad):
+    with pytest.raises(WorkloadError):
+        estimate_bytes(small(**bad))
+
+
+def test_too_many_threads():
+    import numba
+
+    with pytest.raises(WorkloadError, match="threads"):
+        run_attention(small(threads=numba.config.NUMBA_NUM_THREADS + 1), probe=False)
+
+
+def test_keyboard_interrupt_restores_blas_threads():
+    lib = sysinfo.blas()
+    before = lib.get_threads()
+
+    def progress(msg):
+        if msg.startswith("repeat 2"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_attention(small(), progress=progress, probe=False)
+    assert lib.get_threads() == before
+    # and the kernel still works afterwards
+    assert run_attention(small(repeat=1), probe=False).check_passed
+
+
+def test_sgemm_probe():
+    g = execute.sgemm_probe(threads=1, target_s=0.02, repeats=1)
+    assert 0.1 < g < 1e5
+
+
+def test_reference_rows_subset():
+    import numpy as np
+
+    spec = small(dtype="float64")
+    x, w = execute.make_inputs(spec)
+    full = execute.reference_attention(x[0], w, 4, 2, 6, True, None)
+    rows = np.array([0, 5, 36])
+    np.testing.assert_allclose(
+        execute.reference_attention(x[0], w, 4, 2, 6, True, None, rows), full[rows],
+        rtol=1e-12, atol=1e-14)
+
+
+def test_second_process_loads_from_cache():
+    run_attention(small(repeat=1), probe=False)  # make sure the cache exists
+    code = ("from attncalc import execute\n"
+            "s, cached = execute._compile('float32')\n"
+            "print(cached, s)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    cached, seconds = proc.stdout.split()
+    assert cached == "True", proc.stdout
+    assert float(seconds) < 5.0
