@@ -8,7 +8,7 @@ holds (96 heads, 96 blocks, 8 experts), so ``total = count * each`` and the inva
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 
@@ -22,7 +22,6 @@ class Node:
     shape: tuple[int, int] | None = None  # (rows, cols) of a matrix leaf
     formula: str = ""  # how `value` was computed, with names (a leaf) e.g. "d_head x d_model"
     kind: str = ""  # "matrix", "bias", "norm", "embedding", … for the counting conventions
-    meta: dict = field(default_factory=dict, compare=False)
 
     @property
     def each(self) -> int:
@@ -71,7 +70,7 @@ def leaf(name: str, label: str, rows: int, cols: int, formula: str, kind: str = 
     return Node(name, label, rows * cols, shape=(rows, cols), formula=formula, kind=kind)
 
 
-def group(name: str, label: str, *children: Node | None, count: int = 1, **meta) -> Node:
-    """An inner node; ``None`` children (absent parts) and empty leaves are dropped."""
-    kept = tuple(c for c in children if c is not None and (c.children or c.value or c.kind == "keep"))
-    return Node(name, label, count=count, children=kept, meta=meta)
+def group(name: str, label: str, *children: Node | None, count: int = 1) -> Node:
+    """An inner node; ``None`` children (absent parts), empty groups and zero leaves are dropped."""
+    kept = tuple(c for c in children if c is not None and (c.children or c.value))
+    return Node(name, label, count=count, children=kept)

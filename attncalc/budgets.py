@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .presets import read_text
-from .units import parse_fraction, parse_quantity
+from .units import parse_quantity
 
 # name -> (what it limits, path in the count document, "max" | "min", unit)
 BUDGETS: dict[str, tuple[str, str, str, str]] = {

@@ -91,7 +91,3 @@ def param_summary(a: Architecture, tree: Node | None = None) -> dict[str, Any]:
             "active": total - n * inactive,
         },
     }
-
-
-def share(part: int, whole: int) -> float:
-    return part / whole if whole else 0.0

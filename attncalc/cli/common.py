@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from enum import Enum
 from typing import Any, Callable
@@ -62,7 +61,3 @@ def complete_model(incomplete: str) -> list[str]:
     from ..presets import preset_names
 
     return [n for n in preset_names() if n.startswith(incomplete)]
-
-
-def no_color() -> bool:
-    return "NO_COLOR" in os.environ
