@@ -45,8 +45,9 @@ def flop_sections(a: Architecture, f: dict[str, Any], mem: dict[str, Any]) -> li
     sections = [
         fsec(f"{unit}s of one attention head, forward (batch {w['batch']}, seq {w['seq']:,})", tuple(head)),
         fsec(f"{unit}s forward", tuple(fwd_rows)),
-        fsec(f"{unit}s of one decode step", tuple(dec_rows), "decode grows linearly with the context"),
     ]
+    if a.causal:  # an encoder has no decode step (nor KV cache)
+        sections.append(fsec(f"{unit}s of one decode step", tuple(dec_rows), "decode grows linearly with the context"))
     if "training" in f:
         t = f["training"]
         rows = [Row("forward", f"{t['tokens']:,} tokens in sequences of {t['seq']:,}", t["forward"]),
@@ -68,11 +69,14 @@ def flop_sections(a: Architecture, f: dict[str, Any], mem: dict[str, Any]) -> li
 def memory_section(a: Architecture, mem: dict[str, Any]) -> Section:
     kv, tr = mem["kv_cache"], mem["training"]
     kept = f", window keeps {kv['tokens_kept']:,}" if kv["tokens_kept"] != kv["context"] else ""
-    return Section(f"memory (bytes; weights in {mem['dtype']}, KV cache in {kv['dtype']})", (
-        Row("weights, one block", "", mem["weights"]["per_block"]),
-        Row("weights", "", mem["weights"]["total"], strong=True),
+    kv_rows = (
         Row("KV cache per token", f"2 × {a.n_layers} layers × {a.kv_heads} kv heads × {a.head_dim}", kv["per_token"]),
         Row("KV cache", f"batch {kv['batch']} × context {kv['context']:,}{kept}", kv["total"], strong=True),
+    ) if a.causal else ()
+    return Section(f"memory (bytes; weights in {mem['dtype']}" + (f", KV cache in {kv['dtype']})" if a.causal else ")"), (
+        Row("weights, one block", "", mem["weights"]["per_block"]),
+        Row("weights", "", mem["weights"]["total"], strong=True),
+        *kv_rows,
         Row("training state", f"{tr['bytes_per_param']} bytes/param: bf16 weights + grads, fp32 master + Adam (ZeRO)",
             tr["total"], strong=True),
     ), unit="bytes")

@@ -41,9 +41,9 @@ def embedding(a: Architecture) -> Node:
     return group(
         "embedding",
         "embedding",
-        leaf("token", "token embedding (W_E)", a.vocab_size, a.d_model, "vocab_size x d_model", "embedding"),
-        leaf("position", "position embedding", a.position_rows, a.d_model, "n_positions x d_model", "position"),
-        leaf("token_type", "token-type embedding", a.token_types, a.d_model, "token_types x d_model", "position"),
+        leaf("token", "token embedding (W_E)", a.vocab_size, a.d_model, "vocab_size × d_model", "embedding"),
+        leaf("position", "position embedding", a.position_rows, a.d_model, "n_positions × d_model", "position"),
+        leaf("token_type", "token-type embedding", a.token_types, a.d_model, "token_types × d_model", "position"),
         _norm("norm", "embedding norm", a) if a.embedding_norm else None,
     )
 
@@ -61,23 +61,23 @@ def block(a: Architecture) -> Node:
 def attention(a: Architecture) -> Node:
     """Heads grouped by the key/value head they share; for multi-head attention a group is a head."""
     d, dh = a.d_model, a.head_dim
-    q = leaf("query", "query (W_Q)", dh, d, "d_head x d_model")
-    k = leaf("key", "key (W_K)", dh, d, "d_head x d_model")
-    vd = leaf("value_down", "value-down (W_V)", dh, d, "d_head x d_model")
-    vu = leaf("value_up", "value-up (W_O slice)", d, dh, "d_model x d_head")
+    q = leaf("query", "query (W_Q)", dh, d, "d_head × d_model")
+    k = leaf("key", "key (W_K)", dh, d, "d_head × d_model")
+    vd = leaf("value_down", "value-down (W_V)", dh, d, "d_head × d_model")
+    vu = leaf("value_up", "value-up (W_O slice)", d, dh, "d_model × d_head")
     heads = head_structure(a, [q, vu], [k, vd])
     qkv_rows = (a.n_heads + 2 * a.kv_heads) * dh
     biases = group(
         "biases",
         "biases",
         leaf("qkv", "query/key/value biases", qkv_rows if a.qkv_bias else 0, 1,
-             "(n_heads + 2 n_kv_heads) x d_head", "bias"),
+             "(n_heads + 2 n_kv_heads) × d_head", "bias"),
         leaf("out", "output bias", d if a.out_bias else 0, 1, "d_model", "bias"),
     )
     rel = None
     if a.positions == "relative":
         rel = group("relative", "relative positions",
-                    leaf("projection", "W_R", a.n_heads * dh, d, "n_heads d_head x d_model"),
+                    leaf("projection", "W_R", a.n_heads * dh, d, "n_heads d_head × d_model"),
                     leaf("biases", "u, v", 2 * a.n_heads * dh, 1, "2 n_heads d_head", "bias"))
     return group("attention", "attention", heads, biases, rel)
 
@@ -101,7 +101,7 @@ def mlp(a: Architecture) -> Node:
     expert = _ffn(a)
     if not a.is_moe:
         return group("mlp", "MLP", *expert.children)
-    router = leaf("router", "router", a.n_experts, a.d_model, "n_experts x d_model")
+    router = leaf("router", "router", a.n_experts, a.d_model, "n_experts × d_model")
     return group("mlp", "MoE MLP", replace(expert, label="experts", count=a.n_experts), router)
 
 
@@ -112,9 +112,9 @@ def _ffn(a: Architecture) -> Node:
     return group(
         "expert",
         "expert",
-        leaf("gate", "gate (W_gate)", f, d, "d_ff x d_model") if gated else None,
-        leaf("up", "up (W_up)", f, d, "d_ff x d_model"),
-        leaf("down", "down (W_down)", d, f, "d_model x d_ff"),
+        leaf("gate", "gate (W_gate)", f, d, "d_ff × d_model") if gated else None,
+        leaf("up", "up (W_up)", f, d, "d_ff × d_model"),
+        leaf("down", "down (W_down)", d, f, "d_model × d_ff"),
         leaf("bias", "biases", (n_in * f + d) if a.mlp_bias else 0, 1,
              f"{n_in} d_ff + d_model" if gated else "d_ff + d_model", "bias"),
     )
@@ -127,7 +127,7 @@ def unembedding(a: Architecture) -> Node | None:
     return group(
         "unembedding",
         "unembedding",
-        leaf("matrix", "unembedding (W_U)", rows, a.d_model, "vocab_size x d_model", "unembedding"),
+        leaf("matrix", "unembedding (W_U)", rows, a.d_model, "vocab_size × d_model", "unembedding"),
         leaf("bias", "logit bias", a.vocab_size if a.lm_head_bias else 0, 1, "vocab_size", "vocab_bias"),
     )
 
@@ -138,11 +138,11 @@ def pooler(a: Architecture) -> Node | None:
     return group(
         "pooler",
         "pooler",
-        leaf("dense", "pooler dense", a.d_model, a.d_model, "d_model x d_model"),
+        leaf("dense", "pooler dense", a.d_model, a.d_model, "d_model × d_model"),
         leaf("bias", "pooler bias", a.d_model, 1, "d_model", "bias"),
     )
 
 
 def _norm(name: str, label: str, a: Architecture) -> Node:
-    formula = "2 x d_model (scale, bias)" if a.norm_params == 2 * a.d_model else "d_model (scale)"
+    formula = "2 × d_model (scale, bias)" if a.norm_params == 2 * a.d_model else "d_model (scale)"
     return leaf(name, label, a.norm_params, 1, formula, "norm")
