@@ -18,13 +18,18 @@ i - w < j <= i when causal and |i - j| < w when not.
 
 from __future__ import annotations
 
-import heapq
 import math
 import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
+
+# OpenBLAS threads spin for a while after each multi-threaded call (2^28 cycles by default)
+# and steal cycles from the kernel's threads, which call BLAS single-threaded; let them sleep
+# at once. Read when OpenBLAS loads (NumPy's first import), so it only helps when this module
+# is imported first, as ``attncalc run`` does; an explicit setting is kept.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import numpy as np
 
@@ -34,6 +39,11 @@ from .errors import WorkloadError
 # Tile sizes of the kernel: query rows per task, keys per score tile.
 BLOCK_Q = 128
 BLOCK_K = 256
+# Heads per step (see step_plan): product width aimed at, and buffer budget as a fraction of
+# inputs + weights + outputs.
+STEP_COLS = 512
+STEP_BUDGET = 0.25
+STEP_FLOOR = 16 << 20  # bytes: buffers this small are always allowed
 
 # Check tolerances on max|y - y_ref| / max|y_ref| (y_ref computed in float64).
 RTOL = {"float32": 2e-4, "float64": 1e-10}
@@ -140,7 +150,7 @@ def estimate_bytes(spec: RunSpec) -> int:
     """Bytes the run will allocate, from the shape alone (exact for the arrays it makes).
 
     Inputs X, outputs Y (and a second activation buffer when ``layers > 1``), the four weight
-    matrices, K and V for every row, per-thread tile scratch, and the reference check's
+    matrices, one step's Q, K, V and C buffers (see :func:`step_plan`), per-thread tile scratch, and the reference check's
     float64 working set when ``check``. Linear in ``seq``: no S x S term (the check's score
     rows are at most ``CHECK_ROWS`` x seq). Not included: the interpreter, numba and LLVM
     themselves (a first compile can take a few hundred MiB transiently).
@@ -152,12 +162,13 @@ def estimate_bytes(spec: RunSpec) -> int:
     kvd = spec.n_kv_heads * spec.d_head
     d = spec.d_model
     workers = _threads(spec)
+    kh, kg = step_plan(spec)
     activations = rows * d * (2 + (1 if spec.layers > 1 else 0))
     weights = 2 * d * hd + 2 * d * kvd
-    kv = 2 * rows * kvd
-    scratch = workers * (2 * BLOCK_Q * hd + BLOCK_Q * BLOCK_K + 2 * BLOCK_Q)
-    total = isz * (activations + weights + kv + scratch)
-    total += 16 * (rows // BLOCK_Q + 2 * workers + 2)  # task lists
+    steps = 2 * spec.seq * spec.d_head * (kh + kg)  # Q, C and K, V of one step
+    scratch = workers * (BLOCK_Q * BLOCK_K + 2 * BLOCK_Q)
+    total = isz * (activations + weights + steps + scratch)
+    total += 16 * (spec.seq // BLOCK_Q + 1) * kh + 64  # task lists, counters
     if spec.check:
         total += _check_extra_bytes(spec)
     return int(total)
@@ -214,33 +225,61 @@ def _key_range(i: int, seq: int, causal: bool, window: int | None) -> tuple[int,
     return 0, seq
 
 
-def plan_tasks(spec: RunSpec, workers: int) -> tuple[np.ndarray, np.ndarray]:
-    """Query tiles spread over workers by longest-processing-time-first on their FLOPs.
+def step_plan(spec: RunSpec) -> tuple[int, int]:
+    """(heads per step kh, kv groups per step kg): how many heads one pass of the kernel takes.
 
-    Causal tiles near the end of a sequence see more keys than early ones; a static split of
-    the tiles in order would leave one thread idle. Returns (task_ptr [workers+1], task_row).
+    The kernel projects Q (and K, V) for kh heads of every row in one product, runs their
+    attention, then adds their share of the output projection; its buffers are
+    S x kh*d_head (Q, C) and S x kg*d_head (K, V). Wider steps make those products wider
+    (closer to BLAS peak; little gain past ``STEP_COLS`` columns) and the buffers bigger: kh is
+    the widest divisor of n_heads that keeps kh*d_head <= STEP_COLS and the buffers within
+    ``STEP_BUDGET`` of inputs + weights + outputs (always at least one head). kh either divides
+    the group size or is a multiple of it, so a step never splits a kv group's heads unevenly.
     """
-    s, hd = spec.seq, spec.n_heads * spec.d_head
-    costs = []
-    for b in range(spec.batch):
-        for i0 in range(0, s, BLOCK_Q):
-            nq = min(BLOCK_Q, s - i0)
-            lo = _key_range(i0, s, spec.causal, spec.window)[0]
-            hi = _key_range(i0 + nq - 1, s, spec.causal, spec.window)[1]
-            keys = -(-(hi - lo) // BLOCK_K) * BLOCK_K  # whole key tiles
-            cost = nq * (2 * spec.d_model * hd + 2 * hd * keys)
-            costs.append((cost, b * s + i0))
-    costs.sort(reverse=True)
-    heap = [(0, w) for w in range(workers)]
-    lists: list[list[int]] = [[] for _ in range(workers)]
-    for cost, row in costs:
-        load, w = heapq.heappop(heap)
-        lists[w].append(row)
-        heapq.heappush(heap, (load + cost, w))
-    ptr = np.zeros(workers + 1, np.int64)
-    ptr[1:] = np.cumsum([len(x) for x in lists])
-    rows = np.array([r for lst in lists for r in lst], np.int64)
-    return ptr, rows
+    isz = np.dtype(_DTYPES[spec.dtype]).itemsize
+    h, kvh, dh = spec.n_heads, spec.n_kv_heads, spec.d_head
+    group = h // kvh
+    s, d = spec.seq, spec.d_model
+    io = isz * (2 * spec.batch * s * d + 2 * d * dh * (h + kvh))
+    best = (1, 1)
+    for kh in range(1, h + 1):
+        if h % kh or (kh % group and group % kh):
+            continue
+        kg = max(1, kh // group)
+        buf = isz * s * dh * (2 * kh + 2 * kg)
+        if kh > 1 and (kh * dh > STEP_COLS or buf > max(STEP_BUDGET * io, STEP_FLOOR)):
+            continue
+        best = (kh, kg)
+    return best
+
+
+def plan_tasks(spec: RunSpec, kh: int) -> tuple[np.ndarray, np.ndarray]:
+    """The core's tasks of one step: (local head, first query row) of each query tile.
+
+    Ordered costliest first (causal tiles near the end of the sequence see more keys), which
+    the kernel's work queue turns into longest-processing-time-first scheduling.
+    """
+    s = spec.seq
+    tiles = []
+    for i0 in range(0, s, BLOCK_Q):
+        nq = min(BLOCK_Q, s - i0)
+        lo = _key_range(i0, s, spec.causal, spec.window)[0]
+        hi = _key_range(i0 + nq - 1, s, spec.causal, spec.window)[1]
+        keys = -(-(hi - lo) // BLOCK_K) * BLOCK_K  # whole key tiles
+        tiles.append((nq * keys, i0))
+    tasks = sorted(((cost, hl, i0) for hl in range(kh) for cost, i0 in tiles),
+                   key=lambda t: (-t[0], t[1], t[2]))
+    return (np.array([t[1] for t in tasks], np.int64), np.array([t[2] for t in tasks], np.int64))
+
+
+def block_rows(seq: int, workers: int) -> int:
+    """Rows per chunk of the projection phases: 256, or an even split for short sequences.
+
+    Chunks of 256 rows keep each single-threaded product near BLAS peak and leave the work
+    queue enough chunks to even out threads that the machine slows down.
+    """
+    rows = -(-seq // workers)
+    return max(16, min(256, -(-rows // 16) * 16))
 
 
 class _Block:
@@ -252,25 +291,28 @@ class _Block:
         self.k = kernels
         self.spec, self.w = spec, weights
         dt = _DTYPES[spec.dtype]
-        rows = spec.batch * spec.seq
-        hd, kvd = spec.n_heads * spec.d_head, spec.n_kv_heads * spec.d_head
-        self.k_buf = np.empty((rows, kvd), dt)
-        self.v_buf = np.empty((rows, kvd), dt)
-        self.task_ptr, self.task_row = plan_tasks(spec, workers)
-        self.q_scr = np.empty((workers, BLOCK_Q, hd), dt)
-        self.o_scr = np.empty((workers, BLOCK_Q, hd), dt)
+        s, dh = spec.seq, spec.d_head
+        self.kh, kg = step_plan(spec)
+        self.q_buf = np.empty((s, self.kh * dh), dt)
+        self.c_buf = np.empty((s, self.kh * dh), dt)
+        self.k_buf = np.empty((s, kg * dh), dt)
+        self.v_buf = np.empty((s, kg * dh), dt)
+        self.task_head, self.task_row = plan_tasks(spec, self.kh)
+        self.rows = block_rows(s, workers)
+        self.block_q, self.block_k = BLOCK_Q, BLOCK_K
         self.s_scr = np.empty((workers, BLOCK_Q, BLOCK_K), dt)
         self.m_scr = np.empty((workers, BLOCK_Q), dt)
         self.l_scr = np.empty((workers, BLOCK_Q), dt)
+        self.counters = np.zeros(3, np.int64)
 
     def __call__(self, x: np.ndarray, out: np.ndarray) -> None:
         s, w = self.spec, self.w
         d = s.d_model
         self.k.attention_block(
-            x.reshape(-1, d), w.w_q, w.w_k, w.w_v, w.w_o, out.reshape(-1, d), self.k_buf,
-            self.v_buf, s.seq, s.n_heads, s.n_kv_heads, s.d_head, bool(s.causal),
-            int(s.window or 0), BLOCK_Q, BLOCK_K, self.task_ptr, self.task_row, self.q_scr,
-            self.o_scr, self.s_scr, self.m_scr, self.l_scr,
+            x.reshape(-1, d), w.w_q, w.w_k, w.w_v, w.w_o, out.reshape(-1, d), self.q_buf,
+            self.k_buf, self.v_buf, self.c_buf, self.s_scr, self.m_scr, self.l_scr, s.seq,
+            s.n_heads, s.n_kv_heads, self.kh, bool(s.causal), int(s.window or 0),
+            self.block_q, self.block_k, self.rows, self.task_head, self.task_row, self.counters,
         )
 
 

@@ -10,21 +10,31 @@ The block computed (no biases, no normalisation, no residual)::
     O_h = softmax(mask(Q_h K_g^T)) V_g,   g = h // (n_heads // n_kv_heads)
     Y = [O_1 ... O_H] W_O        W_O [n_heads * d_head, d_model]
 
-How (FlashAttention, Dao et al. 2022, with the online softmax of Milakov & Gimelshein 2018,
-"Online normalizer calculation for softmax"): K and V are projected once for every row; then
-each task (one batch item, one tile of ``block_q`` query rows, all heads) projects its own
-query rows, walks the key tiles of ``block_k`` keys its rows may see, keeping per row a
-running maximum ``m`` and a running sum ``l`` of exp(score - m) and an unnormalised output
-``acc`` that is rescaled by exp(m_old - m_new) whenever the maximum grows, and finally
-projects its rows through W_O. The S x S score matrix never exists: a task holds one
-``block_q x block_k`` tile of scores, so memory is linear in the sequence length.
+How. Heads are taken in *steps* of kh heads (kv-group-major: a step's heads share their kv
+groups; ``attncalc.execute.step_plan`` picks kh). Per step and sequence, three parallel phases:
 
-The matrix products on tiles (X_t W_Q, Q_t K_t^T, P_t V_t, O_t W_O) go to the BLAS ``gemm``
-that NumPy is linked with, called *single-threaded* from inside the ``prange`` loop (one task
-per numba thread; the caller sets BLAS to one thread around the call, see
-``attncalc.execute``): a tile product of 128 x 256 x 128 is large enough for the BLAS
-micro-kernel to run at near peak, while the parallelism is ours. The BLAS routine is reached
-through an external symbol (``attncalc_sgemm`` / ``attncalc_dgemm``) bound at import time with
+P. Q = X W_Q[:, step] / sqrt(d_head) for every row, and K, V of the step's kv groups when they
+   changed: products of S x d_model x kh*d_head, the bulk of the FLOPs at short sequences;
+A. the attention core of the step's heads, one task per (head, tile of ``block_q`` queries), in
+   the manner of FlashAttention (Dao et al. 2022) with the online softmax of Milakov &
+   Gimelshein 2018 ("Online normalizer calculation for softmax"): walk the key tiles of
+   ``block_k`` keys the rows may see, keeping per row a running maximum ``m``, a running sum
+   ``l`` of exp(score - m) and an unnormalised output that is rescaled by exp(m_old - m_new)
+   whenever the maximum grows. A task holds one ``block_q x block_k`` tile of scores: the
+   S x S matrix never exists;
+O. Y (+)= C W_O[step rows, :] (the first step writes, the others accumulate with beta = 1).
+
+Memory beyond inputs, weights and outputs is therefore the step's buffers (S x kh*d_head for Q
+and C, S x kg*d_head for K and V) plus a score tile per thread, not S x n_heads*d_head.
+
+Every product goes to the BLAS ``gemm`` NumPy is linked with, called *single-threaded* from
+numba's threads (the caller sets BLAS to one thread, see ``attncalc.execute``): phases P and O
+split the rows into chunks of up to 256 (near BLAS peak single-threaded), the core calls it on
+tiles. Measured on a 2-core VM this beat multi-threaded BLAS for P and O, which needs BLAS
+threads switched on and off around each core phase. The tasks of a phase are taken from a work
+queue (an atomic counter, ``_fetch_add``), costliest first, so a thread slowed down by the
+machine takes fewer tasks. The BLAS routine is reached through an external symbol
+(``attncalc_sgemm`` / ``attncalc_dgemm``) bound at import time with
 ``llvmlite.binding.add_symbol``: the compiled code refers to the symbol by name, not by
 address, so ``cache=True`` works. When no ILP64 CBLAS is found in the process (NumPy built
 against MKL, Accelerate or a 32-bit-integer OpenBLAS), or ``ATTNCALC_BLAS=callback`` is set,
@@ -85,6 +95,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from llvmlite import ir  # noqa: E402
 from numba import njit, prange, types  # noqa: E402
+from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
 
 from .sysinfo import blas  # noqa: E402
@@ -306,109 +317,195 @@ def _key_range(i, seq, causal, window):
 # --- the kernel -----------------------------------------------------------------------------------
 
 
+@intrinsic
+def _fetch_add(typingctx, arr, idx, val):
+    """Atomic ``arr[idx] += val`` returning the old value (``atomicrmw add``, monotonic).
+
+    The work queue of the parallel phases: each worker takes the next task with it, so a
+    thread the (virtual) machine slows down takes fewer tasks instead of holding the others up.
+    """
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and arr.ndim == 1):
+        return None
+
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], sig.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx], wraparound=False)
+        v = context.cast(builder, args[2], sig.args[2], types.int64)
+        return builder.atomic_rmw("add", ptr, v, "monotonic")
+
+    return types.int64(arr, idx, val), codegen
+
+
+@njit(fastmath=True, inline="always")
+def _attend_tile(f32, q_addr, ldq, k_addr, v_addr, ldkv, c_addr, ldc, c_t, i0, nq, seq, causal,
+                 window, block_k, s_t, m_t, l_t):
+    """Rows i0 .. i0+nq-1 of one head: C = softmax(mask(Q K^T)) V with the online softmax.
+
+    Q rows at q_addr (already scaled by 1/sqrt(d_head)), K/V rows 0 .. seq-1 of the head's
+    group at k_addr/v_addr, output rows at c_addr (``c_t`` is the same memory as an array,
+    nq x d_head). s_t, m_t, l_t: this worker's score tile and running max / sum.
+    """
+    isz = 4 if f32 else 8
+    d_head = c_t.shape[1]
+    i1 = i0 + nq
+    for i in range(nq):
+        m_t[i] = -3.0e38
+        l_t[i] = 0.0
+        _zero(c_t[i])
+    klo = _key_range(i0, seq, causal, window)[0]
+    khi = _key_range(i1 - 1, seq, causal, window)[1]
+    for j0 in range(klo, khi, block_k):
+        nk = min(block_k, khi - j0)
+        # S = Q K^T on this tile (nq x nk, leading dimension block_k).
+        _gemm(f32, CBLAS_NO_TRANS, CBLAS_TRANS, nq, nk, d_head, 1.0, q_addr, ldq,
+              k_addr + j0 * ldkv * isz, ldkv, 0.0, s_t.ctypes.data, block_k)
+        for i in range(nq):
+            lo, hi = _key_range(i0 + i, seq, causal, window)
+            lo = max(lo, j0) - j0
+            hi = min(hi, j0 + nk) - j0
+            row = s_t[i]
+            if hi <= lo:  # no kept key in this tile for this row
+                _zero(row[:nk])
+                continue
+            seg = row[lo:hi]
+            m_new = max(m_t[i], _row_max(seg))
+            if f32:
+                total = _exp_tile(seg, np.float32(m_new))
+            else:
+                total = _exp_exact(seg, m_new)
+            if lo > 0:
+                _zero(row[:lo])
+            if hi < nk:
+                _zero(row[hi:nk])
+            if m_new > m_t[i]:
+                alpha = np.exp(m_t[i] - m_new)
+                l_t[i] = l_t[i] * alpha + total
+                _scale(c_t[i], alpha)
+            else:
+                l_t[i] += total
+            m_t[i] = m_new
+        # C += P V on this tile.
+        _gemm(f32, CBLAS_NO_TRANS, CBLAS_NO_TRANS, nq, d_head, nk, 1.0, s_t.ctypes.data,
+              block_k, v_addr + j0 * ldkv * isz, ldkv, 1.0, c_addr, ldc)
+    for i in range(nq):
+        _scale(c_t[i], 1.0 / l_t[i])
+
+
 @njit(parallel=True, cache=True, fastmath=True, nogil=True)
-def attention_block(x, w_q, w_k, w_v, w_o, out, k_buf, v_buf, seq, n_heads, n_kv_heads, d_head,
-                    causal, window, block_q, block_k, task_ptr, task_row, q_scr, o_scr, s_scr,
-                    m_scr, l_scr):
+def attention_core(q_buf, k_buf, v_buf, c_buf, s_scr, m_scr, l_scr, seq, d_head, group, h0, g0,
+                   causal, window, block_q, block_k, task_head, task_row, counters):
+    """Phase A of one step (one sequence, heads h0 ..): C = softmax(mask(Q K^T)) V.
+
+    q_buf, c_buf [seq, kh*d_head] (Q already scaled); k_buf, v_buf [seq, kg*d_head] hold the kv
+    groups g0 ..; one task per (local head, query tile), taken from a work queue
+    (``counters[1]``) by ``s_scr.shape[0]`` workers.
+    """
+    f32 = q_buf.itemsize == 4
+    isz = q_buf.itemsize
+    ldq = q_buf.shape[1]
+    ldkv = k_buf.shape[1]
+    n_workers = s_scr.shape[0]
+    n_tasks = task_head.shape[0]
+    qa, ka, va, ca = q_buf.ctypes.data, k_buf.ctypes.data, v_buf.ctypes.data, c_buf.ctypes.data
+    counters[1] = 0
+    for w in prange(n_workers):
+        s_t = s_scr[w]
+        m_t = m_scr[w]
+        l_t = l_scr[w]
+        while True:
+            t = _fetch_add(counters, 1, 1)
+            if t >= n_tasks:
+                break
+            hl = task_head[t]
+            i0 = task_row[t]
+            nq = min(block_q, seq - i0)
+            gl = (h0 + hl) // group - g0
+            col = hl * d_head
+            _attend_tile(f32, qa + (i0 * ldq + col) * isz, ldq, ka + gl * d_head * isz,
+                         va + gl * d_head * isz, ldkv, ca + (i0 * ldq + col) * isz, ldq,
+                         c_buf[i0:i0 + nq, col:col + d_head], i0, nq, seq, causal, window,
+                         block_k, s_t, m_t, l_t)
+
+
+@njit(parallel=True, cache=True, fastmath=True, nogil=True)
+def attention_block(x, w_q, w_k, w_v, w_o, out, q_buf, k_buf, v_buf, c_buf, s_scr, m_scr, l_scr,
+                    seq, n_heads, n_kv_heads, heads_per_step, causal, window, block_q, block_k,
+                    block_rows, task_head, task_row, counters):
     """One attention block forward: ``out = attention(x)``; see the module docstring.
 
-    x, out [b*s, d_model]; w_q [d_model, H*dh]; w_k, w_v [d_model, KVH*dh]; w_o [H*dh, d_model];
-    k_buf, v_buf [b*s, KVH*dh] (written). ``window`` <= 0 means none. Tasks (query tiles) are
-    given per worker: worker w runs rows ``task_row[task_ptr[w]:task_ptr[w+1]]`` (the first row
-    of each tile, in the flattened b*s rows; a tile never crosses a sequence). Scratch, one
-    slice per worker: q_scr, o_scr [W, block_q, H*dh], s_scr [W, block_q, block_k],
-    m_scr, l_scr [W, block_q].
+    x, out [b*s, d_model]; w_q [d_model, H*dh]; w_k, w_v [d_model, KVH*dh]; w_o [H*dh, d_model].
+    Heads go in steps of ``heads_per_step`` (kh) heads; per step and batch item:
+    q_buf, c_buf [s, kh*dh] (Q and the attention output of the step's heads), k_buf, v_buf
+    [s, kg*dh] (K, V of the step's kv groups, kept while consecutive steps share a group).
+    Tasks of a step's core (local head, first query row), costliest first: task_head, task_row.
+    Scratch, one slice per worker: s_scr [W, block_q, block_k], m_scr, l_scr [W, block_q].
+    ``counters`` [3]: the work-queue counters. ``window`` <= 0 means none.
     """
     f32 = x.itemsize == 4
     isz = x.itemsize
     rows, d_model = x.shape
+    d_head = q_buf.shape[1] // heads_per_step
     hd = n_heads * d_head
     kvd = n_kv_heads * d_head
     group = n_heads // n_kv_heads
-    n_workers = task_ptr.shape[0] - 1
+    kh = heads_per_step
+    ldq = kh * d_head
+    ldkv = k_buf.shape[1]
+    n_workers = s_scr.shape[0]
+    n_chunks = (seq + block_rows - 1) // block_rows
     scale = 1.0 / np.sqrt(d_head)
+    xa = x.ctypes.data
+    qa, ka, va, ca = q_buf.ctypes.data, k_buf.ctypes.data, v_buf.ctypes.data, c_buf.ctypes.data
 
-    # Phase 1: K = X W_K and V = X W_V for every row, one contiguous row range per worker.
-    per = (rows + n_workers - 1) // n_workers
-    for w in prange(n_workers):
-        r0 = w * per
-        r1 = min(rows, r0 + per)
-        if r1 > r0:
-            xa = x.ctypes.data + r0 * d_model * isz
-            _gemm(f32, CBLAS_NO_TRANS, CBLAS_NO_TRANS, r1 - r0, kvd, d_model, 1.0, xa, d_model,
-                  w_k.ctypes.data, kvd, 0.0, k_buf.ctypes.data + r0 * kvd * isz, kvd)
-            _gemm(f32, CBLAS_NO_TRANS, CBLAS_NO_TRANS, r1 - r0, kvd, d_model, 1.0, xa, d_model,
-                  w_v.ctypes.data, kvd, 0.0, v_buf.ctypes.data + r0 * kvd * isz, kvd)
-
-    # Phase 2: per query tile, all heads: project Q, online softmax over key tiles, project O.
-    for w in prange(n_workers):
-        q_t = q_scr[w]
-        o_t = o_scr[w]
-        s_t = s_scr[w]
-        m_t = m_scr[w]
-        l_t = l_scr[w]
-        for t in range(task_ptr[w], task_ptr[w + 1]):
-            row0 = task_row[t]
-            base = (row0 // seq) * seq  # first row of this sequence
-            i0 = row0 - base  # query positions i0 .. i1-1
-            nq = min(block_q, seq - i0)
-            i1 = i0 + nq
-            # Q tile for all heads, with the 1/sqrt(d_head) folded in.
-            _gemm(f32, CBLAS_NO_TRANS, CBLAS_NO_TRANS, nq, hd, d_model, scale,
-                  x.ctypes.data + row0 * d_model * isz, d_model, w_q.ctypes.data, hd, 0.0,
-                  q_t.ctypes.data, hd)
-            klo = _key_range(i0, seq, causal, window)[0]
-            khi = _key_range(i1 - 1, seq, causal, window)[1]
-            for h in range(n_heads):
-                g = h // group
-                c0 = h * d_head
-                for i in range(nq):
-                    m_t[i] = -3.0e38
-                    l_t[i] = 0.0
-                    _zero(o_t[i, c0:c0 + d_head])
-                k_addr = k_buf.ctypes.data + (base * kvd + g * d_head) * isz
-                v_addr = v_buf.ctypes.data + (base * kvd + g * d_head) * isz
-                for j0 in range(klo, khi, block_k):
-                    nk = min(block_k, khi - j0)
-                    # S = Q_h K_g^T on this tile (block_q x nk, leading dimension block_k).
-                    _gemm(f32, CBLAS_NO_TRANS, CBLAS_TRANS, nq, nk, d_head, 1.0,
-                          q_t.ctypes.data + c0 * isz, hd, k_addr + j0 * kvd * isz, kvd, 0.0,
-                          s_t.ctypes.data, block_k)
-                    for i in range(nq):
-                        lo, hi = _key_range(i0 + i, seq, causal, window)
-                        lo = max(lo, j0) - j0
-                        hi = min(hi, j0 + nk) - j0
-                        row = s_t[i]
-                        if hi <= lo:  # no kept key in this tile for this row
-                            _zero(row[:nk])
-                            continue
-                        seg = row[lo:hi]
-                        m_new = max(m_t[i], _row_max(seg))
-                        if f32:
-                            total = _exp_tile(seg, np.float32(m_new))
-                        else:
-                            total = _exp_exact(seg, m_new)
-                        if lo > 0:
-                            _zero(row[:lo])
-                        if hi < nk:
-                            _zero(row[hi:nk])
-                        if m_new > m_t[i]:
-                            alpha = np.exp(m_t[i] - m_new)
-                            l_t[i] = l_t[i] * alpha + total
-                            _scale(o_t[i, c0:c0 + d_head], alpha)
-                        else:
-                            l_t[i] += total
-                        m_t[i] = m_new
-                    # acc += P V_g on this tile.
-                    _gemm(f32, CBLAS_NO_TRANS, CBLAS_NO_TRANS, nq, d_head, nk, 1.0,
-                          s_t.ctypes.data, block_k, v_addr + j0 * kvd * isz, kvd, 1.0,
-                          o_t.ctypes.data + c0 * isz, hd)
-                for i in range(nq):
-                    _scale(o_t[i, c0:c0 + d_head], 1.0 / l_t[i])
-            # Y rows = O W_O.
-            _gemm(f32, CBLAS_NO_TRANS, CBLAS_NO_TRANS, nq, d_model, hd, 1.0, o_t.ctypes.data,
-                  hd, w_o.ctypes.data, d_model, 0.0, out.ctypes.data + row0 * d_model * isz,
-                  d_model)
+    for b in range(rows // seq):
+        base = b * seq
+        g_have = -1  # first kv group held in k_buf / v_buf
+        for h0 in range(0, n_heads, kh):
+            g0 = h0 // group
+            g1 = (h0 + kh - 1) // group + 1
+            new_kv = g0 != g_have
+            g_have = g0
+            # Phase P: Q (scaled), and K, V when the groups changed, of this step's heads for
+            # every row of the sequence: big products, split by row chunks over the workers.
+            counters[0] = 0
+            for w in prange(n_workers):
+                while True:
+                    c = _fetch_add(counters, 0, 1)
+                    if c >= n_chunks:
+                        break
+                    r0 = c * block_rows
+                    nr = min(block_rows, seq - r0)
+                    xr = xa + (base + r0) * d_model * isz
+                    _gemm(f32, CBLAS_NO_TRANS, CBLAS_NO_TRANS, nr, ldq, d_model, scale, xr,
+                          d_model, w_q.ctypes.data + h0 * d_head * isz, hd, 0.0,
+                          qa + r0 * ldq * isz, ldq)
+                    if new_kv:
+                        ng = (g1 - g0) * d_head
+                        _gemm(f32, CBLAS_NO_TRANS, CBLAS_NO_TRANS, nr, ng, d_model, 1.0, xr,
+                              d_model, w_k.ctypes.data + g0 * d_head * isz, kvd, 0.0,
+                              ka + r0 * ldkv * isz, ldkv)
+                        _gemm(f32, CBLAS_NO_TRANS, CBLAS_NO_TRANS, nr, ng, d_model, 1.0, xr,
+                              d_model, w_v.ctypes.data + g0 * d_head * isz, kvd, 0.0,
+                              va + r0 * ldkv * isz, ldkv)
+            # Phase A: the attention core, one task per (head, query tile).
+            attention_core(q_buf, k_buf, v_buf, c_buf, s_scr, m_scr, l_scr, seq, d_head,
+                               group, h0, g0, causal, window, block_q, block_k, task_head,
+                               task_row, counters)
+            # Phase O: Y (+)= C W_O[rows of this step's heads], split by row chunks.
+            counters[2] = 0
+            beta = 0.0 if h0 == 0 else 1.0
+            for w in prange(n_workers):
+                while True:
+                    c = _fetch_add(counters, 2, 1)
+                    if c >= n_chunks:
+                        break
+                    r0 = c * block_rows
+                    nr = min(block_rows, seq - r0)
+                    _gemm(f32, CBLAS_NO_TRANS, CBLAS_NO_TRANS, nr, d_model, ldq, 1.0,
+                          ca + r0 * ldq * isz, ldq, w_o.ctypes.data + h0 * d_head * d_model * isz,
+                          d_model, beta, out.ctypes.data + (base + r0) * d_model * isz, d_model)
 
 
 @njit(cache=True, fastmath=True)

@@ -79,6 +79,17 @@ def test_float64_matches_reference_tightly(causal, window):
     assert rel_err(out, ref) < TOL["float64"]
 
 
+@pytest.mark.parametrize("cols", [4, 8, 16], ids=["kh1", "kh2", "kh4"])
+@pytest.mark.parametrize("n_kv_heads", [4, 2, 1], ids=["mha", "gqa-2", "mqa"])
+def test_heads_in_several_steps(monkeypatch, cols, n_kv_heads):
+    """Steps of 1, 2 or 4 heads: K/V kept across steps of one group, output accumulated."""
+    monkeypatch.setattr(execute, "STEP_COLS", cols)
+    spec = RunSpec(2, 40, 12, 4, n_kv_heads, 4, causal=True, window=None, seed=cols)
+    assert execute.step_plan(spec)[0] * 4 <= cols
+    out, ref = run_once(spec)
+    assert rel_err(out, ref) < TOL["float32"]
+
+
 def test_one_thread_equals_two_threads():
     spec = RunSpec(1, 300, 32, 4, 2, 8, causal=True)
     a, _ = run_once(spec, workers=1)
