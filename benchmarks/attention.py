@@ -69,7 +69,7 @@ class Methods:
         self.spec = spec
         self.x, self.w = execute.make_inputs(spec)
         self.out = np.empty_like(self.x)
-        self.block = execute._Block(spec, self.w, threads)
+        self.block = execute.Block(spec, self.w, threads)
         self.names = ["attncalc"]
         if use_reference:
             self.names.append("numpy-naive")
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(threads)
 
     t0 = time.perf_counter()
-    compile_s, cached = execute._compile("float32")
+    compile_s, cached = execute.compile_kernel("float32")
     print(f"kernel ready in {time.perf_counter() - t0:.2f} s ({'cache' if cached else 'compiled'}"
           f"), BLAS backend {kernels.BLAS_BACKEND}, {threads} threads, "
           f"numba layer {os.environ.get('NUMBA_THREADING_LAYER')}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""execute.py: run_attention's result, the memory guard, the sgemm probe, the cache."""
+"""attncalc.execute: run_attention's result, the memory guard, the sgemm probe, the cache."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_memory_guard_refuses_before_allocating(monkeypatch):
     def boom(*_a, **_k):  # pragma: no cover - must not be reached
         raise AssertionError("allocated inputs despite the guard")
 
-    monkeypatch.setattr(execute, "make_inputs", boom)
+    monkeypatch.setattr(execute.run, "make_inputs", boom)
     spec = RunSpec(batch=64, seq=1_000_000, d_model=12288, n_heads=96, n_kv_heads=96,
                    d_head=128, max_memory=GiB)
     rss = sysinfo.current_rss()
@@ -103,10 +103,11 @@ def test_estimate_covers_the_arrays():
 
 
 @pytest.mark.parametrize("shape,expect", [
-    ((1, 512, 768, 12, 12, 64), (6, 6)),  # 384 columns per product
+    ((1, 512, 768, 12, 12, 64), (12, 12)),  # every head: 768 columns, buffers under the floor
     ((1, 8192, 1024, 8, 8, 128), (1, 1)),  # memory-bound: one head at a time
-    ((1, 2048, 4096, 32, 8, 128), (4, 1)),  # GQA: a step is one group of 4
-    ((1, 2048, 4096, 32, 2, 128), (4, 1)),  # a group of 16 split in steps of 4
+    ((1, 2048, 2048, 16, 16, 128), (8, 8)),  # 16 heads would need 0.67 x io of buffers
+    ((1, 2048, 4096, 32, 8, 128), (16, 4)),  # GQA: 4 whole groups of 4, 2048 columns
+    ((1, 2048, 4096, 32, 2, 128), (16, 1)),  # a group of 16 in one step
     ((1, 64, 64, 6, 3, 4), (6, 3)),  # tiny: every head in one step
 ])
 def test_step_plan(shape, expect):
@@ -168,7 +169,7 @@ def test_reference_rows_subset():
 def test_second_process_loads_from_cache():
     run_attention(small(repeat=1), probe=False)  # make sure the cache exists
     code = ("from attncalc import execute\n"
-            "s, cached = execute._compile('float32')\n"
+            "s, cached = execute.compile_kernel('float32')\n"
             "print(cached, s)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, env=dict(os.environ))

@@ -1,0 +1,105 @@
+"""The kernel's driver: buffers, scratch and task lists for one shape, and the first compile.
+
+Imports :mod:`attncalc.kernels` (and so numba) only when a block is built or compiled.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .. import sysinfo
+from .memory import BLOCK_K, BLOCK_Q, step_plan
+from .spec import DTYPES, RunSpec, Weights, make_inputs
+
+
+def _key_range(i: int, seq: int, causal: bool, window: int | None) -> tuple[int, int]:
+    if causal:
+        return (max(0, i - window + 1) if window else 0), i + 1
+    if window:
+        return max(0, i - window + 1), min(seq, i + window)
+    return 0, seq
+
+
+def plan_tasks(spec: RunSpec, kh: int) -> tuple[np.ndarray, np.ndarray]:
+    """The core's tasks of one step: (local head, first query row) of each query tile.
+
+    Ordered costliest first (causal tiles near the end of the sequence see more keys), which
+    the kernel's work queue turns into longest-processing-time-first scheduling.
+    """
+    s = spec.seq
+    tiles = []
+    for i0 in range(0, s, BLOCK_Q):
+        nq = min(BLOCK_Q, s - i0)
+        lo = _key_range(i0, s, spec.causal, spec.window)[0]
+        hi = _key_range(i0 + nq - 1, s, spec.causal, spec.window)[1]
+        keys = -(-(hi - lo) // BLOCK_K) * BLOCK_K  # whole key tiles
+        tiles.append((nq * keys, i0))
+    tasks = sorted(((cost, hl, i0) for hl in range(kh) for cost, i0 in tiles),
+                   key=lambda t: (-t[0], t[1], t[2]))
+    return (np.array([t[1] for t in tasks], np.int64), np.array([t[2] for t in tasks], np.int64))
+
+
+def block_rows(seq: int, workers: int) -> int:
+    """Rows per chunk of the projection phases: 256, or an even split for short sequences.
+
+    Chunks of 256 rows keep each single-threaded product near BLAS peak and leave the work
+    queue enough chunks to even out threads that the machine slows down.
+    """
+    rows = -(-seq // workers)
+    return max(16, min(256, -(-rows // 16) * 16))
+
+
+class Block:
+    """Buffers and scratch for one shape; ``__call__(x, out)`` runs one block."""
+
+    def __init__(self, spec: RunSpec, weights: Weights, workers: int):
+        from .. import kernels
+
+        self.k = kernels
+        self.spec, self.w = spec, weights
+        dt = DTYPES[spec.dtype]
+        s, dh = spec.seq, spec.d_head
+        self.kh, kg = step_plan(spec)
+        self.q_buf = np.empty((s, self.kh * dh), dt)
+        self.c_buf = np.empty((s, self.kh * dh), dt)
+        self.k_buf = np.empty((s, kg * dh), dt)
+        self.v_buf = np.empty((s, kg * dh), dt)
+        self.task_head, self.task_row = plan_tasks(spec, self.kh)
+        self.rows = block_rows(s, workers)
+        self.block_q, self.block_k = BLOCK_Q, BLOCK_K
+        self.s_scr = np.empty((workers, BLOCK_Q, BLOCK_K), dt)
+        self.m_scr = np.empty((workers, BLOCK_Q), dt)
+        self.l_scr = np.empty((workers, BLOCK_Q), dt)
+        self.counters = np.zeros(3, np.int64)
+
+    def __call__(self, x: np.ndarray, out: np.ndarray) -> None:
+        s, w = self.spec, self.w
+        d = s.d_model
+        self.k.attention_block(
+            x.reshape(-1, d), w.w_q, w.w_k, w.w_v, w.w_o, out.reshape(-1, d), self.q_buf,
+            self.k_buf, self.v_buf, self.c_buf, self.s_scr, self.m_scr, self.l_scr, s.seq,
+            s.n_heads, s.n_kv_heads, self.kh, bool(s.causal), int(s.window or 0),
+            self.block_q, self.block_k, self.rows, self.task_head, self.task_row, self.counters,
+        )
+
+
+def compile_kernel(dtype: str) -> tuple[float, bool]:
+    """Compile (or load from cache) the kernel for ``dtype`` on a tiny shape: (seconds, cached)."""
+    from .. import kernels
+
+    fn = kernels.attention_block
+    before = len(fn.signatures)
+    hits_before = sum(fn.stats.cache_hits.values())
+    tiny = RunSpec(batch=1, seq=3, d_model=4, n_heads=2, n_kv_heads=1, d_head=2, dtype=dtype,
+                   check=False)
+    x, w = make_inputs(tiny)
+    block = Block(tiny, w, 1)
+    t0 = time.perf_counter()
+    with sysinfo.blas_threads(1):
+        block(x, np.empty_like(x))
+    elapsed = time.perf_counter() - t0
+    if len(fn.signatures) == before:  # already compiled in this process
+        return 0.0, True
+    return elapsed, sum(fn.stats.cache_hits.values()) > hits_before

@@ -1,0 +1,38 @@
+"""The same machine's BLAS sgemm throughput, the yardstick the kernel's speed is quoted in."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from .. import sysinfo
+
+
+def sgemm_probe(threads: int | None = None, target_s: float = 0.2, repeats: int = 3) -> float:
+    """GFLOP/s of NumPy's float32 square matmul sized to take about ``target_s`` seconds.
+
+    Calibrated on a 1024^3 product, then ``repeats`` timed products of side n (a multiple of
+    256); returns the median. BLAS runs on ``threads`` threads (default: as configured).
+    """
+    with sysinfo.blas_threads(threads):
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((1024, 1024), dtype=np.float32)
+        c = np.empty_like(a)
+        np.matmul(a, a, out=c)
+        t0 = time.perf_counter()
+        np.matmul(a, a, out=c)
+        rate = 2 * 1024**3 / max(time.perf_counter() - t0, 1e-6)
+        n = int(round((target_s * rate / 2) ** (1 / 3) / 256)) * 256
+        n = min(max(n, 512), 8192)
+        a = rng.standard_normal((n, n), dtype=np.float32)
+        b = rng.standard_normal((n, n), dtype=np.float32)
+        c = np.empty_like(a)
+        np.matmul(a, b, out=c)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            np.matmul(a, b, out=c)
+            times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9

@@ -1,0 +1,115 @@
+"""What one executed workload is: RunSpec, its validation, its seeded inputs, and RunResult.
+
+Conventions of the executed block: no biases; weights ~ N(0, 1/fan_in), inputs ~ N(0, 1);
+with ``layers > 1`` the block is applied ``layers`` times in sequence with the same weights
+(the output of one is the input of the next), which times ``layers`` blocks without holding
+``layers`` sets of weights. Masking: causal keeps keys j <= i; ``window`` w keeps
+i - w < j <= i when causal and |i - j| < w when not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..errors import WorkloadError
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+@dataclass
+class RunSpec:
+    """One executed workload: the attention block's shape and how to run it."""
+
+    batch: int
+    seq: int
+    d_model: int
+    n_heads: int
+    n_kv_heads: int
+    d_head: int
+    causal: bool = True
+    window: int | None = None
+    dtype: str = "float32"
+    layers: int = 1
+    repeat: int = 5
+    warmup: int = 1
+    threads: int | None = None
+    check: bool = True
+    max_memory: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class RunResult:
+    """Timings (seconds, of all ``layers`` blocks), memory (bytes) and checks of one run."""
+
+    median_s: float
+    min_s: float
+    max_s: float
+    times: list[float]
+    compile_s: float  # first call, apart from the timings (0.0 when already compiled in-process)
+    cached: bool  # True when no compilation happened: loaded from numba's cache (or in memory)
+    threads: int
+    peak_memory_bytes: int  # peak RSS added over the baseline taken before inputs existed
+    estimated_bytes: int
+    sgemm_gflops: float | None
+    max_rel_error: float | None  # max|y - y_ref| / max|y_ref| on the checked rows, or None
+    tolerance: float | None = None
+    check_passed: bool | None = None
+    blas_backend: str = ""
+    spec: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _positive(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise WorkloadError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def validate(spec: RunSpec) -> None:
+    """Raise WorkloadError (one line) for a shape or option that cannot be run."""
+    for name in ("batch", "seq", "d_model", "n_heads", "n_kv_heads", "d_head", "layers",
+                 "repeat"):
+        _positive(name, getattr(spec, name))
+    _positive("warmup", spec.warmup, 0)
+    if spec.n_heads % spec.n_kv_heads:
+        raise WorkloadError(
+            f"n_heads ({spec.n_heads}) must be a multiple of n_kv_heads ({spec.n_kv_heads})"
+        )
+    if spec.window is not None:
+        _positive("window", spec.window)
+    if spec.threads is not None:
+        _positive("threads", spec.threads)
+    if spec.max_memory is not None:
+        _positive("max_memory", spec.max_memory)
+    if spec.dtype not in DTYPES:
+        raise WorkloadError(f"dtype must be one of {', '.join(DTYPES)}, got {spec.dtype!r}")
+
+
+@dataclass
+class Weights:
+    w_q: np.ndarray  # [d_model, n_heads * d_head]
+    w_k: np.ndarray  # [d_model, n_kv_heads * d_head]
+    w_v: np.ndarray
+    w_o: np.ndarray  # [n_heads * d_head, d_model]
+
+
+def make_inputs(spec: RunSpec) -> tuple[np.ndarray, Weights]:
+    """Seeded X [batch, seq, d_model] ~ N(0, 1) and weights ~ N(0, 1/fan_in)."""
+    dt = DTYPES[spec.dtype]
+    rng = np.random.default_rng(spec.seed)
+    d, hd, kvd = spec.d_model, spec.n_heads * spec.d_head, spec.n_kv_heads * spec.d_head
+
+    def normal(shape, std):
+        a = rng.standard_normal(shape, dtype=dt)
+        a *= a.dtype.type(std)
+        return a
+
+    x = normal((spec.batch, spec.seq, d), 1.0)
+    w = Weights(normal((d, hd), d**-0.5), normal((d, kvd), d**-0.5), normal((d, kvd), d**-0.5),
+                normal((hd, d), hd**-0.5))
+    return x, w

@@ -1,0 +1,30 @@
+"""Numba kernels: one attention block forward pass, tiled, with an online softmax.
+
+This is the only package that imports numba; :mod:`attncalc.execute` imports it lazily, so the
+counting commands never pay numba's import or compile time.
+
+Modules, one role each:
+
+- :mod:`.env`: numba's cache directory and threading layer (set before numba loads), and
+  cache freshness keyed on the whole package;
+- :mod:`.blas`: the BLAS ``gemm`` bound as an external symbol (or a portable callback);
+- :mod:`.expf`: the vectorised float32 exp and the softmax's row operations;
+- :mod:`.core`: the attention core (tiles of queries, online softmax, masking by key ranges);
+- :mod:`.block`: the whole block, phased by steps of heads (projections, core, output).
+"""
+
+from __future__ import annotations
+
+from . import env
+
+env.configure()
+env.apply_threading_layer()
+
+from .blas import BLAS_BACKEND  # noqa: E402
+from .block import attention_block  # noqa: E402
+from .core import attention_core  # noqa: E402
+from .expf import exp_tile_check  # noqa: E402
+
+env.stamp_caches(attention_block, attention_core, exp_tile_check)
+
+__all__ = ["BLAS_BACKEND", "attention_block", "attention_core", "exp_tile_check"]

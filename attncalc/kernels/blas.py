@@ -1,0 +1,111 @@
+"""The BLAS ``gemm`` the kernels call: NumPy's own ILP64 CBLAS, or a portable callback.
+
+The routine is reached through external symbols (``attncalc_sgemm`` / ``attncalc_dgemm``) bound
+at import time with ``llvmlite.binding.add_symbol``: the compiled code refers to the symbol by
+name, not by address, so ``cache=True`` works. When no ILP64 CBLAS is found in the process
+(NumPy built against MKL, Accelerate or a 32-bit-integer OpenBLAS), or ``ATTNCALC_BLAS=callback``
+is set, the symbols are bound to a ctypes callback that calls ``numpy.matmul`` on the tile:
+correct, portable and slower (``BLAS_BACKEND`` says which one is in use). The kernels release
+the GIL (``nogil=True``), which that fallback needs: its calls from numba's threads take it.
+
+The kernels call gemm *single-threaded* from numba's threads (the caller sets BLAS to one
+thread, see ``attncalc.execute``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+import llvmlite.binding as _llvm
+import numpy as np
+from numba import njit, types
+
+from ..sysinfo import blas
+
+CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS = 101, 111, 112
+
+_I64 = types.int64
+# cblas_?gemm(order, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); pointers and
+# the enum arguments are passed as 64-bit integers (same registers/stack slots as the C ABI).
+_sgemm = types.ExternalFunction(
+    "attncalc_sgemm",
+    types.void(_I64, _I64, _I64, _I64, _I64, _I64, types.float32,
+               _I64, _I64, _I64, _I64, types.float32, _I64, _I64),
+)
+_dgemm = types.ExternalFunction(
+    "attncalc_dgemm",
+    types.void(_I64, _I64, _I64, _I64, _I64, _I64, types.float64,
+               _I64, _I64, _I64, _I64, types.float64, _I64, _I64),
+)
+
+
+def _bind_ilp64() -> str | None:
+    """Bind the gemm symbols to NumPy's own ILP64 CBLAS, if it has one; returns its path."""
+    lib = blas()
+    if lib.sgemm is None or lib.dgemm is None:
+        return None
+    _llvm.add_symbol("attncalc_sgemm", ctypes.cast(lib.sgemm, ctypes.c_void_p).value)
+    _llvm.add_symbol("attncalc_dgemm", ctypes.cast(lib.dgemm, ctypes.c_void_p).value)
+    return lib.path
+
+
+def _callback(ctype):
+    """A C-callable gemm doing the tile product with numpy.matmul (portable fallback)."""
+    ptr = ctypes.POINTER(ctype)
+    np_type = np.float32 if ctype is ctypes.c_float else np.float64
+    i64 = ctypes.c_int64
+
+    def view(addr, rows, cols, ld):
+        flat = np.ctypeslib.as_array(ctypes.cast(addr, ptr), shape=(max(rows - 1, 0) * ld + cols,))
+        return np.lib.stride_tricks.as_strided(
+            flat, shape=(rows, cols), strides=(ld * flat.itemsize, flat.itemsize)
+        )
+
+    def gemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        if m == 0 or n == 0:
+            return
+        A = view(a, k, m, lda).T if ta == CBLAS_TRANS else view(a, m, k, lda)
+        B = view(b, n, k, ldb).T if tb == CBLAS_TRANS else view(b, k, n, ldb)
+        C = view(c, m, n, ldc)
+        prod = np.matmul(A, B).astype(np_type, copy=False)
+        if alpha != 1.0:
+            prod *= np_type(alpha)
+        if beta == 0.0:
+            C[...] = prod
+        else:
+            C *= np_type(beta)
+            C += prod
+
+    proto = ctypes.CFUNCTYPE(None, i64, i64, i64, i64, i64, i64, ctype,
+                             i64, i64, i64, i64, ctype, i64, i64)
+    return proto(gemm)
+
+
+_KEEP: list = []  # the ctypes callbacks must outlive every kernel call
+
+
+def _bind_callback() -> None:
+    for name, ctype in (("attncalc_sgemm", ctypes.c_float), ("attncalc_dgemm", ctypes.c_double)):
+        fn = _callback(ctype)
+        _KEEP.append(fn)
+        _llvm.add_symbol(name, ctypes.cast(fn, ctypes.c_void_p).value)
+
+
+#: "cblas-ilp64" (NumPy's OpenBLAS, called directly) or "numpy-callback" (portable, slower).
+BLAS_BACKEND = "numpy-callback"
+if os.environ.get("ATTNCALC_BLAS") != "callback" and _bind_ilp64() is not None:
+    BLAS_BACKEND = "cblas-ilp64"
+else:
+    _bind_callback()
+
+
+@njit(inline="always")
+def gemm(f32, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """Row-major C[m, n] = alpha * op(A) op(B) + beta * C; a, b, c are addresses."""
+    if f32:
+        _sgemm(CBLAS_ROW_MAJOR, ta, tb, m, n, k, np.float32(alpha), a, lda, b, ldb,
+               np.float32(beta), c, ldc)
+    else:
+        _dgemm(CBLAS_ROW_MAJOR, ta, tb, m, n, k, np.float64(alpha), a, lda, b, ldb,
+               np.float64(beta), c, ldc)
