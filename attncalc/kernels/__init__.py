@@ -11,6 +11,10 @@ Modules, one role each:
 - :mod:`.expf`: the vectorised float32 exp and the softmax's row operations;
 - :mod:`.core`: the attention core (tiles of queries, online softmax, masking by key ranges);
 - :mod:`.block`: the whole block, phased by steps of heads (projections, core, output).
+
+Helpers are plain ``@njit`` functions, not ``inline="always"``: LLVM inlines the small ones
+anyway, and numba-level inlining took 2.5x the compile time (32 s against 12 s for both dtypes
+on a 2-core VM) for no measurable speed.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ else:
     _bind_callback()
 
 
-@njit(inline="always")
+@njit
 def gemm(f32, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
     """Row-major C[m, n] = alpha * op(A) op(B) + beta * C; a, b, c are addresses."""
     if f32:

@@ -51,7 +51,7 @@ def fetch_add(typingctx, arr, idx, val):
     return types.int64(arr, idx, val), codegen
 
 
-@njit(fastmath=True, inline="always")
+@njit(fastmath=True)
 def key_range(i, seq, causal, window):
     """Kept keys [lo, hi) of query position i."""
     if causal:
@@ -66,7 +66,7 @@ def key_range(i, seq, causal, window):
     return lo, hi
 
 
-@njit(fastmath=True, inline="always")
+@njit(fastmath=True, nogil=True)
 def _attend_tile(f32, q_addr, ldq, k_addr, v_addr, ldkv, c_addr, ldc, c_t, i0, nq, seq, causal,
                  window, block_k, s_t, m_t, l_t):
     """Rows i0 .. i0+nq-1 of one head: C = softmax(mask(Q K^T)) V with the online softmax.

@@ -64,7 +64,8 @@ def stamp_caches(*dispatchers) -> None:
     """Key the on-disk caches of ``dispatchers`` on the whole package's sources.
 
     numba stamps a cached function with the source of its own file only, so an edit to a helper
-    inlined from another module of the package would load stale machine code. The stamp is
+    in another module of the package (compiled into the caller's machine code) would load stale
+    code. The stamp is
     replaced before the first call (when the index is read). numba internals: when they differ,
     the caches keep numba's per-file stamp.
     """

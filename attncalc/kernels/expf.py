@@ -1,4 +1,4 @@
-"""Vectorisable row operations of the softmax: float32 exp, max, scale, zero (inlined helpers).
+"""Vectorisable row operations of the softmax: float32 exp, max, scale, zero.
 
 exp is the softmax's inner-loop cost (one exp per score, against 4 * d_head FLOPs of matrix
 products), and numba's ``np.exp`` is a scalar libm call. For float32 the kernel uses
@@ -68,7 +68,7 @@ def fmax(typingctx, a, b):
     return a(a, b), codegen
 
 
-@njit(fastmath=True, inline="always")
+@njit(fastmath=True)
 def expf(x):
     """exp(x) for a float32 x >= -87 (Cephes; relative error < 1e-6), vectorisable."""
     n = np.floor(x * _LOG2E + _HALF)
@@ -77,7 +77,7 @@ def expf(x):
     return (p * (r * r) + r + _ONE) * _as_float32((np.int32(n) + _BIAS) << _SHIFT)
 
 
-@njit(fastmath=True, inline="always")
+@njit(fastmath=True)
 def row_max(seg):
     mx = seg[0]
     for j in range(1, seg.shape[0]):
@@ -85,19 +85,19 @@ def row_max(seg):
     return mx
 
 
-@njit(fastmath=True, inline="always")
+@njit(fastmath=True)
 def scale(seg, factor):
     for j in range(seg.shape[0]):
         seg[j] *= factor
 
 
-@njit(fastmath=True, inline="always")
+@njit(fastmath=True)
 def zero(seg):
     for j in range(seg.shape[0]):
         seg[j] = 0.0
 
 
-@njit(fastmath=True, inline="always")
+@njit(fastmath=True)
 def exp_tile(seg, m):
     """seg[:] = exp(seg - m) in float32, one loop LLVM vectorises; returns the sum.
 
@@ -111,7 +111,7 @@ def exp_tile(seg, m):
     return total
 
 
-@njit(fastmath=True, inline="always")
+@njit(fastmath=True)
 def exp_exact(seg, m):
     total = 0.0
     for j in range(seg.shape[0]):
