@@ -49,6 +49,19 @@ class Node:
             node = next((c for c in node.children if c.name == part), None)
         return node
 
+    def total_at(self, path: str) -> int:
+        """The total of a descendant, or 0 when the model has no such part."""
+        node = self.get(path)
+        return node.total if node else 0
+
+    def first_leaves(self, names: tuple[str, ...]) -> dict[str, "Node"]:
+        """The first leaf of each name, in the order of ``names`` (one head's matrices, say)."""
+        found: dict[str, Node] = {}
+        for _, n, _ in self.walk():
+            if not n.children and n.name in names:
+                found.setdefault(n.name, n)
+        return {k: found[k] for k in names if k in found}
+
     def walk(self, multiplier: int = 1, path: str = "") -> Iterator[tuple[str, "Node", int]]:
         """Yield (dotted path, node, how many times it occurs in the whole tree)."""
         here = f"{path}.{self.name}" if path else self.name

@@ -12,17 +12,9 @@ from .flops import Convention, decode, forward, training
 HEAD_PARTS = ("query", "key", "value_down", "value_up", "scores", "weighted_values", "softmax")
 
 
-def head_leaves(attention: Node) -> dict[str, Node]:
-    """One head's leaves: its projections and its attention core (first occurrence of each)."""
-    found: dict[str, Node] = {}
-    for _, n, _ in attention.walk():
-        if not n.children and n.name in HEAD_PARTS:
-            found.setdefault(n.name, n)
-    return {k: found[k] for k in HEAD_PARTS if k in found}
-
-
 def head_parts(attention: Node) -> dict[str, int]:
-    return {k: n.value for k, n in head_leaves(attention).items()}
+    """FLOPs of one head: its projections and its attention core."""
+    return {k: n.value for k, n in attention.first_leaves(HEAD_PARTS).items()}
 
 
 def pass_summary(tree: Node) -> dict[str, Any]:
@@ -32,10 +24,6 @@ def pass_summary(tree: Node) -> dict[str, Any]:
     core = parts.get("scores", 0) + parts.get("weighted_values", 0) + parts.get("softmax", 0)
     n = tree.get("blocks").count
 
-    def part(name: str) -> int:
-        node = tree.get(name)
-        return node.total if node else 0
-
     return {
         "total": tree.total,
         "per_block": blk.each,
@@ -43,16 +31,16 @@ def pass_summary(tree: Node) -> dict[str, Any]:
         "attention": {
             "per_head": sum(parts.values()),
             "per_head_parts": parts,
-            "per_head_formulas": {k: n.formula for k, n in head_leaves(att).items()},
+            "per_head_formulas": {k: n.formula for k, n in att.first_leaves(HEAD_PARTS).items()},
             "core_per_head": core,
             "per_block": att.each,
             "total": n * att.each,
             "share": n * att.each / tree.total if tree.total else 0.0,
         },
         "mlp": {"per_block": mlp.each, "total": n * mlp.each},
-        "embedding": part("embedding"),
-        "unembedding": part("unembedding"),
-        "pooler": part("pooler"),
+        "embedding": tree.total_at("embedding"),
+        "unembedding": tree.total_at("unembedding"),
+        "pooler": tree.total_at("pooler"),
         "matmul": tree.sum_kind("matmul", "attention"),
         "elementwise": tree.sum_kind("elementwise"),
     }

@@ -36,7 +36,7 @@ def dtype_bytes(dtype: str) -> Fraction:
 def nbytes(elements: int, dtype: str) -> int:
     """Exact bytes for ``elements`` values of ``dtype``, rounded up to whole bytes."""
     b = elements * dtype_bytes(dtype)
-    return b.numerator // b.denominator + (1 if b.denominator != 1 and b.numerator % b.denominator else 0)
+    return -(-b.numerator // b.denominator)
 
 
 def kv_tokens(a: Architecture, context: int) -> int:

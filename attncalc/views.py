@@ -34,24 +34,19 @@ CONVENTIONS = {
 
 def head_matrices(attention: Node) -> dict[str, Node]:
     """The four matrices one head uses (key and value-down shared within a GQA group)."""
-    found = {n.name: n for _, n, _ in attention.walk() if n.name in MATRICES and not n.children}
-    return {m: found[m] for m in MATRICES}
+    return attention.first_leaves(MATRICES)
 
 
 def param_summary(a: Architecture, tree: Node | None = None) -> dict[str, Any]:
     tree = tree or count_params(a)
     blk = tree.get("blocks.block")
-    att, mlp, norms = blk.child("attention"), blk.child("mlp"), blk.get("norms")
+    att, mlp = blk.child("attention"), blk.child("mlp")
     mats = head_matrices(att)
-    biases, rel = att.get("biases"), att.get("relative")
-    heads_per_block = att.each - (biases.total if biases else 0) - (rel.total if rel else 0)
+    biases, rel = att.total_at("biases"), att.total_at("relative")
+    heads_per_block = att.each - biases - rel
     expert = mlp.get("expert")
     inactive = (a.n_experts - a.top_k) * expert.each if a.is_moe else 0
     total = tree.total
-
-    def part(name: str) -> int:
-        node = tree.get(name)
-        return node.total if node else 0
 
     vocab_tables = tree.sum_kind("embedding", "position", "unembedding", "vocab_bias")
     matrices = tree.sum_kind("matrix", "embedding", "unembedding")
@@ -69,8 +64,8 @@ def param_summary(a: Architecture, tree: Node | None = None) -> dict[str, Any]:
             "per_head": sum(node.value for node in mats.values()),
             "heads_per_block": heads_per_block,
             "heads_total": n * heads_per_block,
-            "biases_per_block": biases.total if biases else 0,
-            "relative_positions_per_block": rel.total if rel else 0,
+            "biases_per_block": biases,
+            "relative_positions_per_block": rel,
             "per_block": att.each,
             "total": n * att.each,
         },
@@ -80,10 +75,10 @@ def param_summary(a: Architecture, tree: Node | None = None) -> dict[str, Any]:
             "per_expert": expert.each if expert else mlp.each,
             "total": n * mlp.each,
         },
-        "norms": {"per_block": norms.total if norms else 0, "final": part("final_norm")},
-        "embedding": part("embedding"),
-        "unembedding": part("unembedding"),
-        "pooler": part("pooler"),
+        "norms": {"per_block": blk.total_at("norms"), "final": tree.total_at("final_norm")},
+        "embedding": tree.total_at("embedding"),
+        "unembedding": tree.total_at("unembedding"),
+        "pooler": tree.total_at("pooler"),
         "conventions": {
             "total": total,
             "non_embedding": total - vocab_tables,
