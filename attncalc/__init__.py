@@ -7,12 +7,12 @@ The library API is the same pure core the CLI uses::
     param_summary(gpt3)["attention"]["per_head"]   # 6291456
 """
 
-from .arch import Architecture, from_mapping
-from .breakdown import Node
+from .spec.arch import Architecture, from_mapping
+from .core.tree import Node
 from .errors import AttncalcError, ConfigError, UnknownModelError, WorkloadError
-from .params import count_params
-from .presets import load_model, preset_names
-from .views import param_summary
+from .core.params import count_params
+from .spec.load import load_model, preset_names
+from .core.views import param_summary
 
 __version__ = "0.1.0"
 

@@ -31,8 +31,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from attncalc import execute, sysinfo  # noqa: E402
-from attncalc.execute import RunSpec  # noqa: E402
+from attncalc.run import execute
+from attncalc.run import machine as sysinfo  # noqa: E402
+from attncalc.run.execute import RunSpec  # noqa: E402
 
 SHAPES = {
     # name: (batch, seq, d_model, n_heads, n_kv_heads, d_head)
@@ -44,7 +45,7 @@ SHAPES = {
 
 
 def attention_pairs(seq: int, causal: bool, window: int | None) -> int:
-    """(query, key) pairs kept by the mask (same meaning as attncalc.flops.attention_pairs)."""
+    """(query, key) pairs kept by the mask (same meaning as attncalc.core.flops.attention_pairs)."""
     total = 0
     if window is None:
         return seq * (seq + 1) // 2 if causal else seq * seq
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads or sysinfo.cpu_count()
     import numba
 
-    from attncalc import kernels
+    from attncalc.run import kernels
 
     numba.set_num_threads(threads)
     if use_torch:

@@ -1,4 +1,4 @@
-"""attncalc.execute: run_attention's result, the memory guard, the sgemm probe, the cache."""
+"""attncalc.run.execute: run_attention's result, the memory guard, the sgemm probe, the cache."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from attncalc import execute, sysinfo
+from attncalc.run import execute
+from attncalc.run import machine as sysinfo
 from attncalc.errors import WorkloadError
-from attncalc.execute import RunResult, RunSpec, estimate_bytes, run_attention
+from attncalc.run.execute import RunResult, RunSpec, estimate_bytes, run_attention
 
 GiB = 1 << 30
 
@@ -168,7 +169,7 @@ def test_reference_rows_subset():
 
 def test_second_process_loads_from_cache():
     run_attention(small(repeat=1), probe=False)  # make sure the cache exists
-    code = ("from attncalc import execute\n"
+    code = ("from attncalc.run import execute\n"
             "s, cached = execute.compile_kernel('float32')\n"
             "print(cached, s)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

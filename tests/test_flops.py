@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from attncalc import Architecture, load_model
-from attncalc.estimates import estimates
-from attncalc.flops import Convention, attention_pairs, decode, forward, training
+from attncalc.core.estimates import estimates
+from attncalc.core.flops import Convention, attention_pairs, decode, forward, training
 
 CAUSAL, FULL = Convention(attention="causal"), Convention(attention="full")
 

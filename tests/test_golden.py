@@ -9,8 +9,8 @@ import json
 import pytest
 
 from attncalc import load_model, param_summary
-from attncalc.flops import Convention, forward, training
-from attncalc.presets import preset_names
+from attncalc.core.flops import Convention, forward, training
+from attncalc.spec.load import preset_names
 
 from .conftest import GOLDEN
 

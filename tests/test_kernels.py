@@ -14,10 +14,10 @@ import sys
 import numpy as np
 import pytest
 
-from attncalc import execute
-from attncalc.execute import RunSpec
+from attncalc.run import execute
+from attncalc.run.execute import RunSpec
 
-kernels = pytest.importorskip("attncalc.kernels")
+kernels = pytest.importorskip("attncalc.run.kernels")
 
 TOL = {"float32": 2e-5, "float64": 1e-12}
 
@@ -31,7 +31,7 @@ def run_once(spec: RunSpec, workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
     x, w = execute.make_inputs(spec)
     out = np.full_like(x, np.nan)
     block = execute.Block(spec, w, workers)
-    from attncalc import sysinfo
+    from attncalc.run import machine as sysinfo
 
     with sysinfo.blas_threads(1):
         block(x, out)
@@ -138,8 +138,8 @@ def test_numpy_callback_backend_in_subprocess():
     """The portable fallback (numpy.matmul through a ctypes callback) gives the same answer."""
     code = (
         "import numpy as np\n"
-        "from attncalc.execute import RunSpec, run_attention\n"
-        "from attncalc import kernels\n"
+        "from attncalc.run.execute import RunSpec, run_attention\n"
+        "from attncalc.run import kernels\n"
         "assert kernels.BLAS_BACKEND == 'numpy-callback', kernels.BLAS_BACKEND\n"
         "r = run_attention(RunSpec(2, 37, 24, 4, 2, 6, causal=True, repeat=1, warmup=0),"
         " probe=False)\n"

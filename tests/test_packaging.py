@@ -7,7 +7,7 @@ import subprocess
 import sys
 import zipfile
 
-from attncalc.presets import preset_dirs, preset_names
+from attncalc.spec.load import preset_dirs, preset_names
 
 from .conftest import ROOT
 
@@ -27,7 +27,7 @@ def test_wheel_carries_the_presets_and_finds_them(tmp_path):
         z.extractall(site)
     shipped = {n.rsplit("/", 1)[-1][:-5] for n in names if n.startswith("attncalc/presets_data/") and n.endswith(".toml")}
     assert shipped == set(preset_names())
-    code = ("import attncalc.presets as p, json; "
+    code = ("import attncalc.spec.load as p, json; "
             "print(json.dumps([str(d) for d in p.preset_dirs()]), p.load_preset('gpt3').n_layers)")
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,

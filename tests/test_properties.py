@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attncalc import Architecture, count_params, param_summary
-from attncalc.flops import Convention, attention_pairs, forward
+from attncalc.core.flops import Convention, attention_pairs, forward
 
 
 @st.composite
@@ -103,10 +103,10 @@ def test_json_csv_and_table_agree(a):
 
     from rich.console import Console
 
-    from attncalc.params import count_params
-    from attncalc.render import sections_renderable
-    from attncalc.sections import header_lines, param_sections
-    from attncalc.serialize import document, flatten, to_csv, to_json
+    from attncalc.core.params import count_params
+    from attncalc.present.terminal import sections_renderable
+    from attncalc.present.sections import header_lines, param_sections
+    from attncalc.present.document import document, flatten, to_csv, to_json
 
     tree = count_params(a)
     s = param_summary(a, tree)

@@ -11,8 +11,8 @@ import json
 import pytest
 
 from attncalc import Architecture, load_model, param_summary
-from attncalc.estimates import estimates
-from attncalc.flops import Convention, forward
+from attncalc.core.estimates import estimates
+from attncalc.core.flops import Convention, forward
 
 from .conftest import GOLDEN
 

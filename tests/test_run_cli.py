@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from attncalc import load_model
-from attncalc.flops import Convention, forward
-from attncalc.runplan import plan
+from attncalc.core.flops import Convention, forward
+from attncalc.run.plan import plan
 
 
 def test_plan_counts_the_executed_block_with_the_core():

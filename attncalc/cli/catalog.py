@@ -15,19 +15,19 @@ def list_presets(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
     """List the presets: name, family, total parameters, source."""
-    from ..params import count_params
-    from ..presets import load_preset, preset_names
+    from ..core.params import count_params
+    from ..spec.load import load_preset, preset_names
 
     rows = []
     for name in preset_names():
         a = load_preset(name)
         rows.append({"name": name, "family": a.family, "total": count_params(a).total, "source": a.source})
     if fmt is Format.json:
-        from ..serialize import SCHEMA_VERSION, to_json
+        from ..present.document import SCHEMA_VERSION, to_json
 
         emit(to_json({"schema_version": SCHEMA_VERSION, "presets": rows}))
     elif fmt is Format.csv:
-        from ..serialize import tabular_csv
+        from ..present.document import tabular_csv
 
         emit(tabular_csv(list(rows[0]), [list(r.values()) for r in rows]))
     elif fmt is Format.markdown:
@@ -54,9 +54,9 @@ def show(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
     """Show a model's hyper-parameters (given and derived) and its source."""
-    from ..arch import DOC
-    from ..presets import load_model
-    from ..serialize import SCHEMA_VERSION, model_info, to_csv, to_json
+    from ..spec.arch import DOC
+    from ..spec.load import load_model
+    from ..present.document import SCHEMA_VERSION, model_info, to_csv, to_json
 
     info = model_info(load_model(model))
     if fmt is Format.json:

@@ -46,9 +46,9 @@ def check(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (one line per budget) or json."),
 ) -> None:
     """Check a model against budgets: exit 0 if all hold, 1 if any fails (each named), 2 on bad input."""
-    from ..budgets import BUDGETS, evaluate, parse_budget, read_budgets_file
+    from ..core.budgets import BUDGETS, evaluate, parse_budget, read_budgets_file
     from ..errors import ConfigError
-    from ..report import Workload, analyse
+    from ..core.report import Workload, analyse
     from ..units import parse_fraction
 
     given = {k: v for k, v in locals().items() if k in BUDGETS and v is not None}
@@ -85,7 +85,7 @@ def check(
     outcomes = evaluate(analyse(arch, work), limits, expect, tol)
     failed = [o for o in outcomes if not o.ok]
     if fmt is Format.json:
-        from ..serialize import SCHEMA_VERSION, to_json
+        from ..present.document import SCHEMA_VERSION, to_json
 
         emit(to_json({"schema_version": SCHEMA_VERSION, "model": arch.name, "ok": not failed,
                       "budgets": [o.as_dict() for o in outcomes]}))

@@ -58,6 +58,6 @@ def emit(text: str) -> None:
 
 
 def complete_model(incomplete: str) -> list[str]:
-    from ..presets import preset_names
+    from ..spec.load import preset_names
 
     return [n for n in preset_names() if n.startswith(incomplete)]

@@ -23,22 +23,22 @@ def compare(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
     """Compare architectures side by side: parameters, shares, FLOPs per token, KV cache, weights."""
-    from ..compare import PARTS, bar, rows
-    from ..flops import Convention
-    from ..report import Workload, analyse
+    from ..core.compare import PARTS, bar, rows
+    from ..core.flops import Convention
+    from ..core.report import Workload, analyse
 
     archs = [load(m, sets) for m in models]
     docs = [analyse(a, Workload(seq=seq, dtype=dtype), Convention(attention.value)) for a in archs]
     table = rows(docs)
     names = [a.name for a in archs]
     if fmt is Format.json:
-        from ..serialize import SCHEMA_VERSION, to_json
+        from ..present.document import SCHEMA_VERSION, to_json
 
         emit(to_json({"schema_version": SCHEMA_VERSION, "models": docs, "rows": table}))
         return
     cells = [[_cell(r, i) for i in range(len(names))] for r in table]
     if fmt is Format.csv:
-        from ..serialize import tabular_csv
+        from ..present.document import tabular_csv
 
         emit(tabular_csv(["metric", *names], [[r["key"], *map(_exact, r["values"])] for r in table]))
         return

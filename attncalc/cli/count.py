@@ -26,8 +26,8 @@ def count(
     d_ff: DFf = None, vocab_size: Vocab = None,
 ) -> None:
     """Count parameters, FLOPs and memory exactly: per matrix, per head, per block, in total."""
-    from ..flops import Convention
-    from ..report import Workload, analyse
+    from ..core.flops import Convention
+    from ..core.report import Workload, analyse
 
     arch = load(model, sets, d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
                 d_ff=d_ff, vocab_size=vocab_size)
@@ -35,21 +35,21 @@ def count(
     work = Workload(batch, seq, context, parse_tokens(tokens), recompute, dtype, kv_dtype)
     doc = analyse(arch, work, conv)
     if fmt in (Format.json, Format.csv):
-        from ..serialize import to_csv, to_json
+        from ..present.document import to_csv, to_json
 
         emit(to_json(doc) if fmt is Format.json else to_csv(doc))
         return
-    from ..flop_sections import flop_sections
-    from ..params import count_params
-    from ..sections import header_lines, param_sections
+    from ..present.flop_sections import flop_sections
+    from ..core.params import count_params
+    from ..present.sections import header_lines, param_sections
 
     header = header_lines(arch) + [f"FLOPs: {doc['flops']['convention']['text']}"]
     sections = param_sections(arch, count_params(arch), doc["params"]) + flop_sections(arch, doc["flops"], doc["memory"])
     if fmt is Format.markdown:
-        from ..render import sections_markdown
+        from ..present.terminal import sections_markdown
 
         emit(sections_markdown(header, sections))
         return
-    from ..render import sections_renderable
+    from ..present.terminal import sections_renderable
 
     stdout().print(sections_renderable(header, sections))

@@ -17,8 +17,8 @@ def explain(
     plain: bool = typer.Option(False, "--plain", help="Plain text, no table drawing."),
 ) -> None:
     """Write out the arithmetic: each matrix, a head, a block, all blocks, embeddings, the total, FLOPs."""
-    from ..explain import flop_steps, param_steps
-    from ..flops import Convention, positive
+    from ..present.explain import flop_steps, param_steps
+    from ..core.flops import Convention, positive
 
     arch = load(model, sets)
     s = arch.n_ctx if seq is None else positive("--seq", seq)

@@ -24,8 +24,8 @@ def init(
 ) -> None:
     """Write a commented TOML template of an architecture to edit, then `attncalc count NAME.toml`."""
     from ..errors import ConfigError
-    from ..presets import load_model
-    from ..template import template
+    from ..spec.load import load_model
+    from ..spec.template import template
 
     text = template(load_model(base) if base else None, Path(name).stem)
     if to_stdout:

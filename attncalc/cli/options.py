@@ -47,8 +47,8 @@ Vocab = Annotated[Optional[int], typer.Option("--vocab-size", help="Build or cha
 
 def load(model: str | None, sets: list[str] | None = None, **dims: int | None):
     """The architecture a command works on: MODEL, with --set and dimension options applied."""
-    from ..overrides import apply
-    from ..presets import load_model
+    from ..spec.edit import apply
+    from ..spec.load import load_model
 
     base = load_model(model) if model else None
     return apply(base, sets or [], dims)

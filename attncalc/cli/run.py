@@ -36,8 +36,8 @@ def run(
 ) -> None:
     """Execute one attention block with Numba at a shape: time, GFLOP/s vs. counted FLOPs and sgemm."""
     from ..errors import WorkloadError
-    from ..flops import Convention
-    from ..runplan import plan
+    from ..core.flops import Convention
+    from ..run.plan import plan
     from ..units import parse_quantity
 
     if fmt not in ("table", "json"):
@@ -56,7 +56,7 @@ def run(
     arch = load(model, sets)
     p = plan(arch, batch=batch, seq=seq, conv=Convention(attention.value), heads=heads, layers=layers)
 
-    from ..execute import RunSpec, run_attention
+    from ..run.execute import RunSpec, run_attention
 
     spec = RunSpec(batch=batch, seq=seq, d_model=arch.d_model, n_heads=p.heads, n_kv_heads=p.kv_heads,
                    d_head=arch.head_dim, causal=p.causal, window=p.window, dtype=dtype, layers=layers,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .arch import Architecture, from_mapping
-from .errors import ConfigError
+from ..errors import ConfigError
 
 Reader = Callable[["_Cfg"], dict[str, Any]]
 

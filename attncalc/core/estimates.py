@@ -10,7 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from .arch import Architecture
+from ..spec.arch import Architecture
 from .views import param_summary
 
 

@@ -21,7 +21,7 @@ import llvmlite.binding as _llvm
 import numpy as np
 from numba import njit, types
 
-from ..sysinfo import blas
+from ..machine import blas
 
 CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS = 101, 111, 112
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .arch import Architecture
+from ..spec.arch import Architecture
 from .sections import WORDS, Row, Section, x
 
 PF_DAY = 10**15 * 86400  # a petaflop/s-day, GPT-3 Table D.1's unit

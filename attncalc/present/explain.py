@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .arch import Architecture
-from .flop_views import head_parts
-from .flops import Convention, attention_pairs, forward
-from .params import count_params
-from .views import head_matrices, param_summary
+from ..spec.arch import Architecture
+from ..core.flop_views import head_parts
+from ..core.flops import Convention, attention_pairs, forward
+from ..core.params import count_params
+from ..core.views import head_matrices, param_summary
 
 NAMES = {"query": "query W_Q", "key": "key W_K", "value_down": "value-down W_V", "value_up": "value-up (W_O slice)"}
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .arch import Architecture
+from ..spec.arch import Architecture
 from .flop_views import flop_summary
 from .flops import Convention, positive
 from .memory import memory_summary
 from .params import count_params
-from .serialize import document
+from ..present.document import document
 from .views import param_summary
 
 

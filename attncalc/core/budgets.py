@@ -13,9 +13,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .presets import read_text
-from .units import parse_quantity
+from ..errors import ConfigError
+from ..spec.load import read_text
+from ..units import parse_quantity
 
 # name -> (what it limits, path in the count document, "max" | "min", unit)
 BUDGETS: dict[str, tuple[str, str, str, str]] = {

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .sections import Section
-from .units import human, human_bytes, human_flops
+from ..units import human, human_bytes, human_flops
 
 APPROX = {"count": human, "flops": human_flops, "bytes": human_bytes}
 

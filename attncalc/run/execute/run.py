@@ -9,8 +9,8 @@ from typing import Callable
 
 import numpy as np
 
-from .. import sysinfo
-from ..errors import WorkloadError
+from .. import machine as sysinfo
+from ...errors import WorkloadError
 from .driver import Block, compile_kernel
 from .memory import check_memory
 from .probe import sgemm_probe

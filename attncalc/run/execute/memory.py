@@ -12,8 +12,8 @@ import os
 
 import numpy as np
 
-from .. import sysinfo
-from ..errors import WorkloadError
+from .. import machine as sysinfo
+from ...errors import WorkloadError
 from .reference import CHECK_ROWS
 from .spec import DTYPES, RunSpec, validate
 

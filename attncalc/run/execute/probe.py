@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .. import sysinfo
+from .. import machine as sysinfo
 
 
 def sgemm_probe(threads: int | None = None, target_s: float = 0.2, repeats: int = 3) -> float:

@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "mlp": ("standard", "gated"),  # gated = GLU family (SwiGLU, GeGLU): gate, up and down matrices

@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from .arch import Architecture, from_mapping
-from .errors import ConfigError, UnknownModelError
+from ..errors import ConfigError, UnknownModelError
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024  # a config larger than this is not a config
 
 
 def preset_dirs() -> list[Path]:
-    here = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     env = os.environ.get("ATTNCALC_PRESETS")
-    candidates = ([Path(env)] if env else []) + [here / "presets_data", here.parent / "presets"]
+    candidates = ([Path(env)] if env else []) + [package / "presets_data", package.parent / "presets"]
     return [p for p in candidates if p.is_dir()]
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .arch import Architecture
-from .errors import WorkloadError
-from .flops import Convention, forward, positive
+from ..spec.arch import Architecture
+from ..errors import WorkloadError
+from ..core.flops import Convention, forward, positive
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .arch import Architecture
-from .breakdown import Node
+from ..spec.arch import Architecture
+from .tree import Node
 from .params import count_params
 
 MATRICES = ("query", "key", "value_down", "value_up")

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..errors import WorkloadError
+from ...errors import WorkloadError
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .arch import Architecture
-from .breakdown import Node
-from .views import CONVENTIONS, MATRICES, head_matrices
+from ..spec.arch import Architecture
+from ..core.tree import Node
+from ..core.views import CONVENTIONS, MATRICES, head_matrices
 
 CONVENTIONAL = {"query": "W_Q", "key": "W_K", "value_down": "W_V", "value_up": "W_O slice"}
 WORDS = {"query": "query", "key": "key", "value_down": "value-down", "value_up": "value-up"}

@@ -12,7 +12,7 @@ import io
 import json
 from typing import Any
 
-from .arch import Architecture
+from ..spec.arch import Architecture
 
 SCHEMA_VERSION = 1
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .arch import Architecture
-from .breakdown import Node, group
-from .errors import WorkloadError
+from ..spec.arch import Architecture
+from .tree import Node, group
+from ..errors import WorkloadError
 from .params import head_structure
 
 # FLOPs per element for ops="all". Comparisons (the softmax max) are not counted as FLOPs.

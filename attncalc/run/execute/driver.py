@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from .. import sysinfo
+from .. import machine as sysinfo
 from .memory import BLOCK_K, BLOCK_Q, step_plan
 from .spec import DTYPES, RunSpec, Weights, make_inputs
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .arch import Architecture
-from .breakdown import Node, group, leaf
+from ..spec.arch import Architecture
+from .tree import Node, group, leaf
 
 
 def count_params(a: Architecture) -> Node:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .arch import FIELDS, Architecture, coerce_field, field_type_name, from_mapping, suggest_field
-from .errors import ConfigError
-from .units import parse_quantity
+from ..errors import ConfigError
+from ..units import parse_quantity
 
 SOURCE = "--set"
 # From scratch: a decoder with GPT-2's vocabulary and GPT-3's context unless told otherwise.

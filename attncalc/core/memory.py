@@ -14,8 +14,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from .arch import Architecture
-from .errors import WorkloadError
+from ..spec.arch import Architecture
+from ..errors import WorkloadError
 
 DTYPE_BYTES: dict[str, Fraction] = {
     "fp32": Fraction(4), "float32": Fraction(4), "tf32": Fraction(4),

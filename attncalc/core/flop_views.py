@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .arch import Architecture
-from .breakdown import Node
+from ..spec.arch import Architecture
+from .tree import Node
 from .estimates import estimates
 from .flops import Convention, decode, forward, training
 
