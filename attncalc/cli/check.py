@@ -48,7 +48,8 @@ def check(
     """Check a model against budgets: exit 0 if all hold, 1 if any fails (each named), 2 on bad input."""
     from ..core.budgets import BUDGETS, evaluate, parse_budget, read_budgets_file
     from ..errors import ConfigError
-    from ..core.report import Workload, analyse
+    from ..core.report import build
+    from ..core.workload import Workload
     from ..units import parse_fraction
 
     given = {k: v for k, v in locals().items() if k in BUDGETS and v is not None}
@@ -82,13 +83,12 @@ def check(
     work = Workload(setting(batch, "batch", 1), setting(seq, "seq"), setting(context, "context"),
                     parse_tokens(None if tok is None else str(tok)), False, setting(dtype, "dtype", "bf16"),
                     setting(kv_dtype, "kv_dtype"))
-    outcomes = evaluate(analyse(arch, work), limits, expect, tol)
+    outcomes = evaluate(build(arch, work), limits, expect, tol)
     failed = [o for o in outcomes if not o.ok]
     if fmt is Format.json:
-        from ..present.document import SCHEMA_VERSION, to_json
+        from ..present.document import envelope, to_json
 
-        emit(to_json({"schema_version": SCHEMA_VERSION, "model": arch.name, "ok": not failed,
-                      "budgets": [o.as_dict() for o in outcomes]}))
+        emit(to_json(envelope(model=arch.name, ok=not failed, budgets=[o.as_dict() for o in outcomes])))
     else:
         _report(arch.name, outcomes, failed)
     if failed:

@@ -1,6 +1,6 @@
 """Budgets for `attncalc check`: limits on a model's size and cost, compared exactly.
 
-A budget names a figure of the `count` document and a bound. Values come from the command line or
+A budget names a figure of the typed Report (an attribute path) and a bound. Values come from the command line or
 a TOML budgets file, in human units (7B, 4GiB, 1e9): parsed exactly by ``units.parse_quantity``.
 """
 
@@ -10,20 +10,22 @@ import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..spec.load import read_text
 from ..units import parse_quantity
+from .report import Report
 
-# name -> (what it limits, path in the count document, "max" | "min", unit)
+# name -> (what it limits, attribute path in the Report, "max" | "min", unit)
 BUDGETS: dict[str, tuple[str, str, str, str]] = {
     "max_params": ("parameters", "params.total", "max", "count"),
     "min_params": ("parameters", "params.total", "min", "count"),
     "max_non_embedding_params": ("non-embedding parameters", "params.conventions.non_embedding", "max", "count"),
     "max_active_params": ("active parameters per token", "params.conventions.active", "max", "count"),
-    "max_flops_per_token": ("forward FLOPs per token", "flops.forward.total", "max", "flops"),
+    "max_flops_per_token": ("forward FLOPs per token", "flops.forward_per_token", "max", "flops"),
     "max_training_flops": ("training FLOPs", "flops.training.total", "max", "flops"),
     "max_kv_cache": ("KV cache bytes", "memory.kv_cache.total", "max", "bytes"),
     "max_weights": ("weights bytes", "memory.weights.total", "max", "bytes"),
@@ -80,32 +82,30 @@ def read_budgets_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _get(doc: dict[str, Any], path: str) -> int | None:
-    node: Any = doc
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+def figure(report: Report, path: str) -> int | Fraction | None:
+    """The Report's figure at an attribute path; None where the workload does not give it."""
+    try:
+        value = attrgetter(path)(report)
+    except AttributeError:  # e.g. flops.training without --tokens
+        return None
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return value.numerator
+    return value
 
 
-def evaluate(doc: dict[str, Any], limits: dict[str, int], expect: int | None = None,
+def evaluate(report: Report, limits: dict[str, int], expect: int | None = None,
              tolerance: Decimal = Decimal("0.005")) -> list[Outcome]:
-    """Each budget against the document; FLOPs per token compared as exact fractions."""
+    """Each budget against the Report; FLOPs per token compared as exact fractions."""
     out = []
     for name, limit in limits.items():
         what, path, kind, unit = BUDGETS[name]
-        actual: int | Fraction | None = _get(doc, path)
+        actual = figure(report, path)
         if actual is None:
             raise ConfigError(f"needs {'--tokens' if 'training' in path else 'a workload'} to be checked", field=name)
-        if name == "max_flops_per_token":
-            w = doc["flops"]["workload"]
-            actual = Fraction(actual, w["batch"] * w["seq"])
-            actual = actual.numerator if actual.denominator == 1 else actual
         ok = actual <= limit if kind == "max" else actual >= limit
         out.append(Outcome(name, what, actual, limit, "<=" if kind == "max" else ">=", ok, unit))
     if expect is not None:
-        actual = doc["params"]["total"]
+        actual = report.params.total
         tol = Fraction(tolerance)
         ok = abs(actual - expect) <= tol * expect
         out.append(Outcome("expect_params", f"parameters within {float(tol) * 100:g}%", actual, expect, "within", ok, "count"))
