@@ -13,7 +13,8 @@ The library API is the same pure core the CLI uses::
 from typing import Any
 
 from .core.evaluate import count_params, decode, forward, training
-from .core.report import Report, build, params_of
+from .core.figures import params_of
+from .core.report import Report, build
 from .core.tree import Node
 from .core.workload import Convention, Workload
 from .errors import AttncalcError, ConfigError, UnknownModelError, WorkloadError

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
 from ..spec.arch import Architecture
-
-if TYPE_CHECKING:
-    from .report import Params
+from .figures import Params, params_of
 
 
 @dataclass(frozen=True)
@@ -27,14 +24,11 @@ class Estimate:
     ratio_exact_to_estimate: Fraction | None  # the exact training count ÷ this estimate
 
 
-def estimates(a: Architecture, tokens: int, seq: int, params: "Params | None" = None,
+def estimates(a: Architecture, tokens: int, seq: int, params: Params | None = None,
               exact: int | None = None) -> dict[str, Estimate]:
     """Each estimate for training on ``tokens`` tokens in sequences of ``seq``; ``exact`` (the exact
     training count) gives each its ratio."""
-    if params is None:
-        from .report import params_of
-
-        params = params_of(a)
+    params = params or params_of(a)
     n_total, n = params.total, params.conventions.non_embedding
     L, d, V, S, D = a.n_layers, a.d_model, a.vocab_size, seq, tokens
     d_attn = a.n_heads * a.head_dim

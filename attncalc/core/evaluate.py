@@ -18,6 +18,7 @@ FLOP conventions (each a named option, shown in every output header):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Iterator
 
 from ..spec.arch import Architecture
@@ -38,6 +39,7 @@ def params(node: Part | Weight | Op) -> Node | None:
     return group(node.name, node.label, *(params(c) for c in node.children), count=node.count)
 
 
+@lru_cache(maxsize=64)
 def count_params(a: Architecture) -> Node:
     """The whole model's parameter tree (tied weights counted once)."""
     return params(describe(a))
@@ -127,6 +129,7 @@ def _flops(node: Part | Weight | Op, w: _Pass, a: Architecture, conv: Convention
                  count=count)
 
 
+@lru_cache(maxsize=64)  # a command asks for the same pass more than once (training, scaling)
 def _pass_tree(a: Architecture, w: _Pass, conv: Convention) -> Node:
     tree = _flops(describe(a), w, a, conv)
     return replace(tree, name=w.mode)

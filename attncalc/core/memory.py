@@ -14,15 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
 from ..errors import WorkloadError
 from ..spec.arch import Architecture
 from .evaluate import cached_numbers, kinds
+from .figures import Params
 from .workload import Mask
-
-if TYPE_CHECKING:
-    from .report import Params
 
 DTYPE_BYTES: dict[str, Fraction] = {
     "fp32": Fraction(4), "float32": Fraction(4), "tf32": Fraction(4),
@@ -96,7 +93,7 @@ def kv_cache(a: Architecture, *, dtype: str, batch: int, context: int) -> KvCach
     return KvCache(dtype, batch, context, kept, per_token, per_token_per_block, per_block, total)
 
 
-def memory_of(a: Architecture, p: "Params", *, dtype: str, batch: int, context: int,
+def memory_of(a: Architecture, p: Params, *, dtype: str, batch: int, context: int,
               kv_dtype: str | None = None) -> Memory:
     per_param = sum(TRAINING_STATE.values())
     return Memory(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.evaluate import kinds
-from ..core.report import Params, PassFlops, head_matrices
+from ..core.figures import Params, PassFlops, head_matrices
 from ..core.workload import Convention
 from ..spec.arch import Architecture
 

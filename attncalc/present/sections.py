@@ -7,7 +7,7 @@ A row is (item, how it is computed, exact integer or None, share of the total or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ..core.report import CONVENTIONS, MATRICES, Params, head_matrices
+from ..core.figures import CONVENTIONS, MATRICES, Params, head_matrices
 from ..core.tree import Node
 from ..spec.arch import Architecture
 
