@@ -57,7 +57,8 @@ def test_fit_lora(cli):
 
 def test_fit_bad_input(cli):
     for args in (["--zero", "4"], ["--optimizer", "lion"], ["--quant", "int3"], ["--gpu-memory", "lots"],
-                 ["--lora", "8", "--lora-targets", "wq"], ["--ep", "3"], ["--recompute", "some"]):
+                 ["--lora", "8", "--lora-targets", "wq"], ["--ep", "3"], ["--recompute", "some"], ["--tp", "5"],
+                 ["--min-context", "100"], ["--serve", "--prefill-chunk", "0"], ["--cp", "3"]):
         r = cli("fit", "llama-2-7b", *args)
         assert r.code == 2, args
         assert r.out == ""

@@ -86,7 +86,7 @@ def fit(
         if v is None:
             return None
         try:
-            return parse_quantity(v, what="byte count" if "context" not in flag else "token count")
+            return parse_quantity(v, what="byte" if "context" not in flag else "token")
         except ValueError as err:
             raise WorkloadError(f"{flag}: {err}") from None
 
@@ -114,11 +114,13 @@ def fit(
                               serving=serving, gpu_memory=budget)
     if lora is not None and not do_train:
         raise WorkloadError("--lora describes fine-tuning: use it without --serve (or with --train)")
+    if max_activation_memory is not None and not do_train:
+        raise WorkloadError("--max-activation-memory needs training (drop --serve, or add --train)")
+    if min_context is not None and not serve:
+        raise WorkloadError("--min-context is a serving budget: add --serve")
     doc = memory_document(arch, settings)
     verdict = _verdict(doc, budget, qty("--max-activation-memory", max_activation_memory),
                        qty("--min-context", min_context))
-    if (max_activation_memory is not None and not do_train) or (min_context is not None and not serve):
-        raise WorkloadError("--max-activation-memory needs training; --min-context needs --serve")
     if fmt in (Format.json, Format.csv):
         from ..present.document import SCHEMA_VERSION, to_csv, to_json
 

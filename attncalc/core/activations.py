@@ -23,7 +23,9 @@ the model is their GPT: a·d_head = h, n_kv_heads = a, d_ff = 4h, dropout on):
 - FlashAttention (Dao et al. 2022 §3.1): no S×S scores, softmax output, mask or dropout output; the
   softmax statistics (log-sum-exp, fp32, one per query row and head) are kept instead.
 - Selective recomputation (Korthikanti §4.2.2): the 5as²b bytes of scores/softmax/dropout are
-  recomputed, so they are not kept; full recomputation keeps only each block's input (Table 2: 2sbh).
+  recomputed, so they are not kept; full recomputation keeps only each block's input (Table 2: 2sbh)
+  and, while one block runs its backward, that block's rematerialised activations (one micro-batch,
+  counted once per stage as ``recompute_working_set``; not in Table 2, which lists what is kept).
 - Context parallelism (cp): each rank holds s/cp tokens of every token-proportional tensor; its
   score tensors are (s/cp) × s per head (its queries against all keys).
 A new block part (latent attention, say) adds its tensors in ``PART_TENSORS`` and nowhere else.
@@ -31,7 +33,7 @@ A new block part (latent attention, say) adds its tensors in ``PART_TENSORS`` an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Callable
 
@@ -273,6 +275,9 @@ def activation_memory(a: Architecture, st: ActivationSettings) -> dict:
     per_block = total(blocks)
     emb, outp = embedding_tensors(a, st), output_tensors(a, st)
     layers = stage_layers(a.n_layers, st.pp)
+    # Full recomputation rematerialises one block's activations (one micro-batch) during that
+    # block's backward: a transient on top of the checkpoints, counted on every stage.
+    working = total(block_tensors(a, replace(st, recompute="none"))) if st.recompute == "full" else Fraction(0)
     stages = []
     for i, n in enumerate(layers):
         held = in_flight(st, i)
@@ -280,7 +285,7 @@ def activation_memory(a: Architecture, st: ActivationSettings) -> dict:
         e = held * total(emb) if i == 0 else Fraction(0)
         o = total(outp) if i == st.pp - 1 else Fraction(0)  # the last stage holds 1 micro-batch
         stages.append({"stage": i, "blocks": n, "in_flight": held, "blocks_bytes": body, "embedding": e,
-                       "output": o, "total": body + e + o})
+                       "output": o, "recompute_working_set": working, "total": body + e + o + working})
     peak = max(stages, key=lambda s: s["total"])
     return {"settings": st, "tensors": blocks, "embedding_tensors": emb, "output_tensors": outp,
             "per_block": per_block, "stages": stages, "peak": peak}
@@ -299,7 +304,8 @@ def activation_document(a: Architecture, st: ActivationSettings) -> dict:
         "output": {t.name: t.as_dict() for t in m["output_tensors"]},
         "stages": [{"stage": s["stage"], "blocks": s["blocks"], "in_flight": _num(s["in_flight"]),
                     "blocks_bytes": whole(s["blocks_bytes"]), "embedding": whole(s["embedding"]),
-                    "output": whole(s["output"]), "total": whole(s["total"])} for s in m["stages"]],
+                    "output": whole(s["output"]), "recompute_working_set": whole(s["recompute_working_set"]),
+                    "total": whole(s["total"])} for s in m["stages"]],
     }
 
 

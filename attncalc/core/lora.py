@@ -88,7 +88,7 @@ class LoraSetup:
 def lora_params(a: Architecture, setup: LoraSetup) -> dict:
     r = setup.rank
     if isinstance(r, bool) or not isinstance(r, int) or r < 1:
-        raise WorkloadError(f"--lora-rank must be an integer >= 1, got {r!r}")
+        raise WorkloadError(f"--lora (the adapter rank) must be an integer >= 1, got {r!r}")
     names = resolve_targets(a, list(setup.targets))
     proj = projections(a)
     per_matrix, per_block = {}, 0

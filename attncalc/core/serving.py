@@ -43,6 +43,15 @@ class ServingSetup:
     allowance: int = 0
 
 
+def check_tp(a: Architecture, tp: int) -> None:
+    """Megatron-style tensor parallelism gives each rank whole heads: t divides n_heads, and the
+    KV heads either split evenly (t divides n_kv_heads) or are replicated (n_kv_heads divides t)."""
+    if a.n_heads % tp:
+        raise WorkloadError(f"--tp {tp} does not divide n_heads = {a.n_heads}")
+    if a.kv_heads % tp and tp % a.kv_heads:
+        raise WorkloadError(f"--tp {tp} neither divides nor is a multiple of n_kv_heads = {a.kv_heads}")
+
+
 def kv_heads_per_rank(a: Architecture, tp: int) -> int:
     return max(1, -(-a.kv_heads // tp))
 
@@ -127,8 +136,13 @@ def max_batch(a: Architecture, s: ServingSetup, memory: int) -> int | None:
 
 def serving_document(a: Architecture, s: ServingSetup, memory: int | None) -> dict:
     """memory.serving.{per_gpu, max_context, max_batch, fits}."""
-    if s.batch < 1 or s.context < 1 or s.tp < 1 or s.pp < 1:
-        raise WorkloadError("batch, context, tp and pp must be >= 1")
+    for name in ("batch", "context", "tp", "pp", "prefill_chunk"):
+        v = getattr(s, name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise WorkloadError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
+    check_tp(a, s.tp)
+    if s.pp > a.n_layers:
+        raise WorkloadError(f"--pp {s.pp} is more than the {a.n_layers} blocks")
     m = serving_per_gpu(a, s)
     doc = {
         "settings": {"batch": s.batch, "context": s.context, "tp": s.tp, "pp": s.pp, "kv_dtype": s.kv_dtype,

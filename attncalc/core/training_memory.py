@@ -100,6 +100,9 @@ class Parallelism:
                 raise WorkloadError(f"--ep {self.ep} does not divide n_experts = {a.n_experts}")
             if self.pp > a.n_layers:
                 raise WorkloadError(f"--pp {self.pp} is more than the {a.n_layers} blocks")
+            from .serving import check_tp
+
+            check_tp(a, self.tp)
         return self
 
     @property

@@ -23,7 +23,8 @@ def memory_sections(doc: dict[str, Any]) -> list[Section]:
             rows.append(Row(f"  {name}", f"{t['part']}: {t['formula'].split(' (')[0]}", t["bytes"]))
         for s in acts["stages"]:
             rows.append(Row(f"stage {s['stage']}", f"{s['in_flight']} micro-batches in flight × {s['blocks']} blocks"
-                            + (" + embedding" if s["embedding"] else "") + (" + output layer" if s["output"] else ""),
+                            + (" + embedding" if s["embedding"] else "") + (" + output layer" if s["output"] else "")
+                            + (" + one block rematerialised" if s["recompute_working_set"] else ""),
                             s["total"], strong=s["stage"] == acts["most_loaded_stage"]))
         note = (f"s={st['seq']} b={st['micro_batch']} t={st['tp']} p={st['pp']} cp={st['cp']} "
                 f"SP={'on' if st['sequence_parallel'] else 'off'} recompute={st['recompute']} "
