@@ -90,3 +90,40 @@ def test_pipeline_first_stage_holds_most(a, pp):
     m = activation_memory(a, ActivationSettings(seq=16, pp=pp, dropout=False))
     firsts = [s["blocks_bytes"] for s in m["stages"]]
     assert firsts[0] == max(firsts)
+
+
+@FAST
+@given(archs(), st.integers(1, 64), st.integers(1, 4))
+def test_gqa_shrinks_exactly_the_key_and_value_tensors(a, s, b):
+    """Grouped-query attention changes only K and V: 2 bytes × s·b·(n_heads − n_kv)·d_head each."""
+    st_ = ActivationSettings(seq=s, micro_batch=b)
+    mha = total(block_tensors(a.replace(n_kv_heads=None), st_))
+    gqa = total(block_tensors(a, st_))
+    assert mha - gqa == 2 * 2 * s * b * (a.n_heads - a.kv_heads) * a.head_dim
+
+
+@FAST
+@given(archs(), st.integers(1, 9), st.integers(1, 2048))
+def test_serving_kv_cache_at_tp1_is_counts_kv_cache(a, batch, context):
+    """`fit --serve` at tp = 1 and `count`'s memory.kv_cache.total are the same bytes."""
+    from attncalc.core.memory import memory_summary
+    from attncalc.core.serving import ServingSetup, kv_cache_per_gpu
+    from attncalc.core.views import param_summary
+
+    summary = param_summary(a, count_params(a))
+    ref = memory_summary(a, summary, dtype="bf16", batch=batch, context=context)["kv_cache"]["total"]
+    assert kv_cache_per_gpu(a, ServingSetup(batch=batch, context=context)) == ref
+
+
+@FAST
+@given(archs(), st.sampled_from(["int4-g128", "int8", "fp8", "mxfp4", "nvfp4", "nf4-dq", "bf16"]),
+       st.sampled_from([1, 2, 4]))
+def test_serving_weights_split_over_tp_never_exceed_the_whole(a, fmt, tp):
+    from attncalc.core.quant import QuantScheme, quantized
+    from attncalc.core.serving import ServingSetup, weights_per_gpu
+
+    if a.n_heads % tp or (a.kv_heads % tp and tp % a.kv_heads):
+        return
+    whole = quantized(a, QuantScheme(fmt))["bytes"]
+    assert weights_per_gpu(a, ServingSetup(tp=1, quant=QuantScheme(fmt))) == whole
+    assert weights_per_gpu(a, ServingSetup(tp=tp, quant=QuantScheme(fmt))) * tp >= whole

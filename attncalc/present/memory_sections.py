@@ -62,10 +62,11 @@ def memory_sections(doc: dict[str, Any]) -> list[Section]:
         if sv["memory"] is not None:
             rows.append(Row("budget", "--gpu-memory", sv["memory"]))
             mc, mb = sv["max_context"], sv["max_batch"]
-            rows.append(Row("max context", f"at batch {s['batch']}" + (" (unbounded)" if mc == "unbounded" else ""),
-                            mc if isinstance(mc, int) else None, unit="count"))
-            rows.append(Row("max batch", f"at context {s['context']:,}" + (" (unbounded)" if mb == "unbounded" else ""),
-                            mb if isinstance(mb, int) else None, unit="count"))
+            def why(v):
+                return " (unbounded)" if v == "unbounded" else (" (none: not even 1 fits)" if v is None else "")
+
+            rows.append(Row("max context", f"at batch {s['batch']}{why(mc)}", mc if isinstance(mc, int) else None, unit="count"))
+            rows.append(Row("max batch", f"at context {s['context']:,}{why(mb)}", mb if isinstance(mb, int) else None, unit="count"))
         out.append(Section("Serving memory per GPU (bytes)", tuple(rows), "", "bytes"))
     q = mem.get("quantization")
     if q:
