@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
-from ..errors import WorkloadError
 from ..spec.arch import Architecture
 from .activations import ActivationSettings, activation_document, stage_layers, whole
 from .lora import LoraSetup, lora_flops, lora_params
