@@ -77,13 +77,23 @@ class Memory:
     training: TrainingState
 
 
+def kept_tokens(kind_pattern, context: int) -> int:
+    """Tokens a block kind's cache keeps at a context: its window or chunk caps it."""
+    p = kind_pattern
+    return Mask(True, p.window if p else None, p.chunk if p else None).kept(context)
+
+
+def kv_tokens(a: Architecture, context: int) -> int:
+    """Tokens the first block kind keeps (every block, for a model of one kind)."""
+    return kept_tokens(kinds(a)[0].pattern, context)
+
+
 def kv_cache(a: Architecture, *, dtype: str, batch: int, context: int) -> KvCache:
     """The KV cache of ``batch`` sequences at ``context`` tokens, block kind by block kind."""
     per_token = per_block = total = 0
     first = None
     for kind in kinds(a):
-        p = kind.pattern
-        kept = Mask(True, p.window if p else None, p.chunk if p else None).kept(context)
+        kept = kept_tokens(kind.pattern, context)
         b = nbytes(cached_numbers(kind), dtype)
         per_token += kind.count * b
         total += kind.count * b * batch * kept
