@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -14,8 +15,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from . import app
-from .common import emit, handles_errors
-from .options import Model, Sets, load, parse_tokens
+from .common import complete_model, emit, handles_errors
+from .options import Sets, load, parse_tokens
 
 
 class CheckFormat(str, Enum):
@@ -27,10 +28,15 @@ class CheckFormat(str, Enum):
     junit = "junit"
 
 
+Models = Annotated[list[str], typer.Argument(
+    help="Presets, TOML files, config.json files or folders; a budgets file stands for its model (for pre-commit).",
+    autocompletion=complete_model, show_default=False)]
+
+
 def check(
-    model: Model,
+    models: Models,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="For --expect-params: 0.5% or 0.005 (default 0.5%).", show_default=False)] = None,
-    budgets: Annotated[Optional[Path], typer.Option("--budgets", help="A TOML file of budgets (and context, dtype, tokens…). Default: MODEL.budgets.toml, or budgets.toml beside a config.json.", show_default=False)] = None,
+    budgets: Annotated[Optional[Path], typer.Option("--budgets", help="A TOML file of budgets (and context, dtype, tokens…). Default: MODEL.budgets.toml, or budgets.toml beside the model.", show_default=False)] = None,
     context: Annotated[Optional[int], typer.Option("--context", "-c", help="KV cache context (default: n_ctx).", show_default=False)] = None,
     seq: Annotated[Optional[int], typer.Option("--seq", "-s", help="Sequence length for FLOPs (default: n_ctx).", show_default=False)] = None,
     batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="Batch for the KV cache and FLOPs (default 1).", show_default=False)] = None,
@@ -38,45 +44,86 @@ def check(
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="Weights dtype (default bf16).", show_default=False)] = None,
     kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV cache dtype (default: --dtype).", show_default=False)] = None,
     sets: Sets = None,
+    skip_without_budgets: Annotated[bool, typer.Option("--skip-without-budgets", help="Skip a model that has no budgets (no budgets file beside it, none given) instead of refusing it: for hooks that pass every changed file.")] = False,
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table (one line when all hold, else one per failure), json, csv, markdown, github (workflow annotations), junit (XML).")] = CheckFormat.table,
     **limits: Any,
 ) -> None:
-    """Check a model against budgets: exit 0 if all hold, 1 if any fails (each named), 2 on bad input."""
+    """Check models against budgets: exit 0 if all hold, 1 if any fails (each named), 2 on bad input."""
     from ..core.budgets import evaluate, plan
     from ..core.report import Workload, analyse
 
-    path = budgets or beside(model)
-    p = plan(limits, {"context": context, "seq": seq, "batch": batch, "tokens": parse_tokens(tokens),
-                      "dtype": dtype, "kv_dtype": kv_dtype}, tolerance, path)
-    if path is not None and budgets is None:
-        print(f"attncalc: using budgets from {path}", file=sys.stderr)
-    arch = load(model, sets)
-    s = p.settings
-    work = Workload(s["batch"] or 1, s["seq"], s["context"], s["tokens"], False, s["dtype"] or "bf16", s["kv_dtype"])
-    outcomes = evaluate(analyse(arch, work), p.limits, tolerance=p.tolerance)
-    failed = [o for o in outcomes if not o.ok]
-    emit(render(fmt, arch, model, sets or [], outcomes))
-    if failed:
+    given = any(v is not None for v in limits.values())
+    results = []
+    for model in targets(models):
+        path = budgets or beside(model)
+        if path is None and not given and skip_without_budgets:
+            print(f"attncalc: skipping {model}: no budgets file beside it", file=sys.stderr)
+            continue
+        p = plan(limits, {"context": context, "seq": seq, "batch": batch, "tokens": parse_tokens(tokens),
+                          "dtype": dtype, "kv_dtype": kv_dtype}, tolerance, path)
+        if path is not None and budgets is None:
+            print(f"attncalc: using budgets from {path}", file=sys.stderr)
+        arch = load(model, sets)
+        s = p.settings
+        work = Workload(s["batch"] or 1, s["seq"], s["context"], s["tokens"], False, s["dtype"] or "bf16",
+                        s["kv_dtype"])
+        results.append(Result(arch, model, sets or [], evaluate(analyse(arch, work), p.limits, tolerance=p.tolerance)))
+    if not results:
+        print("attncalc: nothing to check", file=sys.stderr)
+        return
+    emit(render(fmt, results))
+    if any(not o.ok for r in results for o in r.outcomes):
         raise typer.Exit(1)
 
 
-def render(fmt: CheckFormat, arch, model: str, sets: list[str], outcomes) -> str:
+@dataclass(frozen=True)
+class Result:
+    arch: Any
+    model: str  # as the user named it
+    sets: list[str]
+    outcomes: list
+
+
+def render(fmt: CheckFormat, results: list[Result]) -> str:
     from ..present import checks
 
     if fmt is CheckFormat.json:
         from ..present.document import SCHEMA_VERSION, to_json
 
-        return to_json({"schema_version": SCHEMA_VERSION, "model": arch.name, "ok": all(o.ok for o in outcomes),
-                        "budgets": [o.as_dict() for o in outcomes]})
+        docs = [{"model": r.arch.name, "ok": all(o.ok for o in r.outcomes), "budgets": [o.as_dict() for o in r.outcomes]}
+                for r in results]
+        if len(docs) == 1:
+            return to_json({"schema_version": SCHEMA_VERSION, **docs[0]})
+        return to_json({"schema_version": SCHEMA_VERSION, "ok": all(d["ok"] for d in docs), "models": docs})
     if fmt is CheckFormat.csv:
-        return checks.csv(arch.name, outcomes)
+        return "".join(checks.csv(r.arch.name, r.outcomes, header=i == 0) for i, r in enumerate(results))
     if fmt is CheckFormat.markdown:
-        return checks.markdown(arch.name, outcomes)
+        return "\n".join(checks.markdown(r.arch.name, r.outcomes) for r in results)
     if fmt is CheckFormat.github:
-        return checks.github(model, outcomes, where(arch, model, sets, outcomes))
+        return "".join(checks.github(r.model, r.outcomes, where(r.arch, r.model, r.sets, r.outcomes)) for r in results)
     if fmt is CheckFormat.junit:
-        return checks.junit(model, outcomes, where(arch, model, sets, outcomes))
-    return checks.lines(arch.name, outcomes)
+        return checks.junit([(r.model, r.outcomes, where(r.arch, r.model, r.sets, r.outcomes)) for r in results])
+    return "".join(checks.lines(r.arch.name, r.outcomes) for r in results)
+
+
+def targets(models: list[str]) -> list[str]:
+    """The models to check, once each: a budgets file given as a model stands for the model beside
+    it (NAME.budgets.toml -> NAME.toml or NAME.json; budgets.toml -> config.json), so a hook that
+    passes every changed file checks a model when only its budgets changed."""
+    out: list[str] = []
+    for m in models:
+        p = Path(m)
+        if p.is_file() and (p.name.endswith(".budgets.toml") or p.name == "budgets.toml"):
+            stem = p.name[: -len(".budgets.toml")] if p.name != "budgets.toml" else None
+            found = [c for c in ((p.with_name(stem + ".toml"), p.with_name(stem + ".json")) if stem
+                                 else (p.with_name("config.json"),)) if c.is_file()]
+            if not found:
+                print(f"attncalc: skipping {m}: a budgets file with no model beside it", file=sys.stderr)
+                continue
+            m = str(found[0])
+        if m not in out:
+            out.append(m)
+    return out
 
 
 def model_file(model: str) -> Path | None:
@@ -88,12 +135,15 @@ def model_file(model: str) -> Path | None:
 
 
 def beside(model: str) -> Path | None:
-    """A budgets file kept next to a model file: model.budgets.toml, or budgets.toml beside it
-    (so `check FOLDER` and `check FOLDER/config.json` find the same one)."""
+    """A budgets file kept next to a model file: NAME.budgets.toml beside NAME.toml (or NAME.json),
+    budgets.toml beside a config.json (so `check FOLDER` and `check FOLDER/config.json` agree)."""
     p = model_file(model)
     if p is None:
         return None
-    for candidate in (p.with_name(p.stem + ".budgets.toml"), p.with_name("budgets.toml")):
+    candidates = [p.with_name(p.stem + ".budgets.toml")]
+    if p.name == "config.json":
+        candidates.append(p.with_name("budgets.toml"))
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     return None
@@ -155,8 +205,8 @@ def _register() -> None:
     extra = [inspect.Parameter(b.name, inspect.Parameter.KEYWORD_ONLY, default=None,
                                annotation=Annotated[Optional[str], typer.Option(b.flag, help=b.help, show_default=False)])
              for b in BUDGETS.values()]
-    model_param, rest = fixed[0], fixed[1:]
-    params = [model_param.replace(kind=inspect.Parameter.KEYWORD_ONLY)] + extra + \
+    models_param, rest = fixed[0], fixed[1:]
+    params = [models_param.replace(kind=inspect.Parameter.KEYWORD_ONLY)] + extra + \
              [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in rest]
     wrapped = handles_errors(check)
     wrapped.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]

@@ -41,6 +41,8 @@ def diff(
     budgets: Annotated[Optional[Path], typer.Option("--budgets", help="A TOML budgets file: check both models, exit 1 if B fails one.", show_default=False)] = None,
     budget: Annotated[Optional[list[str]], typer.Option("--budget", help="A budget NAME=VALUE, e.g. max_kv_cache=4GiB (repeatable).", show_default=False)] = None,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="For expect_params (default 0.5%).", show_default=False)] = None,
+    label_a: Annotated[Optional[str], typer.Option("--label-a", help="What to call A in the output (default: A as given), e.g. main.", show_default=False)] = None,
+    label_b: Annotated[Optional[str], typer.Option("--label-b", help="What to call B in the output (default: B as given).", show_default=False)] = None,
     fail_on_change: Annotated[bool, typer.Option("--fail-on-change", help="Exit 1 when any field or figure changed.")] = False,
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="table, json, or markdown (for a pull-request comment).")] = DiffFormat.table,
 ) -> None:
@@ -58,13 +60,14 @@ def diff(
     for item in budget or []:
         name, sep, raw = item.partition("=")
         name = name.strip().replace("-", "_")
-        if not sep or name not in BUDGETS:
+        if not sep:
+            raise ConfigError(f"expected NAME=VALUE such as max_kv_cache=4GiB, got {item!r}", field="--budget")
+        if name not in BUDGETS:
             import difflib
 
             close = difflib.get_close_matches(name, list(BUDGETS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(BUDGETS)}"
-            raise ConfigError(f"expected NAME=VALUE with a budget name{hint if sep else ''}, got {item!r}"
-                              + ("" if sep else f"{hint}"), field="--budget")
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(BUDGETS)}"
+            raise ConfigError(f"unknown budget {name!r}; {hint}", field="--budget")
         cli_limits[name] = raw.strip()
     has_budgets = bool(cli_limits) or budgets is not None
     p = plan(cli_limits, {"context": context, "seq": seq, "batch": batch, "tokens": parse_tokens(tokens),
@@ -74,15 +77,15 @@ def diff(
 
     arch_a = load_ref(a)
     arch_b = apply(load_ref(b if b is not None else a), sets or [], {})
-    label_b = b if b is not None else a
+    default_b = b if b is not None else a
     if sets:
-        label_b += " --set " + " --set ".join(sets)
+        default_b += " --set " + " --set ".join(sets)
     s = p.settings
     work = Workload(s["batch"] or 1, s["seq"] if s["seq"] is not None else arch_a.n_ctx, s["context"], s["tokens"],
                     False, s["dtype"] or "bf16", s["kv_dtype"])
     conv = Convention(attention.value)
     doc_a, doc_b = analyse(arch_a, work, conv), analyse(arch_b, work, conv)
-    d = compute(doc_a, doc_b, a, label_b)
+    d = compute(doc_a, doc_b, label_a or a, label_b or default_b)
     outcomes = None
     if has_budgets:
         outcomes = (evaluate(doc_a, p.limits, tolerance=p.tolerance), evaluate(doc_b, p.limits, tolerance=p.tolerance))

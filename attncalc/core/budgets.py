@@ -195,7 +195,7 @@ def _kind(v: Any) -> str:
         return "a table"
     if isinstance(v, list):
         return "an array"
-    return f"{type(v).__name__} {v!r}"[:80]
+    return f"{type(v).__name__} {v}"[:80]
 
 
 def _setting(key: str, raw: Any, source: str) -> Any:
@@ -203,6 +203,13 @@ def _setting(key: str, raw: Any, source: str) -> Any:
     if kind == "text":
         if not isinstance(raw, str):
             raise ConfigError(f"expected a string such as \"bf16\", got {_kind(raw)}", source=source, field=key)
+        from .memory import dtype_bytes
+        from ..errors import WorkloadError
+
+        try:
+            dtype_bytes(raw)
+        except WorkloadError as err:
+            raise ConfigError(str(err), source=source, field=key) from None
         return raw
     if kind == "fraction":
         return parse_tolerance(raw, source)

@@ -151,6 +151,9 @@ class Diff:
 
     def headline(self) -> list[Change]:
         by_key = {c.key: c for c in self.figures}
+        total, active = by_key.get("params.total"), by_key.get("params.conventions.active")
+        if total is not None and active is not None and (total.old, total.new) == (active.old, active.new):
+            by_key.pop("params.conventions.active")  # a dense model: active = total, said once
         return [by_key[k] for k in HEADLINE if k in by_key]
 
 

@@ -69,14 +69,15 @@ def _num(v: int | Fraction) -> str:
     return str(v) if isinstance(v, int) else f"{v.numerator}/{v.denominator}"
 
 
-def csv(name: str, outcomes: Sequence[Outcome]) -> str:
+def csv(name: str, outcomes: Sequence[Outcome], header: bool = True) -> str:
     """One row per budget; exact values (a fraction as p/q)."""
     import csv as _csv
     import io
 
     buf = io.StringIO()
     w = _csv.writer(buf, lineterminator="\n")
-    w.writerow(["model", "budget", "what", "actual", "relation", "limit", "ok"])
+    if header:
+        w.writerow(["model", "budget", "what", "actual", "relation", "limit", "ok"])
     for o in outcomes:
         w.writerow([name, o.name, o.what, _num(o.actual), o.relation, _num(o.limit), str(o.ok).lower()])
     return buf.getvalue()
@@ -135,26 +136,30 @@ def _x(s: str) -> str:
     return _NOT_XML.sub("\ufffd", s)
 
 
-def junit(name: str, outcomes: Sequence[Outcome], where: dict[str, Where], suite: str = "attncalc check") -> str:
-    """A JUnit XML report: one testsuite for the model, one testcase per budget."""
+def junit(results: Sequence[tuple[str, Sequence[Outcome], dict[str, Where]]], suite: str = "attncalc check") -> str:
+    """A JUnit XML report: one testsuite per model, one testcase per budget."""
     import xml.etree.ElementTree as ET
 
-    failed = [o for o in outcomes if not o.ok]
-    root = ET.Element("testsuites", {"name": _x(suite), "tests": str(len(outcomes)), "failures": str(len(failed)),
-                                     "errors": "0"})
-    ts = ET.SubElement(root, "testsuite", {"name": _x(f"{suite}: {name}"), "tests": str(len(outcomes)),
-                                           "failures": str(len(failed)), "errors": "0", "skipped": "0"})
-    for o in outcomes:
-        attrs = {"classname": _x(f"attncalc.check.{name}"), "name": _x(o.name)}
-        w = where.get(o.name)
-        if w is not None and w.file:
-            attrs["file"] = _x(w.file)
-            if w.line:
-                attrs["line"] = str(w.line)
-        tc = ET.SubElement(ts, "testcase", attrs)
-        ET.SubElement(tc, "system-out").text = _x(f"{o.what}: {fmt(o.actual, o.unit)} {o.relation} {fmt(o.limit, o.unit)}")
-        if not o.ok:
-            text = failure_text(name, o) + (f" ({w.note})" if w is not None and w.note else "")
-            f = ET.SubElement(tc, "failure", {"message": _x(text), "type": "budget"})
-            f.text = _x(text)
+    total = sum(len(r[1]) for r in results)
+    nfail = sum(1 for r in results for o in r[1] if not o.ok)
+    root = ET.Element("testsuites", {"name": _x(suite), "tests": str(total), "failures": str(nfail), "errors": "0"})
+    for name, outcomes, where in results:
+        failed = [o for o in outcomes if not o.ok]
+        ts = ET.SubElement(root, "testsuite", {"name": _x(f"{suite}: {name}"), "tests": str(len(outcomes)),
+                                               "failures": str(len(failed)), "errors": "0", "skipped": "0"})
+        for o in outcomes:
+            attrs = {"classname": _x(f"attncalc.check.{name}"), "name": _x(o.name)}
+            w = where.get(o.name)
+            if w is not None and w.file:
+                attrs["file"] = _x(w.file)
+                if w.line:
+                    attrs["line"] = str(w.line)
+            tc = ET.SubElement(ts, "testcase", attrs)
+            ET.SubElement(tc, "system-out").text = _x(
+                f"{o.what}: {fmt(o.actual, o.unit)} {o.relation} {fmt(o.limit, o.unit)}")
+            if not o.ok:
+                text = failure_text(name, o) + (f" ({w.note})" if w is not None and w.note else "")
+                f = ET.SubElement(tc, "failure", {"message": _x(text), "type": "budget"})
+                f.text = _x(text)
+    ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -27,13 +27,18 @@ def value(v: Any) -> str:
 
 
 def percent(r: Fraction) -> str:
-    """An exact ratio shown with a few digits: +33.3%, -50%, +0.0122%, +1,500%."""
-    p = float(r * 100)
-    if p == 0:
-        return "+0%" if r >= 0 else "-0%"
-    if abs(p) >= 100:
-        return f"{p:+,.0f}%"
-    return f"{p:+.3g}%" if abs(p) >= 0.001 else f"{p:+.2e}%"
+    """An exact ratio as a percentage: exact when it has at most two decimals (-75%, +12.5%),
+    else three significant digits (-12.0%, +0.0122%)."""
+    p = r * 100
+    if (p * 100).denominator == 1:
+        d = abs(p)
+        ip, frac = int(d), d - int(d)
+        digits = f"{ip:,}" + (("." + f"{int(frac * 100):02d}".rstrip("0")) if frac else "")
+        return ("+" if p > 0 else "-" if p < 0 else "+") + digits + "%"
+    f = float(p)
+    if abs(f) >= 100:
+        return f"{f:+,.0f}%"
+    return f"{f:+#.3g}%" if abs(f) >= 0.001 else f"{f:+.2e}%"
 
 
 def change_text(c: Change) -> str:

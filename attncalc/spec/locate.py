@@ -59,7 +59,7 @@ def toml_key_lines(text: str) -> dict[tuple[str, ...], int]:
     found: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
     closing: str | None = None  # the delimiter of the multi-line string we are inside
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):  # TOML lines end in LF or CRLF only
         if closing is not None:
             if line.count(closing) % 2 == 1:
                 closing = None
