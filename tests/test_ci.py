@@ -270,6 +270,21 @@ def test_budgets_file_floats_are_exact(cli, tmp_path):
     assert doc["budgets"][0]["limit"] == 10**23  # not 99999999999999991611392, the nearest double
 
 
+def test_limits_are_exact_and_bounded(cli, tmp_path):
+    big = 10**31 + 1  # past the 28 significant digits of Decimal's default context
+    doc = json.loads(cli("check", "gpt2-small", "--max-params", str(big), "--format", "json").out)
+    assert doc["budgets"][0]["limit"] == big
+    assert cli("check", "gpt2-small", "--max-params", "1e400").code == 0
+    for args in (["--max-params", "1e999999999"], ["--max-params", "1e401"],
+                 ["--expect-params", "124M", "--tolerance", "1e999999999"], ["--expect-params", "1", "--tolerance", "-1%"]):
+        r = cli("check", "gpt2-small", *args)
+        assert r.code == 2 and r.out == "" and len(r.err.strip().splitlines()) == 1, r.err
+    f = tmp_path / "b.toml"
+    f.write_text("max_params = 1" + "0" * 5000 + "\n")
+    r = cli("check", "gpt2-small", "--budgets", str(f))
+    assert r.code == 2 and r.err.startswith(f"attncalc: error: {f}: ")
+
+
 def test_check_folder_finds_its_budgets_like_its_config(cli, tmp_path):
     folder = tmp_path / "llama"
     folder.mkdir()

@@ -11,9 +11,10 @@ the key ``<name>``, and every output format the line, with no other change.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
@@ -23,6 +24,7 @@ from ..spec.load import read_text
 from ..units import parse_quantity
 
 Number = int | Fraction
+MAX_DIGITS = 400  # a limit longer than this is a typo, and would cost time to turn into an integer
 Figure = Callable[[dict[str, Any]], Number | None]
 
 
@@ -155,16 +157,24 @@ def parse_budget(name: str, raw: Any, source: str | None) -> int:
         raise ConfigError(f"expected a number such as 7B, 4GiB or 1e9, got {_kind(raw)}", source=source, field=fld)
     if isinstance(raw, (Decimal, float)):
         raw = Decimal(raw) if isinstance(raw, float) else raw
-        if not raw.is_finite() or raw != raw.to_integral_value():
+        if not raw.is_finite():
+            raise ConfigError(f"expected a whole number, got {raw}", source=source, field=fld)
+        if raw.adjusted() > MAX_DIGITS:
+            raise ConfigError(f"{raw} has more than {MAX_DIGITS} digits", source=source, field=fld)
+        if raw != raw.to_integral_value():
             raise ConfigError(f"expected a whole number, got {raw}", source=source, field=fld)
         raw = int(raw)
     if isinstance(raw, int):
         value = raw
     else:
+        exp = re.search(r"[eE]\s*([+-]?\d+)", raw)
+        if exp and abs(int(exp.group(1)[:8])) > MAX_DIGITS:
+            raise ConfigError(f"{raw.strip()[:40]!r}: exponent out of range (at most {MAX_DIGITS})", source=source, field=fld)
         try:
-            value = parse_quantity(raw, what="number")
-        except ValueError as err:
-            raise ConfigError(str(err), source=source, field=fld) from None
+            with localcontext(prec=2 * MAX_DIGITS + 50):  # exact: no rounding at 28 digits
+                value = parse_quantity(raw, what="number")
+        except (ValueError, ArithmeticError) as err:
+            raise ConfigError(str(err) or f"cannot read {raw[:40]!r} as a number", source=source, field=fld) from None
     if value < 0:
         raise ConfigError(f"must be >= 0, got {value}", source=source, field=fld)
     return value
@@ -178,7 +188,7 @@ def parse_tolerance(raw: Any, source: str | None) -> Fraction:
     text = str(raw).strip()
     try:
         d = Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
-        if not d.is_finite():
+        if not d.is_finite() or abs(d.adjusted()) > 30:  # bounded, so Fraction() below stays small
             raise InvalidOperation
         tol = Fraction(text[:-1]) / 100 if text.endswith("%") else Fraction(text)
     except (InvalidOperation, ValueError, ZeroDivisionError):
@@ -235,6 +245,8 @@ def read_budgets_file(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         raise ConfigError(f"invalid TOML: {err}", source=label) from None
     except RecursionError:
         raise ConfigError("invalid TOML: nested too deeply", source=label) from None
+    except ValueError as err:  # e.g. an integer past Python's digit limit
+        raise ConfigError(f"invalid TOML: {err}", source=label) from None
     prefix: tuple[str, ...] = ()
     if "budgets" in data:
         if not isinstance(data["budgets"], dict):

@@ -36,7 +36,12 @@ def exact(value: int | Fraction) -> str:
 def fmt(value: int | Fraction, unit: str) -> str:
     from ..units import human, human_bytes, human_flops
 
-    approx = {"count": human, "flops": human_flops, "bytes": human_bytes}[unit](int(value))
+    n = int(value)
+    if abs(n) >= 10**30:  # past every unit prefix: a mantissa and a power of ten, from the digits
+        digits = str(abs(n))
+        approx = f"{'-' if n < 0 else ''}{digits[0]}.{digits[1:3]}e{len(digits) - 1}"
+    else:
+        approx = {"count": human, "flops": human_flops, "bytes": human_bytes}[unit](n)
     return f"{exact(value)} ({approx})"
 
 

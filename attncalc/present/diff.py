@@ -139,8 +139,7 @@ def markdown(d: Diff, budgets: tuple[list[Outcome], list[Outcome]] | None = None
         out += ["", "</details>"]
     if budgets is not None:
         out += ["", "| budget | before | after | limit | verdict |", "|---|---:|---:|---:|---|"]
-        out += ["| " + " | ".join(_md(x) if i in (0, 4) else _md(x) for i, x in enumerate(r)) + " |"
-                for r in budget_rows(*budgets)]
+        out += ["| " + " | ".join(_md(x) for x in r) + " |" for r in budget_rows(*budgets)]
     return "\n".join(out) + "\n"
 
 
