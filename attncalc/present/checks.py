@@ -46,11 +46,17 @@ def fmt(value: int | Fraction, unit: str) -> str:
 
 
 def failure_text(name: str, o: Outcome) -> str:
+    from .diff import safe
+
+    name = safe(name)
     return f"{name}: {o.name}: {o.what} is {fmt(o.actual, o.unit)}, limit {o.relation} {fmt(o.limit, o.unit)}"
 
 
 def summary(name: str, outcomes: Sequence[Outcome]) -> str:
     """One line for a log: the verdict, the counts and the names of the failed budgets."""
+    from .diff import safe
+
+    name = safe(name)
     failed = [o.name for o in outcomes if not o.ok]
     n = len(outcomes)
     if not failed:
@@ -60,6 +66,9 @@ def summary(name: str, outcomes: Sequence[Outcome]) -> str:
 
 def lines(name: str, outcomes: Sequence[Outcome]) -> str:
     """The table format: one line when all hold, else one line per failure and a summary."""
+    from .diff import safe
+
+    name = safe(name)
     failed = [o for o in outcomes if not o.ok]
     if not failed:
         parts = "; ".join(f"{o.what} {fmt(o.actual, o.unit)} {o.relation} {fmt(o.limit, o.unit)}" for o in outcomes)

@@ -3,6 +3,7 @@ programs (JSON with exact deltas; a relative delta as numerator/denominator)."""
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from typing import Any, Sequence
 
@@ -10,6 +11,12 @@ from ..core.budgets import Outcome
 from ..core.diff import Change, Diff
 
 UP, DOWN = "▲", "▼"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def safe(text: str) -> str:
+    """User text (names, paths, field values) with control characters shown, not obeyed."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}", text)
 
 
 def value(v: Any) -> str:
@@ -23,7 +30,7 @@ def value(v: Any) -> str:
         return f"{float(v):,.1f}"
     if isinstance(v, tuple):
         return " × ".join(f"{x:,}" for x in v)
-    return str(v)
+    return safe(str(v))
 
 
 def percent(r: Fraction) -> str:
@@ -84,7 +91,7 @@ def budget_rows(a: Sequence[Outcome], b: Sequence[Outcome]) -> list[list[str]]:
 
 
 def table(d: Diff, budgets: tuple[list[Outcome], list[Outcome]] | None = None) -> str:
-    out = [f"diff A = {d.a}", f"     B = {d.b}", f"at {workload_text(d)}"]
+    out = [f"diff A = {safe(d.a)}", f"     B = {safe(d.b)}", f"at {workload_text(d)}"]
     if not d.changed:
         out.append("no change: the same fields and the same figures" +
                    (f" (only {', '.join(c.key for c in d.metadata)} differ)" if d.metadata else ""))
@@ -119,7 +126,7 @@ def _md(text: str) -> str:
 
 
 def markdown(d: Diff, budgets: tuple[list[Outcome], list[Outcome]] | None = None) -> str:
-    out = [f"### attncalc diff: {_md(d.a)} → {_md(d.b)}", "", f"<sub>{_md(workload_text(d))}</sub>", ""]
+    out = [f"### attncalc diff: {_md(safe(d.a))} → {_md(safe(d.b))}", "", f"<sub>{_md(workload_text(d))}</sub>", ""]
     if not d.changed:
         out.append("**No change**: the same fields and the same figures.")
     else:
