@@ -191,21 +191,27 @@ def test_junit_has_one_case_per_budget_and_parses(repo):
     failed = [c.get("name") for c in cases if c.find("failure") is not None]
     assert failed == ["max_params", "max_kv_cache"]
     assert suites[0].get("tests") == "3" and suites[0].get("failures") == "2" and root.get("failures") == "2"
-    assert all(c.get("classname") and c.find("failure") is None or c.find("failure").get("message") for c in cases)
+    assert all(c.get("classname") == "attncalc.check.models/mine.toml" for c in cases)
+    for c in cases:
+        f = c.find("failure")
+        assert f is None or ("limit <=" in f.get("message") and f.get("message") == f.text)
+    kv = next(c for c in cases if c.get("name") == "max_kv_cache")
+    assert "4,294,967,296" in kv.find("failure").get("message") and kv.get("file") == "models/mine.toml"
 
 
 def test_junit_and_github_escape_hostile_names(tmp_path, cli):
-    weird = tmp_path / "a,b:c%d"
+    weird = tmp_path / "a,b:c%d<x>&\x01"
     weird.mkdir()
     model = weird / "m.toml"
     model.write_text(model_text(8).replace('name = "mine"', 'name = "<x>&\\u0001\\"]]>"'))
     r = cli("check", str(model), "--max-params", "1", "--format", "junit")
     assert r.code == 1
     root = ET.fromstring(r.out)  # control characters replaced, markup escaped
-    assert len(root.iter("failure").__next__().get("message")) > 0
+    message = next(root.iter("failure")).get("message")
+    assert "a,b:c%d<x>&" in message and "\x01" not in message
     g = cli("check", str(model), "--max-params", "1", "--format", "github")
     err = g.out.splitlines()[0]
-    assert "a%2Cb%3Ac%25d" in err.split("::")[1]  # property escaping (actions/toolkit escapeProperty)
+    assert "a%2Cb%3Ac%25d<x>&" in err.split("::")[1]  # property escaping (actions/toolkit escapeProperty)
     assert "\n" not in err and g.code == 1
 
 
