@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from attncalc import load_model
-from attncalc.core.flops import Convention, forward
+from attncalc.core.evaluate import forward
+from attncalc.core.workload import Convention
 from attncalc.run.plan import plan
 
 

@@ -15,7 +15,7 @@ def list_presets(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
     """List the presets: name, family, total parameters, source."""
-    from ..core.params import count_params
+    from ..core.evaluate import count_params
     from ..spec.load import load_preset, preset_names
 
     rows = []
@@ -23,9 +23,9 @@ def list_presets(
         a = load_preset(name)
         rows.append({"name": name, "family": a.family, "total": count_params(a).total, "source": a.source})
     if fmt is Format.json:
-        from ..present.document import SCHEMA_VERSION, to_json
+        from ..present.document import envelope, to_json
 
-        emit(to_json({"schema_version": SCHEMA_VERSION, "presets": rows}))
+        emit(to_json(envelope(presets=rows)))
     elif fmt is Format.csv:
         from ..present.document import tabular_csv
 
@@ -56,11 +56,11 @@ def show(
     """Show a model's hyper-parameters (given and derived) and its source."""
     from ..spec.arch import DOC
     from ..spec.load import load_model
-    from ..present.document import SCHEMA_VERSION, model_info, to_csv, to_json
+    from ..present.document import envelope, model_info, to_csv, to_json
 
     info = model_info(load_model(model))
     if fmt is Format.json:
-        emit(to_json({"schema_version": SCHEMA_VERSION, "model": info}))
+        emit(to_json(envelope(model=info)))
     elif fmt is Format.csv:
         emit(to_csv(info))
     elif fmt is Format.markdown:

@@ -50,7 +50,8 @@ def check(
 ) -> None:
     """Check models against budgets: exit 0 if all hold, 1 if any fails (each named), 2 on bad input."""
     from ..core.budgets import evaluate, plan
-    from ..core.report import Workload, analyse
+    from ..core.report import build
+    from ..core.workload import Workload
 
     given = any(v is not None for v in limits.values())
     results = []
@@ -67,7 +68,7 @@ def check(
         s = p.settings
         work = Workload(s["batch"] or 1, s["seq"], s["context"], s["tokens"], False, s["dtype"] or "bf16",
                         s["kv_dtype"])
-        results.append(Result(arch, model, sets or [], evaluate(analyse(arch, work), p.limits, tolerance=p.tolerance)))
+        results.append(Result(arch, model, sets or [], evaluate(build(arch, work), p.limits, tolerance=p.tolerance)))
     if not results:
         print("attncalc: nothing to check", file=sys.stderr)
         return
@@ -88,13 +89,13 @@ def render(fmt: CheckFormat, results: list[Result]) -> str:
     from ..present import checks
 
     if fmt is CheckFormat.json:
-        from ..present.document import SCHEMA_VERSION, to_json
+        from ..present.document import envelope, to_json
 
         docs = [{"model": r.arch.name, "ok": all(o.ok for o in r.outcomes), "budgets": [o.as_dict() for o in r.outcomes]}
                 for r in results]
         if len(docs) == 1:
-            return to_json({"schema_version": SCHEMA_VERSION, **docs[0]})
-        return to_json({"schema_version": SCHEMA_VERSION, "ok": all(d["ok"] for d in docs), "models": docs})
+            return to_json(envelope(**docs[0]))
+        return to_json(envelope(ok=all(d["ok"] for d in docs), models=docs))
     if fmt is CheckFormat.csv:
         return "".join(checks.csv(r.arch.name, r.outcomes, header=i == 0) for i, r in enumerate(results))
     if fmt is CheckFormat.markdown:

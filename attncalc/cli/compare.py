@@ -24,17 +24,17 @@ def compare(
 ) -> None:
     """Compare architectures side by side: parameters, shares, FLOPs per token, KV cache, weights."""
     from ..core.compare import PARTS, bar, rows
-    from ..core.flops import Convention
-    from ..core.report import Workload, analyse
+    from ..core.report import build
+    from ..core.workload import Convention, Workload
 
     archs = [load(m, sets) for m in models]
-    docs = [analyse(a, Workload(seq=seq, dtype=dtype), Convention(attention.value)) for a in archs]
-    table = rows(docs)
+    reports = [build(a, Workload(seq=seq, dtype=dtype), Convention(attention.value)) for a in archs]
+    table = rows(reports)
     names = [a.name for a in archs]
     if fmt is Format.json:
-        from ..present.document import SCHEMA_VERSION, to_json
+        from ..present.document import count_document, envelope, to_json
 
-        emit(to_json({"schema_version": SCHEMA_VERSION, "models": docs, "rows": table}))
+        emit(to_json(envelope(models=[count_document(r) for r in reports], rows=table)))
         return
     cells = [[_cell(r, i) for i in range(len(names))] for r in table]
     if fmt is Format.csv:
@@ -62,8 +62,8 @@ def compare(
     bars = Table.grid(padding=(0, 1))
     bars.add_column(no_wrap=True)
     bars.add_column(no_wrap=True)
-    for n, d in zip(names, docs):
-        bars.add_row(n, bar(d, width))
+    for n, r in zip(names, reports):
+        bars.add_row(n, bar(r, width))
     legend = "  ".join(f"{ch} {label}" for label, ch in PARTS)
     stdout().print(Group(t, Text(""), Text("where the parameters go:"), bars, Text(legend, style="dim")))
 

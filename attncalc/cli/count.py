@@ -26,25 +26,25 @@ def count(
     d_ff: DFf = None, vocab_size: Vocab = None,
 ) -> None:
     """Count parameters, FLOPs and memory exactly: per matrix, per head, per block, in total."""
-    from ..core.flops import Convention
-    from ..core.report import Workload, analyse
+    from ..core.report import build
+    from ..core.workload import Convention, Workload
 
     arch = load(model, sets, d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
                 d_ff=d_ff, vocab_size=vocab_size)
     conv = Convention(attention.value, ops.value, macs)
     work = Workload(batch, seq, context, parse_tokens(tokens), recompute, dtype, kv_dtype)
-    doc = analyse(arch, work, conv)
+    report = build(arch, work, conv)
     if fmt in (Format.json, Format.csv):
-        from ..present.document import to_csv, to_json
+        from ..present.document import count_document, to_csv, to_json
 
+        doc = count_document(report)
         emit(to_json(doc) if fmt is Format.json else to_csv(doc))
         return
     from ..present.flop_sections import flop_sections
-    from ..core.params import count_params
     from ..present.sections import header_lines, param_sections
 
-    header = header_lines(arch) + [f"FLOPs: {doc['flops']['convention']['text']}"]
-    sections = param_sections(arch, count_params(arch), doc["params"]) + flop_sections(arch, doc["flops"], doc["memory"])
+    header = header_lines(arch) + [f"FLOPs: {report.flops.convention['text']}"]
+    sections = param_sections(arch, report.params) + flop_sections(arch, report.flops, report.memory)
     if fmt is Format.markdown:
         from ..present.terminal import sections_markdown
 

@@ -49,10 +49,11 @@ def diff(
     """Diff two models: changed fields, and every changed figure with its delta (exit 0; 1 with --fail-on-change or a failed budget)."""
     from ..core.budgets import BUDGETS, evaluate, plan
     from ..core.diff import diff as compute
-    from ..core.flops import Convention
-    from ..core.report import Workload, analyse
+    from ..core.report import build
+    from ..core.workload import Convention, Workload
     from ..errors import ConfigError
     from ..present import diff as show
+    from ..present.document import count_document
     from ..spec.edit import apply
     from ..spec.ref import load_ref
 
@@ -84,15 +85,16 @@ def diff(
     work = Workload(s["batch"] or 1, s["seq"] if s["seq"] is not None else arch_a.n_ctx, s["context"], s["tokens"],
                     False, s["dtype"] or "bf16", s["kv_dtype"])
     conv = Convention(attention.value)
-    doc_a, doc_b = analyse(arch_a, work, conv), analyse(arch_b, work, conv)
+    rep_a, rep_b = build(arch_a, work, conv), build(arch_b, work, conv)
+    doc_a, doc_b = count_document(rep_a), count_document(rep_b)
     d = compute(doc_a, doc_b, label_a or a, label_b or default_b)
     outcomes = None
     if has_budgets:
-        outcomes = (evaluate(doc_a, p.limits, tolerance=p.tolerance), evaluate(doc_b, p.limits, tolerance=p.tolerance))
+        outcomes = (evaluate(rep_a, p.limits, tolerance=p.tolerance), evaluate(rep_b, p.limits, tolerance=p.tolerance))
     if fmt is DiffFormat.json:
-        from ..present.document import SCHEMA_VERSION, to_json
+        from ..present.document import envelope, to_json
 
-        emit(to_json({"schema_version": SCHEMA_VERSION, **show.document(d, outcomes)}))
+        emit(to_json(envelope(**show.document(d, outcomes))))
     elif fmt is DiffFormat.markdown:
         emit(show.markdown(d, outcomes))
     else:

@@ -17,12 +17,15 @@ def explain(
     plain: bool = typer.Option(False, "--plain", help="Plain text, no table drawing."),
 ) -> None:
     """Write out the arithmetic: each matrix, a head, a block, all blocks, embeddings, the total, FLOPs."""
+    from ..core.report import build
+    from ..core.workload import Convention, Workload, positive
     from ..present.explain import flop_steps, param_steps
-    from ..core.flops import Convention, positive
 
     arch = load(model, sets)
     s = arch.n_ctx if seq is None else positive("--seq", seq)
-    sections = param_steps(arch) + flop_steps(arch, s, Convention(attention.value, "matmul", macs))
+    conv = Convention(attention.value, "matmul", macs)
+    report = build(arch, Workload(seq=s), conv)
+    sections = param_steps(arch, report.params) + flop_steps(arch, report.flops.forward, s, conv)
     title = f"{arch.name}: d_model {arch.d_model:,}, {arch.n_layers} layers, {arch.n_heads} heads of {arch.head_dim}"
     if plain:
         lines = [title]

@@ -36,7 +36,7 @@ def run(
 ) -> None:
     """Execute one attention block with Numba at a shape: time, GFLOP/s vs. counted FLOPs and sgemm."""
     from ..errors import WorkloadError
-    from ..core.flops import Convention
+    from ..core.workload import Convention
     from ..run.plan import plan
     from ..units import parse_quantity
 
@@ -65,8 +65,10 @@ def run(
     with err_console.status("starting", spinner="dots") as status:
         result = run_attention(spec, progress=lambda msg: status.update(msg))
     gflops = p.flops / result.median_s / 1e9
-    doc = {
-        "schema_version": 1, "model": arch.name,
+    from ..present.document import envelope
+
+    doc = envelope(**{
+        "model": arch.name,
         "shape": {"batch": batch, "seq": seq, "d_model": arch.d_model, "heads": p.heads, "kv_heads": p.kv_heads,
                   "d_head": arch.head_dim, "layers": layers, "attention": "causal" if p.causal else "full",
                   "window": p.window, "dtype": dtype, "model_heads": arch.n_heads},
@@ -78,7 +80,7 @@ def run(
         "max_rel_error": result.max_rel_error, "tolerance": result.tolerance, "check_passed": result.check_passed,
         "model_attention_flops": p.model_flops,
         "model_attention_s": result.median_s * p.model_flops / p.flops,
-    }
+    })
     if fmt == "json":
         emit(json.dumps(doc, indent=2) + "\n")
     else:

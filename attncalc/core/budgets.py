@@ -1,6 +1,6 @@
 """Budgets for `attncalc check` (and `diff`): limits on a model's size and cost, compared exactly.
 
-A budget names a figure of the `count` document and a bound. Values come from the command line or
+A budget names a figure of the typed Report (an attribute path) and a bound. Values come from the command line or
 a TOML budgets file, in human units (7B, 4GiB, 1e9), parsed exactly by ``units.parse_quantity``;
 TOML floats are read as Decimals, so ``max_params = 1e23`` is 10**23, not the nearest double.
 
@@ -16,40 +16,37 @@ import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation, localcontext
 from fractions import Fraction
+from operator import attrgetter
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ConfigError
 from ..spec.load import read_text
 from ..units import parse_quantity
 
+if TYPE_CHECKING:  # the Report's module pulls in the whole core: not needed to declare budgets
+    from .report import Report
+
 Number = int | Fraction
 MAX_DIGITS = 400  # a limit longer than this is a typo, and would cost time to turn into an integer
-Figure = Callable[[dict[str, Any]], Number | None]
+Figure = Callable[["Report"], "Number | None"]
 
 
 def at(path: str) -> Figure:
-    """The figure at a dotted path of the count document (None where the workload lacks it)."""
+    """The figure at an attribute path of the typed Report (None where the workload lacks it, e.g.
+    training FLOPs without --tokens); an integral Fraction is returned as an int."""
 
-    def read(doc: dict[str, Any]) -> Number | None:
-        node: Any = doc
-        for part in path.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return None
-            node = node[part]
-        return node if isinstance(node, int) and not isinstance(node, bool) else None
+    def read(report: Report) -> Number | None:
+        try:
+            value = attrgetter(path)(report)
+        except AttributeError:
+            return None
+        if isinstance(value, Fraction):
+            return value.numerator if value.denominator == 1 else value
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     read.path = path  # type: ignore[attr-defined]
     return read
-
-
-def forward_flops_per_token(doc: dict[str, Any]) -> Number | None:
-    """Forward FLOPs of the prefill workload divided by its batch × seq tokens, an exact fraction."""
-    total, w = doc.get("flops", {}).get("forward", {}).get("total"), doc.get("flops", {}).get("workload", {})
-    if total is None or not w.get("batch") or not w.get("seq"):
-        return None
-    f = Fraction(total, w["batch"] * w["seq"])
-    return f.numerator if f.denominator == 1 else f
 
 
 @dataclass(frozen=True)
@@ -83,7 +80,7 @@ BUDGETS: dict[str, Budget] = {b.name: b for b in (
            drivers=_SIZE[:-2] + ("n_experts",)),
     Budget("max_active_params", "active parameters per token", "max", "count", at("params.conventions.active"),
            "Fail above this many active parameters per token (MoE).", drivers=("top_k", "n_experts") + _SIZE),
-    Budget("max_flops_per_token", "forward FLOPs per token", "max", "flops", forward_flops_per_token,
+    Budget("max_flops_per_token", "forward FLOPs per token", "max", "flops", at("flops.forward_per_token"),
            "Fail above this many forward FLOPs per token at --seq.", drivers=_SIZE + ("n_ctx", "top_k")),
     Budget("max_training_flops", "training FLOPs", "max", "flops", at("flops.training.total"),
            "Fail above this many training FLOPs (needs --tokens).", needs="--tokens (or tokens in the budgets file)",
@@ -292,9 +289,9 @@ def plan(cli_limits: dict[str, Any], cli_settings: dict[str, Any], tolerance: st
     return Plan(limits, tol, settings, file)
 
 
-def evaluate(doc: dict[str, Any], limits: dict[str, Limit | int], expect: int | None = None,
+def evaluate(report: Report, limits: dict[str, Limit | int], expect: int | None = None,
              tolerance: Fraction | Decimal = Fraction(1, 200)) -> list[Outcome]:
-    """Each budget against the document, in the order of ``BUDGETS``, compared exactly."""
+    """Each budget against the Report, in the order of ``BUDGETS``, compared exactly."""
     limits = dict(limits)
     if expect is not None:
         limits["expect_params"] = expect
@@ -306,7 +303,7 @@ def evaluate(doc: dict[str, Any], limits: dict[str, Limit | int], expect: int | 
         lim = limits[name]
         origin = lim if isinstance(lim, Limit) else None
         limit = lim.value if isinstance(lim, Limit) else lim
-        actual = budget.figure(doc)
+        actual = budget.figure(report)
         if actual is None:
             raise ConfigError(f"needs {budget.needs} to be checked", field=name)
         if budget.relation == "max":

@@ -1,6 +1,6 @@
 """What changed between two models: the fields, and every figure of the `count` document, exactly.
 
-Works on the JSON document (``report.analyse``), the contract shared with users, so it does not
+Works on the JSON count document (``present.document.count_document``), the contract shared with users, so it does not
 depend on how the trees are built: both documents are flattened to dotted keys and compared leaf by
 leaf. Integers are compared as integers; deltas are exact integers and relative deltas exact
 Fractions (only their display is rounded). Float leaves of the document (shares, estimate ratios)

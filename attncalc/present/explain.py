@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.evaluate import kinds
+from ..core.report import Params, PassFlops, head_matrices
+from ..core.workload import Convention
 from ..spec.arch import Architecture
-from ..core.flop_views import head_parts
-from ..core.flops import Convention, attention_pairs, forward
-from ..core.params import count_params
-from ..core.views import head_matrices, param_summary
 
 NAMES = {"query": "query W_Q", "key": "key W_K", "value_down": "value-down W_V", "value_up": "value-up (W_O slice)"}
 
@@ -29,9 +28,8 @@ def n(x: int) -> str:
     return f"{x:,}"
 
 
-def param_steps(a: Architecture) -> list[tuple[str, list[Step]]]:
-    tree = count_params(a)
-    s = param_summary(a, tree)
+def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
+    tree = s.tree
     att = tree.get("blocks.block.attention")
     mats = head_matrices(att)
     L, H, KV = a.n_layers, a.n_heads, a.kv_heads
@@ -41,18 +39,18 @@ def param_steps(a: Architecture) -> list[tuple[str, list[Step]]]:
         dims = "d_model × d_head" if key == "value_up" else "d_head × d_model"
         head.append(Step(f"{NAMES[key]} = {dims}", f"{n(r)} × {n(c)}", node.value))
     head.append(Step("one head = query + key + value-down + value-up",
-                     " + ".join(n(m.value) for m in mats.values()), s["attention"]["per_head"]))
+                     " + ".join(n(m.value) for m in mats.values()), s.attention.per_head))
     block = []
     if KV == H:
-        block.append(Step("heads in one block = n_heads × one head", f"{H} × {n(s['attention']['per_head'])}",
-                          s["attention"]["heads_per_block"]))
+        block.append(Step("heads in one block = n_heads × one head", f"{H} × {n(s.attention.per_head)}",
+                          s.attention.heads_per_block))
     else:
         qv = mats["query"].value + mats["value_up"].value
         kv = mats["key"].value + mats["value_down"].value
         block.append(Step("heads in one block = n_heads × (query + value-up) + n_kv_heads × (key + value-down)",
-                          f"{H} × {n(qv)} + {KV} × {n(kv)}", s["attention"]["heads_per_block"]))
-    block.append(Step("heads in all blocks = n_layers × heads per block", f"{L} × {n(s['attention']['heads_per_block'])}",
-                      s["attention"]["heads_total"]))
+                          f"{H} × {n(qv)} + {KV} × {n(kv)}", s.attention.heads_per_block))
+    block.append(Step("heads in all blocks = n_layers × heads per block", f"{L} × {n(s.attention.heads_per_block)}",
+                      s.attention.heads_total))
     for key, node in mats.items():
         copies = H if key in ("query", "value_up") else KV
         block.append(Step(f"all {NAMES[key]} matrices = {'n_heads' if copies == H else 'n_kv_heads'} × n_layers × one",
@@ -71,37 +69,38 @@ def param_steps(a: Architecture) -> list[tuple[str, list[Step]]]:
         mlp.append(Step(f"  in all blocks = {mult}n_layers × one", f"{(str(copies) + ' × ') if expert else ''}{L} × {n(leaf.value)}",
                         copies * L * leaf.value))
     mlp.append(Step("MLP in all blocks (with biases" + (", router" if expert else "") + ")",
-                    f"{L} × {n(s['mlp']['per_block'])}", s["mlp"]["total"]))
+                    f"{L} × {n(s.mlp.per_block)}", s.mlp.total))
     emb_v = a.vocab_size * a.d_model
     ends = [Step("embedding W_E = vocab_size × d_model", f"{n(a.vocab_size)} × {n(a.d_model)}", emb_v)]
     if a.unembedding != "none":
         tied = " (tied: the same matrix as W_E)" if a.unembedding == "tied" else ""
         ends.append(Step(f"unembedding W_U = vocab_size × d_model{tied}", f"{n(a.vocab_size)} × {n(a.d_model)}", emb_v))
     total = []
-    matrices = s["conventions"]["matrices_only"]
+    matrices = s.conventions.matrices_only
     n_vocab_matrices = 2 if a.unembedding != "none" else 1
-    mlp_and_rest = matrices - s["attention"]["heads_total"] - n_vocab_matrices * emb_v
-    parts = [n(emb_v), n(s["attention"]["heads_total"]), n(mlp_and_rest)]
+    mlp_and_rest = matrices - s.attention.heads_total - n_vocab_matrices * emb_v
+    parts = [n(emb_v), n(s.attention.heads_total), n(mlp_and_rest)]
     if a.unembedding != "none":
         parts.append(n(emb_v))
     total.append(Step("weight matrices: W_E + heads + MLP (and router, pooler) + W_U", " + ".join(parts), matrices))
-    other = s["total"] - matrices
+    other = s.total - matrices
     total.append(Step("all parameters = matrices + biases, norms and position tables"
                       + (" − W_U (tied, counted once)" if a.unembedding == "tied" else ""),
-                      f"{n(matrices)} {'+' if other >= 0 else '−'} {n(abs(other))}", s["total"]))
-    total.append(Step("attention heads' share of all parameters", f"{n(s['attention']['heads_total'])} / {n(s['total'])}",
-                      round(100 * s["attention"]["heads_total"] / s["total"], 1)))
+                      f"{n(matrices)} {'+' if other >= 0 else '−'} {n(abs(other))}", s.total))
+    total.append(Step("attention heads' share of all parameters", f"{n(s.attention.heads_total)} / {n(s.total)}",
+                      round(100 * s.attention.heads_total / s.total, 1)))
     return [("one head", head), ("heads, block by block", block), ("the MLP", mlp),
             ("embedding and unembedding", ends), ("the total", total)]
 
 
-def flop_steps(a: Architecture, seq: int, conv: Convention) -> list[tuple[str, list[Step]]]:
-    fwd = forward(a, 1, seq, conv)
-    k = 1 if conv.macs else 2
-    causal = conv.causal(a)
-    window = a.sliding_window if causal else None
-    pairs = attention_pairs(seq, causal, window)
-    parts = head_parts(fwd.get("blocks.block.attention"))
+def flop_steps(a: Architecture, f: PassFlops, seq: int, conv: Convention) -> list[tuple[str, list[Step]]]:
+    """The forward pass of one sequence of ``seq`` tokens (``f``: that pass's figures)."""
+    fwd = f.tree
+    k = conv.per_mac
+    mask = conv.mask(a, kinds(a)[0].pattern)
+    causal, window = mask.causal, mask.window
+    pairs = mask.pairs(seq)
+    parts = f.attention.per_head_parts
     steps = []
     for key in ("query", "key", "value_down", "value_up"):
         steps.append(Step(f"{NAMES[key]}: {k} × tokens × d_head × d_model", f"{k} × {n(seq)} × {a.head_dim} × {n(a.d_model)}", parts[key]))

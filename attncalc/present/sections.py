@@ -7,11 +7,9 @@ A row is (item, how it is computed, exact integer or None, share of the total or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from ..spec.arch import Architecture
+from ..core.report import CONVENTIONS, MATRICES, Params, head_matrices
 from ..core.tree import Node
-from ..core.views import CONVENTIONS, MATRICES, head_matrices
+from ..spec.arch import Architecture
 
 CONVENTIONAL = {"query": "W_Q", "key": "W_K", "value_down": "W_V", "value_up": "W_O slice"}
 WORDS = {"query": "query", "key": "key", "value_down": "value-down", "value_up": "value-up"}
@@ -50,8 +48,9 @@ def header_lines(a: Architecture) -> list[str]:
     ]
 
 
-def param_sections(a: Architecture, tree: Node, s: dict[str, Any]) -> list[Section]:
-    total = s["total"]
+def param_sections(a: Architecture, s: Params) -> list[Section]:
+    total = s.total
+    tree = s.tree
     blk = tree.get("blocks.block")
     att = blk.child("attention")
     mats = head_matrices(att)
@@ -60,48 +59,48 @@ def param_sections(a: Architecture, tree: Node, s: dict[str, Any]) -> list[Secti
     ]
     shared = "" if a.group_size == 1 else f" (key and value-down shared by {a.group_size} query heads)"
     head_rows.append(Row("one head: 4 matrices", "query + key + value-down + value-up" + shared,
-                         s["attention"]["per_head"], strong=True))
+                         s.attention.per_head, strong=True))
 
     g, kv = a.group_size, a.kv_heads
     if g == 1:
-        heads_how = f"{a.n_heads} heads × {s['attention']['per_head']:,}"
+        heads_how = f"{a.n_heads} heads × {s.attention.per_head:,}"
     else:
         qv = mats["query"].value + mats["value_up"].value
         kvv = mats["key"].value + mats["value_down"].value
         heads_how = f"{a.n_heads} × {qv:,} (query, value-up) + {kv} × {kvv:,} (key, value-down)"
-    block_rows = [Row("attention heads", heads_how, s["attention"]["heads_per_block"])]
-    if s["attention"]["biases_per_block"]:
-        block_rows.append(Row("attention biases", "query/key/value and output biases", s["attention"]["biases_per_block"]))
-    if s["attention"]["relative_positions_per_block"]:
-        block_rows.append(Row("relative positions", "W_R + u, v (Transformer-XL)", s["attention"]["relative_positions_per_block"]))
+    block_rows = [Row("attention heads", heads_how, s.attention.heads_per_block)]
+    if s.attention.biases_per_block:
+        block_rows.append(Row("attention biases", "query/key/value and output biases", s.attention.biases_per_block))
+    if s.attention.relative_positions_per_block:
+        block_rows.append(Row("relative positions", "W_R + u, v (Transformer-XL)", s.attention.relative_positions_per_block))
     block_rows += _mlp_rows(a, blk.child("mlp"))
-    if s["norms"]["per_block"]:
-        block_rows.append(Row("norms", f"{a.norms_per_block} × {a.norm_params:,} ({a.norm})", s["norms"]["per_block"]))
-    block_rows.append(Row("one block", "attention + MLP + norms", s["per_block"], strong=True))
+    if s.norms.per_block:
+        block_rows.append(Row("norms", f"{a.norms_per_block} × {a.norm_params:,} ({a.norm})", s.norms.per_block))
+    block_rows.append(Row("one block", "attention + MLP + norms", s.per_block, strong=True))
 
     model_rows = []
     emb = tree.get("embedding")
     for leaf_ in emb.children if emb else ():
         how = x(*leaf_.shape) if leaf_.shape and leaf_.shape[1] > 1 else leaf_.formula
         model_rows.append(Row(leaf_.label, how, leaf_.total, leaf_.total / total))
-    model_rows.append(Row(f"{a.n_layers} blocks", f"{a.n_layers} × {s['per_block']:,}", s["blocks"], s["blocks"] / total))
-    model_rows.append(Row("  of which attention heads", f"{a.n_layers} × {s['attention']['heads_per_block']:,}",
-                          s["attention"]["heads_total"], s["attention"]["heads_total"] / total))
-    model_rows.append(Row("  of which MLP", f"{a.n_layers} × {s['mlp']['per_block']:,}", s["mlp"]["total"],
-                          s["mlp"]["total"] / total))
-    if s["norms"]["final"]:
-        model_rows.append(Row("final norm", a.norm, s["norms"]["final"]))
+    model_rows.append(Row(f"{a.n_layers} blocks", f"{a.n_layers} × {s.per_block:,}", s.blocks, s.blocks / total))
+    model_rows.append(Row("  of which attention heads", f"{a.n_layers} × {s.attention.heads_per_block:,}",
+                          s.attention.heads_total, s.attention.heads_total / total))
+    model_rows.append(Row("  of which MLP", f"{a.n_layers} × {s.mlp.per_block:,}", s.mlp.total,
+                          s.mlp.total / total))
+    if s.norms.final:
+        model_rows.append(Row("final norm", a.norm, s.norms.final))
     if a.unembedding == "tied":
-        model_rows.append(Row("unembedding (W_U)", "tied to the token embedding", s["unembedding"]))
+        model_rows.append(Row("unembedding (W_U)", "tied to the token embedding", s.unembedding))
     elif a.unembedding == "untied":
         model_rows.append(Row("unembedding (W_U)", x(a.vocab_size, a.d_model) + (" + bias" if a.lm_head_bias else ""),
-                              s["unembedding"], s["unembedding"] / total))
-    if s["pooler"]:
-        model_rows.append(Row("pooler", "d_model × d_model + bias", s["pooler"]))
+                              s.unembedding, s.unembedding / total))
+    if s.pooler:
+        model_rows.append(Row("pooler", "d_model × d_model + bias", s.pooler))
     model_rows.append(Row("total", "all parameters", total, 1.0, strong=True))
 
-    conv = s["conventions"]
-    conv_rows = [Row(name.replace("_", "-"), CONVENTIONS[name], conv[name], conv[name] / total)
+    conv = s.conventions
+    conv_rows = [Row(name.replace("_", "-"), CONVENTIONS[name], getattr(conv, name), getattr(conv, name) / total)
                  for name in CONVENTIONS if name != "active" or a.is_moe]
     return [
         Section("one attention head", tuple(head_rows)),

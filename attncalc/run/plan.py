@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from ..spec.arch import Architecture
 from ..errors import WorkloadError
-from ..core.flops import Convention, forward, positive
+from ..core.evaluate import forward
+from ..core.workload import Convention, positive
 
 
 @dataclass(frozen=True)
