@@ -138,6 +138,11 @@ def test_diff_variant_syntax_and_set_agree(cli):
     assert fig["memory.kv_cache.per_token"]["new"] == 2 * 32 * 4 * 128 * 2
     rel = fig["memory.kv_cache.per_token"]["relative"]
     assert Fraction(rel["numerator"], rel["denominator"]) == Fraction(-1, 2)
+    # check takes the same syntax: Llama 2 7B (32 layers, 32 heads of 128) with 8 KV heads at 4,096
+    # tokens holds 2 x 32 x 8 x 128 x 2 bytes x 4,096 = 512 MiB; with its own 32 heads, 2 GiB
+    ok = cli("check", "llama-2-7b:n_kv_heads=8", "--max-kv-cache", "1GiB", "--context", "4096", "--format", "json")
+    assert ok.code == 0 and json.loads(ok.out)["budgets"][0]["actual"] == 2 * 32 * 8 * 128 * 2 * 4096
+    assert cli("check", "llama-2-7b", "--max-kv-cache", "1GiB", "--context", "4096").code == 1
 
 
 def test_diff_per_matrix_and_per_head_changes_when_d_head_changes(cli):

@@ -50,12 +50,15 @@ def check(
 ) -> None:
     """Check models against budgets: exit 0 if all hold, 1 if any fails (each named), 2 on bad input."""
     from ..core.budgets import evaluate, plan
+    from ..spec.ref import split_ref
     from ..core.report import build
     from ..core.workload import Workload
 
     given = any(v is not None for v in limits.values())
     results = []
-    for model in targets(models):
+    for ref in targets(models):
+        model, changes = split_ref(ref)  # MODEL:field=value works here as in diff and compare
+        changes += sets or []
         path = budgets or beside(model)
         if path is None and not given and skip_without_budgets:
             print(f"attncalc: skipping {model}: no budgets file beside it", file=sys.stderr)
@@ -64,11 +67,11 @@ def check(
                           "dtype": dtype, "kv_dtype": kv_dtype}, tolerance, path)
         if path is not None and budgets is None:
             print(f"attncalc: using budgets from {path}", file=sys.stderr)
-        arch = load(model, sets)
+        arch = load(model, changes)
         s = p.settings
         work = Workload(s["batch"] or 1, s["seq"], s["context"], s["tokens"], False, s["dtype"] or "bf16",
                         s["kv_dtype"])
-        results.append(Result(arch, model, sets or [], evaluate(build(arch, work), p.limits, tolerance=p.tolerance)))
+        results.append(Result(arch, model, changes, evaluate(build(arch, work), p.limits, tolerance=p.tolerance)))
     if not results:
         print("attncalc: nothing to check", file=sys.stderr)
         return
