@@ -20,6 +20,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "norm": ("layernorm", "rmsnorm"),
     "positions": ("learned", "rotary", "alibi", "relative", "none"),
     "unembedding": ("untied", "tied", "none"),  # none: an encoder without an LM head (BertModel)
+    "qk_norm": ("none", "head", "full"),  # norms on queries and keys: per head (Qwen3, Gemma 3) or full width (OLMo-2)
 }
 
 # Human descriptions, used by `attncalc init` and the docs.
@@ -57,6 +58,23 @@ DOC: dict[str, str] = {
     "sliding_window": "attention window in tokens (Mistral), or unset for full context",
     "token_types": "rows of the token-type (segment) embedding (BERT: 2)",
     "pooler": "a pooler dense layer on the first token (BERT)",
+    "sliding_window_pattern": "every k-th layer (k, 2k, ...) attends to everything, the others locally (Gemma 2/3, gpt-oss, Llama 4)",
+    "attention_chunk": "local layers attend within chunks of this many tokens (Llama 4), instead of a sliding window",
+    "first_dense_layers": "layers before the first mixture-of-experts layer that keep a dense MLP (DeepSeek)",
+    "moe_every": "a layer i >= first_dense_layers is a mixture-of-experts layer when i % moe_every == moe_offset",
+    "moe_offset": "see moe_every",
+    "d_ff_expert": "hidden width of one routed expert (default d_ff; d_ff is then the dense layers' width)",
+    "n_shared_experts": "experts every token runs besides the routed ones (DeepSeek, Qwen2-MoE, Llama 4)",
+    "d_ff_shared": "hidden width of one shared expert (default d_ff_expert)",
+    "shared_expert_gate": "a sigmoid gate (d_model -> 1) on the shared expert's output (Qwen2-MoE)",
+    "router_bias": "the router has a bias (gpt-oss)",
+    "q_lora_rank": "multi-head latent attention: rank of the query compression (unset: a plain query projection)",
+    "kv_lora_rank": "multi-head latent attention (DeepSeek-V2/V3): rank of the joint key/value latent the cache keeps",
+    "qk_rope_head_dim": "latent attention: per-head query/key dimension carrying rotary positions (the key's is shared)",
+    "v_head_dim": "latent attention: value dimension per head (default d_head)",
+    "qk_norm": "norms on queries and keys: none, head (one d_head norm shared by the heads) or full (n_heads d_head wide)",
+    "attention_sinks": "one learned sink logit per head (gpt-oss)",
+    "mtp_layers": "multi-token prediction modules (DeepSeek-V3), counted apart: the with_mtp convention",
 }
 
 
@@ -95,6 +113,23 @@ class Architecture:
     sliding_window: int | None = None
     token_types: int = 0
     pooler: bool = False
+    sliding_window_pattern: int | None = None
+    attention_chunk: int | None = None
+    first_dense_layers: int = 0
+    moe_every: int = 1
+    moe_offset: int = 0
+    d_ff_expert: int | None = None
+    n_shared_experts: int = 0
+    d_ff_shared: int | None = None
+    shared_expert_gate: bool = False
+    router_bias: bool = False
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    qk_rope_head_dim: int | None = None
+    v_head_dim: int | None = None
+    qk_norm: str = "none"
+    attention_sinks: bool = False
+    mtp_layers: int = 0
     _origin: str = field(default="", repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -135,6 +170,27 @@ class Architecture:
         return self.n_experts > 1
 
     @property
+    def expert_ff_dim(self) -> int:
+        return self.ff_dim if self.d_ff_expert is None else self.d_ff_expert
+
+    @property
+    def shared_ff_dim(self) -> int:
+        return self.expert_ff_dim if self.d_ff_shared is None else self.d_ff_shared
+
+    @property
+    def is_latent(self) -> bool:
+        """Multi-head latent attention (DeepSeek-V2 sec. 2.1)."""
+        return self.kv_lora_rank is not None
+
+    @property
+    def value_dim(self) -> int:
+        return self.head_dim if self.v_head_dim is None else self.v_head_dim
+
+    @property
+    def rope_dim(self) -> int:
+        return self.qk_rope_head_dim or 0
+
+    @property
     def norm_params(self) -> int:
         """Parameters of one norm over d_model: a scale, plus a bias for LayerNorm with bias."""
         with_bias = self.norm == "layernorm" and self.norm_bias
@@ -155,6 +211,7 @@ REQUIRED = ("vocab_size", "d_model", "n_layers", "n_heads")
 _INT_FIELDS = {n for n, f in FIELDS.items() if "int" in str(f.type)}
 _BOOL_FIELDS = {n for n, f in FIELDS.items() if f.type == "bool"}
 _STR_FIELDS = {n for n, f in FIELDS.items() if f.type == "str"}
+ZERO_OK = {"token_types", "block_norms", "first_dense_layers", "moe_offset", "n_shared_experts", "mtp_layers"}
 
 
 def field_type_name(name: str) -> str:
@@ -218,7 +275,7 @@ def _validate(a: Architecture) -> None:
             continue
         if isinstance(v, bool) or not isinstance(v, int):
             fail(name, f"expected an integer, got {v!r}")
-        low = 0 if name in ("token_types", "block_norms") else 1
+        low = 0 if name in ZERO_OK else 1
         if v < low:
             fail(name, f"must be {'>= 0' if low == 0 else 'a positive integer'}, got {v}")
     for name in _BOOL_FIELDS:
@@ -236,7 +293,21 @@ def _validate(a: Architecture) -> None:
         fail("n_heads", f"{a.n_heads} heads do not divide d_model = {a.d_model}; set d_head")
     if a.top_k > a.n_experts:
         fail("top_k", f"{a.top_k} is more than n_experts = {a.n_experts}")
-    if a.block_norms is not None and a.block_norms > 2:
-        fail("block_norms", f"must be 0, 1 or 2, got {a.block_norms}")
+    if a.block_norms is not None and a.block_norms > 4:
+        fail("block_norms", f"must be 0 to 4 (Gemma 2/3 have four), got {a.block_norms}")
+    if a.moe_offset >= a.moe_every:
+        fail("moe_offset", f"must be less than moe_every = {a.moe_every}, got {a.moe_offset}")
+    if a.sliding_window_pattern is not None and not (a.sliding_window or a.attention_chunk):
+        fail("sliding_window_pattern", "needs sliding_window or attention_chunk for the local layers")
+    if a.sliding_window and a.attention_chunk:
+        fail("attention_chunk", "a model has either a sliding window or attention chunks, not both")
+    latent = ("q_lora_rank", "qk_rope_head_dim")
+    for name in latent:
+        if getattr(a, name) is not None and a.kv_lora_rank is None:
+            fail(name, "only applies to multi-head latent attention: set kv_lora_rank")
+    if a.is_latent and a.n_kv_heads not in (None, a.n_heads):
+        fail("n_kv_heads", "latent attention has no separate key/value heads; leave n_kv_heads unset")
+    if a.n_shared_experts and not a.is_moe:
+        fail("n_shared_experts", "shared experts need n_experts > 1")
     if a.n_positions is not None and a.positions != "learned":
         fail("n_positions", f"only applies to learned positions, not {a.positions!r}")

@@ -17,12 +17,16 @@ from ...spec.arch import Architecture
 from .base import Op, Part, Weight, bias, norm, part
 
 
+def norm_cost(a: Architecture) -> str:
+    """The element-wise price of this model's kind of norm (workload.ELEMENTWISE)."""
+    return a.norm if a.norm == "rmsnorm" or a.norm_bias else "layernorm_nobias"
+
+
 def norm_of(a: Architecture, name: str, label: str) -> Weight:
     """One norm over d_model, with this model's kind of norm."""
     with_bias = a.norm == "layernorm" and a.norm_bias
-    cost = a.norm if a.norm == "rmsnorm" or a.norm_bias else "layernorm_nobias"
     formula = "2 × d_model (scale, bias)" if with_bias else "d_model (scale)"
-    return norm(name, label, a.norm_params, a.d_model, cost, formula)
+    return norm(name, label, a.norm_params, a.d_model, norm_cost(a), formula)
 
 
 def embedding(a: Architecture) -> Part:
