@@ -43,6 +43,7 @@ def resolve_hardware(ref: str):
                             "attncalc time mistral-7b --hw h200 --efficiency compute=0.6,memory=0.8 · "
                             "attncalc time llama-3-8b --hw h100-sxm --measured-prefill-s 0.12 --measured-decode-s 0.008 · "
                             "attncalc time llama-3-8b --hw h100-sxm --mfu-tokens-per-s 3500 --seq 8192 · "
+                            "attncalc time palm-540b --hw tpu-v4 --seq 2048 --mfu-tokens-per-s 238300 --mfu-devices 6144 · "
                             "attncalc time gpt2-small --hw this · attncalc time llama-3-8b --hw h200 --max-decode-ms 5")
 @handles_errors
 def time_command(
@@ -61,6 +62,7 @@ def time_command(
     measured_tokens_per_s: _opt("--measured-tokens-per-s", "Your measured decode tokens/s (all sequences): fits the memory efficiency.") = None,
     mfu_tokens_per_s: _opt("--mfu-tokens-per-s", "A measured throughput: report MFU under every convention.") = None,
     mfu_mode: Annotated[str, typer.Option("--mfu-mode", help="What the throughput measures: training, prefill or decode.")] = "training",
+    mfu_devices: Annotated[Optional[int], typer.Option("--mfu-devices", help="Chips the throughput ran on (default: --gpus), e.g. a data-parallel job.", show_default=False)] = None,
     max_decode_ms: _opt("--max-decode-ms", "Budget: fail (exit 1) if the decode estimate per token is above this.") = None,
     max_prefill_ms: _opt("--max-prefill-ms", "Budget: fail if the prefill estimate is above this.") = None,
     min_tokens_per_s: _opt("--min-tokens-per-s", "Budget: fail if the decode estimate of tokens/s is below this.") = None,
@@ -102,7 +104,8 @@ def time_command(
     tok = parse_tokens(tokens)
     body = time_document(arch, setup, batch=positive("--batch", batch), seq=s, context=c, tokens=tok,
                          conv=Convention(attention.value), recompute=recompute, measured=measured,
-                         mfu_tokens_per_s=num("--mfu-tokens-per-s", mfu_tokens_per_s), mfu_mode=mfu_mode)
+                         mfu_tokens_per_s=num("--mfu-tokens-per-s", mfu_tokens_per_s), mfu_mode=mfu_mode,
+                         mfu_devices=mfu_devices)
     from ..present.document import SCHEMA_VERSION, to_csv, to_json
 
     doc = {"schema_version": SCHEMA_VERSION, "model": arch.name, "hardware": hardware.as_dict(), **body}
