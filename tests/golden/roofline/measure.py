@@ -118,7 +118,10 @@ def build(cfg_dict: dict, device: str, dtype: torch.dtype):
     cls = getattr(transformers, cfg.architectures[0])
     torch.manual_seed(0)
     with torch.device(device):
-        model = cls._from_config(cfg, attn_implementation="sdpa", dtype=dtype)
+        try:
+            model = cls._from_config(cfg, attn_implementation="sdpa", dtype=dtype)
+        except TypeError:  # transformers < 4.56 names it torch_dtype
+            model = cls._from_config(cfg, attn_implementation="sdpa", torch_dtype=dtype)
     return model.eval()
 
 
