@@ -41,7 +41,7 @@ def _root(
     """Exact parameter, FLOP and memory counts for transformers: per matrix, per head, per block, in total."""
 
 
-from . import catalog, check, compare, count, diff, explain, fit, init, run  # noqa: E402,F401  (registers the commands)
+from . import catalog, check, compare, count, diff, explain, fit, init, run, time  # noqa: E402,F401  (registers the commands)
 
 
 def main(argv: list[str] | None = None) -> None:
