@@ -69,6 +69,8 @@ def flatten(doc: Any, prefix: str = "") -> list[tuple[str, Any]]:
             rows += flatten(v, f"{prefix}.{k}" if prefix else str(k))
         return rows
     if isinstance(doc, list):
+        if doc and all(isinstance(v, dict) for v in doc):  # rows (block kinds, scaling): key.0.field
+            return [row for i, v in enumerate(doc) for row in flatten(v, f"{prefix}.{i}")]
         return [(prefix, "x".join(str(v) for v in doc) if all(isinstance(v, int) for v in doc) else json.dumps(doc))]
     return [(prefix, doc)]
 

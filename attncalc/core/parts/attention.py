@@ -64,13 +64,15 @@ def attention(a: Architecture) -> Part:
 def extras(a: Architecture) -> list:
     """Query/key norms and attention sinks, where the model has them."""
     dh, cost = a.head_dim, norm_cost(a)
+    per = 2 if (a.norm == "layernorm" and a.norm_bias) else 1  # scale (and bias) per feature
+    both = " (scale, bias)" if per == 2 else ""
     out: list = []
     if a.qk_norm == "head":
-        out += [norm("q_norm", "query norm", dh, a.n_heads * dh, cost, "d_head (shared by the heads)"),
-                norm("k_norm", "key norm", dh, a.kv_heads * dh, cost, "d_head (shared by the heads)")]
+        out += [norm("q_norm", "query norm", per * dh, a.n_heads * dh, cost, f"d_head{both}, shared by the heads"),
+                norm("k_norm", "key norm", per * dh, a.kv_heads * dh, cost, f"d_head{both}, shared by the heads")]
     elif a.qk_norm == "full":
-        out += [norm("q_norm", "query norm", a.n_heads * dh, a.n_heads * dh, cost, "n_heads × d_head"),
-                norm("k_norm", "key norm", a.kv_heads * dh, a.kv_heads * dh, cost, "n_kv_heads × d_head")]
+        out += [norm("q_norm", "query norm", per * a.n_heads * dh, a.n_heads * dh, cost, f"n_heads × d_head{both}"),
+                norm("k_norm", "key norm", per * a.kv_heads * dh, a.kv_heads * dh, cost, f"n_kv_heads × d_head{both}")]
     if a.attention_sinks:
         out.append(Weight("sinks", "attention sinks", a.n_heads, 1, "n_heads", "bias", over=None))
     return out

@@ -129,9 +129,12 @@ def describe(a: Architecture) -> Part:
 def describe_mtp(a: Architecture) -> Part | None:
     """DeepSeek-V3's multi-token prediction modules (sec. 2.2): per module two RMSNorms (of the
     previous depth's hidden state and of the next token's embedding), a projection of their
-    concatenation (d_model x 2 d_model), one transformer block (a MoE block) and its output norm;
-    the embedding and output head are shared with the main model. Not part of ``describe``: the
-    main model runs without them, and transformers does not build them."""
+    concatenation (d_model x 2 d_model), one transformer block (a MoE block) and its output norm.
+    The embedding and output head are shared with the main model in use, but the checkpoint stores a
+    copy of each with every module (``model.layers.61.embed_tokens``, ``.shared_head.head``), and
+    its 685B (DeepSeek-V3 README_WEIGHTS: 671B main + 11.5B unique MTP + the two 0.9B copies)
+    counts them: so does this. Not part of ``describe``: the main model runs without them, and
+    transformers does not build them."""
     if not a.mtp_layers:
         return None
     moe_layer = Layer("full" if not (a.sliding_window or a.attention_chunk) else "sliding", a.is_moe)
@@ -141,7 +144,11 @@ def describe_mtp(a: Architecture) -> Part | None:
              part("norms", "input norms", norm_of(a, "norm", "norm"), count=2),
              Weight("projection", "projection (M)", a.d_model, 2 * a.d_model, "d_model × 2 d_model"),
              block(a, moe_layer, 1),
-             norm_of(a, "output_norm", "output norm")),
+             norm_of(a, "output_norm", "output norm"),
+             Weight("embedding_copy", "embedding (checkpoint copy)", a.vocab_size, a.d_model, "vocab_size × d_model",
+                    "embedding", over=None),
+             Weight("head_copy", "output head (checkpoint copy)", a.vocab_size, a.d_model, "vocab_size × d_model",
+                    "unembedding")),
         count=a.mtp_layers,
     )
 
