@@ -31,6 +31,8 @@ class Section:
     rows: tuple[Row, ...]
     note: str = ""
     unit: str = "count"
+    share_label: str = "share"  # what the share column holds (estimates: "exact ÷ estimate")
+    share_kind: str = "share"  # share (a percentage of a whole) or ratio (a plain number)
 
 
 def x(*factors: int) -> str:
@@ -70,7 +72,7 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
         heads_how = f"{a.n_heads} × {qv:,} (query, value-up) + {kv} × {kvv:,} (key, value-down)"
     block_rows = [Row("attention heads", heads_how, s.attention.heads_per_block)]
     if s.attention.biases_per_block:
-        block_rows.append(Row("attention biases", "query/key/value and output biases", s.attention.biases_per_block))
+        block_rows.append(Row("attention biases", bias_words(att), s.attention.biases_per_block))
     if s.attention.relative_positions_per_block:
         block_rows.append(Row("relative positions", "W_R + u, v (Transformer-XL)", s.attention.relative_positions_per_block))
     block_rows += _mlp_rows(a, blk.child("mlp"))
@@ -109,6 +111,13 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
         Section("counting conventions", tuple(conv_rows),
                 "match a published figure to the convention it uses"),
     ]
+
+
+def bias_words(attention: Node) -> str:
+    """The biases this attention has, named from its tree (Qwen2: query/key/value biases only)."""
+    node = attention.get("biases")
+    labels = [c.label for c in node.children if c.total] if node is not None else []
+    return " and ".join(labels) if labels else "biases"
 
 
 def _mlp_rows(a: Architecture, mlp: Node) -> list[Row]:
