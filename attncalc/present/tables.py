@@ -223,6 +223,7 @@ def _plan(t: Table, grid: list[list[str]], width: int) -> tuple[list[int], list[
             c = t.columns[i]
             texts = [row[i] for row in grid]
             natural[i] = max([cells(c.name)] + [cells(x) for x in texts])
+            # a header may wrap on spaces; a cell only in an explanatory (fold) column
             least[i] = max([_longest_word(c.name)] + [_longest_word(x) if c.fold else cells(x) for x in texts])
         gaps = GAP * (len(shown) - 1)
         if sum(least.values()) + gaps <= width:
@@ -233,8 +234,10 @@ def _plan(t: Table, grid: list[list[str]], width: int) -> tuple[list[int], list[
         shown.remove(min(optional, key=lambda i: (t.columns[i].drop, -i)))
     widths = dict(natural)
     excess = sum(widths.values()) + gaps - width
-    while excess > 0:  # fold the explanatory columns, the widest first
-        i = max((i for i in shown if widths[i] > least[i]), key=lambda i: widths[i] - least[i])
+    folding = [i for i in shown if t.columns[i].fold]
+    while excess > 0:  # fold the explanatory columns first, the widest first; then wrap headers
+        pool = [i for i in folding if widths[i] > least[i]] or [i for i in shown if widths[i] > least[i]]
+        i = max(pool, key=lambda i: widths[i] - least[i])
         widths[i] -= 1
         excess -= 1
     return shown, [widths[i] for i in shown]
@@ -259,7 +262,12 @@ def _horizontal(t: Table, grid: list[list[str]], shown: list[int], widths: list[
             out.append((line.rstrip(), style))
         return out
 
-    lines = lay([c.name for c in t.columns], "bold")
+    heads = [wrap(t.columns[i].name, w) for i, w in zip(shown, widths)]
+    lines = []
+    for k in range(max(len(h) for h in heads)):
+        line = (" " * GAP).join(_pad(h[k] if k < len(h) else "", w, t.columns[i].right)
+                               for h, i, w in zip(heads, shown, widths))
+        lines.append((line.rstrip(), "bold"))
     lines.append(((" " * GAP).join("-" * w for w in widths), ""))
     for row, r in zip(grid, t.rows):
         lines += lay(row, "bold" if r.strong else "")
@@ -303,6 +311,11 @@ def table_lines(t: Table, width: int) -> list[Line]:
     out: list[Line] = [(x, "bold") for x in wrap(t.title, width)] if t.title else []
     if plan is not None:
         out += _horizontal(t, grid, *plan)
+        hidden = [c.name for i, c in enumerate(t.columns)
+                  if i not in plan[0] and any(row[i] for row in grid)]
+        if hidden:
+            out += [(x, "dim") for x in wrap(f"not shown at this width: {', '.join(hidden)} "
+                                             "(a wider terminal, or --format csv/json)", width)]
     else:
         out += _vertical(t.vertical or t, width)
     if t.note:
