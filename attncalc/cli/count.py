@@ -53,7 +53,7 @@ def count(
         from ..present.sections import header_lines, param_sections
         from ..present.terminal import section_table
 
-        header = header_lines(arch) + [f"FLOPs: {report.flops.convention['text']}"]
+        header = header_lines(arch) + [f"counting: {report.flops.convention['text']}"]
         blocks += [Para(h, "dim") for h in header]
         blocks += [section_table(sec) for sec in
                    param_sections(arch, report.params) + flop_sections(arch, report.flops, report.memory)]

@@ -296,10 +296,10 @@ def _vertical(t: Table, width: int) -> list[Line]:
                 out.append((line, "bold" if r.strong else ""))
             elif c.kind == TEXT:
                 out.append((f"  {c.name}", ""))
-                out += [(x, "") for x in wrap(v, width, "    ")]
+                out += [(x, "") for x in wrap(v, width, "    " if width >= 24 else "")]
             else:  # a number is never broken: on its own line if need be
                 out.append((f"  {c.name}", ""))
-                out.append((f"    {v}", "bold" if r.strong else ""))
+                out.append((f"    {v}" if cells(v) + 4 <= width else v, "bold" if r.strong else ""))
     return out
 
 
