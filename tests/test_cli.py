@@ -73,7 +73,7 @@ def test_list_and_show(cli):
     assert rows["mixtral-8x7b"]["total"] == 46_702_792_704 and all(p["source"] for p in rows.values())
     assert "7,241,732,096" in cli("list").out
     s = cli("show", "mistral-7b")
-    assert s.code == 0 and "sliding_window" in s.out and "4096" in s.out
+    assert s.code == 0 and "sliding_window" in s.out and "4,096" in s.out  # numbers with separators (issue 10)
 
 
 def test_mixtral_active_convention(cli):

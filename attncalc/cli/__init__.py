@@ -41,10 +41,12 @@ def _root(
     """Exact parameter, FLOP and memory counts for transformers: per matrix, per head, per block, in total."""
 
 
-from . import catalog, check, compare, count, diff, explain, fit, init, run, time  # noqa: E402,F401  (registers the commands)
+from . import count, explain, compare, diff, check, fit, time, catalog, init, run  # noqa: E402,F401  (registers the commands; help lists them in this order)
 
 
 def main(argv: list[str] | None = None) -> None:
+    if not (sys.argv[1:] if argv is None else argv):  # bare `attncalc`: help on stderr, exit 2 (cli/usage.py)
+        __import__("attncalc.cli.usage", fromlist=["_"]).bare(app)
     try:
         rv = app(args=argv, prog_name="attncalc", standalone_mode=False)
     except cx.NoArgsIsHelpError as err:  # `attncalc` alone: help, exit 0 would hide a typo in CI

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .common import Format, emit, handles_errors, stdout
+from .common import Format, emit, handles_errors
 from .options import Model, Sets, load
 
 
@@ -128,7 +128,7 @@ def fit(
         emit(to_json(full) if fmt is Format.json else to_csv(full))
     else:
         from ..present.memory_sections import memory_sections
-        from ..present.terminal import sections_markdown, sections_renderable
+        from ..present.terminal import print_sections, sections_markdown
 
         header = [f"{arch.name}: memory per GPU" + (" (training" + (" + serving)" if serve else ")") if do_train else " (serving)")]
         header += [_verdict_line(arch.name, verdict)]
@@ -136,7 +136,7 @@ def fit(
         if fmt is Format.markdown:
             emit(sections_markdown(header, sections))
         else:
-            stdout().print(sections_renderable(header, sections))
+            print_sections(header, sections)
     if not verdict["ok"]:
         raise typer.Exit(1)
 

@@ -125,4 +125,52 @@ def flop_steps(a: Architecture, f: PassFlops, seq: int, conv: Convention) -> lis
                           fwd.get("unembedding").total))
     block.append(Step("forward pass", f"sequence of {n(seq)} tokens", fwd.total))
     block.append(Step("training (forward + backward = 3 × forward)", f"3 × {n(fwd.total)}", 3 * fwd.total))
-    return [(f"FLOPs of one head at {n(seq)} tokens ({conv.describe(a)})", steps), ("FLOPs of the model", block)]
+    unit = "MACs" if k == 1 else "FLOPs"  # --macs: one per multiply-accumulate
+    return [(f"{unit} of one head at {n(seq)} tokens ({conv.describe(a)})", steps), (f"{unit} of the model", block)]
+
+
+# --- drawing the steps ---------------------------------------------------------------------------------
+
+
+def result_value(x: int | float) -> int | str:
+    """A step's result: an exact integer, or (the heads' share) a percentage."""
+    return x if isinstance(x, int) else f"{x}%"
+
+
+def explain_title(a: Architecture) -> str:
+    from .text import safe
+
+    return f"{safe(a.name)}: d_model {a.d_model:,}, {a.n_layers} layers, {a.n_heads} heads of {a.head_dim}"
+
+
+def explain_plain(title: str, sections: list[tuple[str, list[Step]]]) -> str:
+    lines = [title]
+    for name, steps in sections:
+        lines += ["", f"{name}:"] + [f"  {st.text} = {st.factors} = {_num(st.result)}" for st in steps]
+    return "\n".join(lines) + "\n"
+
+
+def _num(x: int | float) -> str:
+    return f"{x:,}" if isinstance(x, int) else f"{x}%"
+
+
+def explain_blocks(title: str, sections: list[tuple[str, list[Step]]]) -> list:
+    """One table per section: the step (folds), its factors (fold), its result (exact, never cut)."""
+    from .tables import EXACT, TEXT, Column, Para, Table
+
+    blocks: list = [Para(title, "bold")]
+    for name, steps in sections:
+        t = Table(name, (Column("step", TEXT, fold=True), Column("factors", TEXT, fold=True),
+                         Column("result", EXACT)), key=name)
+        for st in steps:
+            t.add(st.text, st.factors, result_value(st.result))
+        blocks.append(t)
+    return blocks
+
+
+def explain_document(a: Architecture, seq: int, conv: Convention, sections: list[tuple[str, list[Step]]]) -> dict:
+    from .document import envelope
+
+    return envelope(model=a.name, seq=seq, convention=conv.as_dict(a) | {"text": conv.describe(a)},
+                    steps=[{"section": name, "text": st.text, "factors": st.factors, "result": st.result}
+                           for name, steps in sections for st in steps])

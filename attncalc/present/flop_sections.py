@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..core.memory import Memory
+from fractions import Fraction
+
+from ..core.memory import Memory, dtype_bytes
 from ..core.report import Flops
 from ..spec.arch import Architecture
 from .sections import WORDS, Row, Section, x
@@ -11,14 +13,22 @@ PF_DAY = 10**15 * 86400  # a petaflop/s-day, GPT-3 Table D.1's unit
 CORE = {"scores": "scores (q·k)", "weighted_values": "weighted sum of values", "softmax": "softmax"}
 
 
-def fsec(title: str, rows, note: str = "") -> Section:
-    return Section(title, tuple(rows), note, "flops")
+def fsec(title: str, rows, note: str = "", unit: str = "flops") -> Section:
+    return Section(title, tuple(rows), note, unit)
+
+
+def decode_note(a: Architecture) -> str:
+    if a.sliding_window:
+        return (f"decode grows with the context up to the window of {a.sliding_window:,} tokens, then stays flat: "
+                "the window caps the keys each new token attends to")
+    return "decode grows linearly with the context"
 
 
 def flop_sections(a: Architecture, f: Flops, mem: Memory) -> list[Section]:
     w, fwd, dec = f.workload, f.forward, f.decode
     tokens = w["batch"] * w["seq"]
-    unit = "MAC" if f.convention["unit"] == "mac" else "FLOP"
+    mac = f.convention["unit"] == "mac"
+    unit, u = ("MAC", "macs") if mac else ("FLOP", "flops")
     how = fwd.attention.per_head_formulas
     head = [Row(WORDS.get(k, CORE.get(k, k)), how[k], v) for k, v in fwd.attention.per_head_parts.items()]
     shared = "" if a.group_size == 1 else f" (key, value-down shared by {a.group_size} heads)"
@@ -32,7 +42,7 @@ def flop_sections(a: Architecture, f: Flops, mem: Memory) -> list[Section]:
         Row("  of which attention", "", fwd.attention.total, float(fwd.attention.share)),
     ]
     if fwd.unembedding:
-        fwd_rows.append(Row("logits (unembedding)", x(2, tokens, a.vocab_size, a.d_model) if unit == "FLOP" else "",
+        fwd_rows.append(Row("logits (unembedding)", x(tokens, a.vocab_size, a.d_model) if mac else x(2, tokens, a.vocab_size, a.d_model),
                             fwd.unembedding, fwd.unembedding / fwd.total))
     for key in ("embedding", "pooler"):
         if getattr(fwd, key):
@@ -43,34 +53,61 @@ def flop_sections(a: Architecture, f: Flops, mem: Memory) -> list[Section]:
                 Row("one block", "", dec.per_block),
                 Row("decode step total", f"batch {w['batch']}, {dec.context:,} cached tokens", dec.total, strong=True)]
     sections = [
-        fsec(f"{unit}s of one attention head, forward (batch {w['batch']}, seq {w['seq']:,})", tuple(head)),
-        fsec(f"{unit}s forward", tuple(fwd_rows)),
+        fsec(f"{unit}s of one attention head, forward (batch {w['batch']}, seq {w['seq']:,})", tuple(head), unit=u),
+        fsec(f"{unit}s forward", tuple(fwd_rows), unit=u),
     ]
     if a.causal:  # an encoder has no decode step (nor KV cache)
-        sections.append(fsec(f"{unit}s of one decode step", tuple(dec_rows), "decode grows linearly with the context"))
+        sections.append(fsec(f"{unit}s of one decode step", tuple(dec_rows), decode_note(a), unit=u))
     if f.training is not None:
         t = f.training
         rows = [Row("forward", f"{t.tokens:,} tokens in sequences of {t.seq:,}", t.forward),
                 Row("backward", "2 × forward", t.backward)]
         if t.recompute:
             rows.append(Row("recomputation", "1 × forward", t.recompute))
-        rows.append(Row("training total", f"= {t.total / PF_DAY:,.1f} PF-days", t.total, strong=True))
-        sections.append(fsec(f"{unit}s of training", tuple(rows)))
-    est = [Row(name, f"{e.formula} ({e.source.split(',')[0]})", e.value, None if e.ratio_exact_to_estimate is None else float(e.ratio_exact_to_estimate))
-           for name, e in f.estimates.items()]
-    sections.append(fsec(f"published estimates, training on {next(iter(f.estimates.values())).tokens:,} tokens",
-                            tuple(est), "share column: exact training count ÷ the estimate"))
-    sections.append(fsec("attention's share of forward FLOPs as the sequence grows",
-                            tuple(Row(f"seq {r.seq:,}", "", r.forward, float(r.attention_share)) for r in f.scaling)))
+        pf_days = (2 * t.total if mac else t.total) / PF_DAY
+        rows.append(Row("training total", f"= {pf_days:,.1f} PF-days" + (" (as FLOPs: 2 per MAC)" if mac else ""),
+                        t.total, strong=True))
+        sections.append(fsec(f"{unit}s of training", tuple(rows), unit=u))
+    sections.append(estimates_section(f, mac))
+    sections.append(fsec(f"attention's share of forward {unit}s as the sequence grows",
+                         tuple(Row(f"seq {r.seq:,}", "", r.forward, float(r.attention_share)) for r in f.scaling),
+                         unit=u))
     sections.append(memory_section(a, mem))
     return sections
+
+
+def estimates_section(f: Flops, mac: bool) -> Section:
+    """The published estimates, always in FLOPs, beside the exact training count in FLOPs (with
+    --macs, the exact count converted at 2 FLOPs per multiply-accumulate), and exact ÷ estimate."""
+    first = next(iter(f.estimates.values()))
+    exact = None
+    for e in f.estimates.values():  # the exact training count the ratios were taken against
+        if e.ratio_exact_to_estimate is not None:
+            exact = e.ratio_exact_to_estimate * e.value
+            break
+    exact_flops = None if exact is None else (2 * exact if mac else exact)
+    rows = []
+    if exact_flops is not None:
+        rows.append(Row("exact count", "this model, training (forward + backward)" + (", MACs × 2" if mac else ""),
+                        int(exact_flops), strong=True))
+    for name, e in f.estimates.items():
+        ratio = None if exact_flops is None or not e.value else Fraction(exact_flops) / e.value
+        rows.append(Row(name, f"{e.formula} ({e.source.split(',')[0]})", e.value, None if ratio is None else float(ratio)))
+    note = "exact ÷ estimate: the exact training count ÷ the estimate"
+    if mac:
+        note += "; estimates are FLOPs, so the exact count is shown in FLOPs (2 per multiply-accumulate)"
+    return Section(f"published estimates (FLOPs), training on {first.tokens:,} tokens", tuple(rows), note, "flops",
+                   share_label="exact ÷ estimate", share_kind="ratio")
 
 
 def memory_section(a: Architecture, mem: Memory) -> Section:
     kv, tr = mem.kv_cache, mem.training
     kept = f", window keeps {kv.tokens_kept:,}" if kv.tokens_kept != kv.context else ""
+    b = dtype_bytes(kv.dtype)
+    per_elem = f"{b.numerator}" if b.denominator == 1 else f"{b.numerator}/{b.denominator}"
     kv_rows = (
-        Row("KV cache per token", f"2 × {a.n_layers} layers × {a.kv_heads} kv heads × {a.head_dim}", kv.per_token),
+        Row("KV cache per token", f"2 × {a.n_layers} layers × {a.kv_heads} kv heads × {a.head_dim} × "
+                                  f"{per_elem} bytes ({kv.dtype})", kv.per_token),
         Row("KV cache", f"batch {kv.batch} × context {kv.context:,}{kept}", kv.total, strong=True),
     ) if a.causal else ()
     return Section(f"memory (bytes; weights in {mem.dtype}" + (f", KV cache in {kv.dtype})" if a.causal else ")"), (

@@ -31,6 +31,8 @@ class Section:
     rows: tuple[Row, ...]
     note: str = ""
     unit: str = "count"
+    share_label: str = "share"  # what the share column holds (estimates: "exact ÷ estimate")
+    share_kind: str = "share"  # share (a percentage of a whole) or ratio (a plain number)
 
 
 def x(*factors: int) -> str:
@@ -70,9 +72,14 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
         heads_how = f"{a.n_heads} × {qv:,} (query, value-up) + {kv} × {kvv:,} (key, value-down)"
     block_rows = [Row("attention heads", heads_how, s.attention.heads_per_block)]
     if s.attention.biases_per_block:
-        block_rows.append(Row("attention biases", "query/key/value and output biases", s.attention.biases_per_block))
+        block_rows.append(Row("attention biases", bias_words(att), s.attention.biases_per_block))
     if s.attention.relative_positions_per_block:
         block_rows.append(Row("relative positions", "W_R + u, v (Transformer-XL)", s.attention.relative_positions_per_block))
+    if s.attention.per_block != s.attention.heads_per_block:
+        block_rows.append(Row("attention", "heads + " + ("biases" if s.attention.biases_per_block else "")
+                              + (" + " if s.attention.biases_per_block and s.attention.relative_positions_per_block else "")
+                              + ("relative positions" if s.attention.relative_positions_per_block else ""),
+                              s.attention.per_block, strong=True))
     block_rows += _mlp_rows(a, blk.child("mlp"))
     if s.norms.per_block:
         block_rows.append(Row("norms", f"{a.norms_per_block} × {a.norm_params:,} ({a.norm})", s.norms.per_block))
@@ -83,9 +90,15 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
     for leaf_ in emb.children if emb else ():
         how = x(*leaf_.shape) if leaf_.shape and leaf_.shape[1] > 1 else leaf_.formula
         model_rows.append(Row(leaf_.label, how, leaf_.total, leaf_.total / total))
+    if emb and len([c for c in emb.children if c.total]) > 1:
+        model_rows.append(Row("embeddings", " + ".join(c.label.split(" (")[0] for c in emb.children if c.total),
+                              s.embedding, s.embedding / total))
     model_rows.append(Row(f"{a.n_layers} blocks", f"{a.n_layers} × {s.per_block:,}", s.blocks, s.blocks / total))
     model_rows.append(Row("  of which attention heads", f"{a.n_layers} × {s.attention.heads_per_block:,}",
                           s.attention.heads_total, s.attention.heads_total / total))
+    if s.attention.total != s.attention.heads_total:
+        model_rows.append(Row("  of which attention", f"{a.n_layers} × {s.attention.per_block:,} (heads, biases)",
+                              s.attention.total, s.attention.total / total))
     model_rows.append(Row("  of which MLP", f"{a.n_layers} × {s.mlp.per_block:,}", s.mlp.total,
                           s.mlp.total / total))
     if s.norms.final:
@@ -101,7 +114,7 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
 
     conv = s.conventions
     conv_rows = [Row(name.replace("_", "-"), CONVENTIONS[name], getattr(conv, name), getattr(conv, name) / total)
-                 for name in CONVENTIONS if name != "active" or a.is_moe]
+                 for name in CONVENTIONS if (name != "active" or a.is_moe) and (name != "with_mtp" or a.mtp_layers)]
     return [
         Section("one attention head", tuple(head_rows)),
         Section("one block", tuple(block_rows)),
@@ -109,6 +122,13 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
         Section("counting conventions", tuple(conv_rows),
                 "match a published figure to the convention it uses"),
     ]
+
+
+def bias_words(attention: Node) -> str:
+    """The biases this attention has, named from its tree (Qwen2: query/key/value biases only)."""
+    node = attention.get("biases")
+    labels = [c.label for c in node.children if c.total] if node is not None else []
+    return " and ".join(labels) if labels else "biases"
 
 
 def _mlp_rows(a: Architecture, mlp: Node) -> list[Row]:
