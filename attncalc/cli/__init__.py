@@ -45,6 +45,11 @@ from . import catalog, check, compare, count, explain, init, run  # noqa: E402,F
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The console script: exit codes 0, 1 (a budget failed), 2 (bad input), 3 (a bug), 130, 141;
+    see ``cli/faults.py``."""
+    from . import faults
+
+    faults.prepare_streams()
     try:
         rv = app(args=argv, prog_name="attncalc", standalone_mode=False)
     except cx.NoArgsIsHelpError as err:  # `attncalc` alone: help, exit 0 would hide a typo in CI
@@ -52,12 +57,20 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except cx.UsageError as err:
         hint = f" (see `attncalc {err.ctx.info_name} --help`)" if err.ctx and err.ctx.parent else " (see `attncalc --help`)"
-        print(f"attncalc: error: {err.format_message()}{hint}", file=sys.stderr)
+        print(f"attncalc: error: {faults.one_line(err.format_message(), 500)}{hint}", file=sys.stderr)
         sys.exit(2)
     except typer.Abort:
         print("attncalc: interrupted", file=sys.stderr)
         sys.exit(130)
     except cx.ClickException as err:
-        print(f"attncalc: error: {err.format_message()}", file=sys.stderr)
+        print(f"attncalc: error: {faults.one_line(err.format_message(), 500)}", file=sys.stderr)
         sys.exit(err.exit_code)
-    sys.exit(rv if isinstance(rv, int) else 0)
+    except KeyboardInterrupt:
+        print("attncalc: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except OSError as err:  # writing the results failed (EPIPE, ENOSPC…)
+        sys.exit(faults.output_error(err))
+    except Exception as err:  # noqa: BLE001 - anything else is a bug: exit 3, never 1 (a failed budget)
+        sys.exit(faults.bug(err))
+    code = faults.flush_stdout()
+    sys.exit(code if code is not None else rv if isinstance(rv, int) else 0)

@@ -12,6 +12,11 @@ from rich.console import Console
 
 from ..errors import AttncalcError
 
+try:  # Typer >= 0.29 vendors its own Click; older releases use Click itself.
+    from typer._click import exceptions as cx
+except ImportError:  # pragma: no cover
+    from click import exceptions as cx
+
 
 class Format(str, Enum):
     table = "table"
@@ -31,12 +36,15 @@ def stderr() -> Console:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one line on stderr and return the Exit to raise."""
-    print(f"attncalc: error: {message}", file=sys.stderr)
+    from .faults import one_line
+
+    print(f"attncalc: error: {one_line(message, 2000)}", file=sys.stderr)
     return typer.Exit(code)
 
 
 def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Map domain errors to one line on stderr and exit code 2; Ctrl-C to exit 130."""
+    """Map domain errors to one line on stderr and exit code 2; Ctrl-C to exit 130; a failed write of
+    the results to 141 (closed pipe) or 2; any other exception, a bug, to exit 3 (see cli/faults.py)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -47,6 +55,18 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             print("attncalc: interrupted", file=sys.stderr)
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, cx.ClickException):
+            raise
+        except RecursionError:  # a reader or formatter given something nested past Python's stack
+            raise fail("input nested too deeply to read") from None
+        except OSError as err:  # writing the results (a library error on a file is a ConfigError)
+            from .faults import output_error
+
+            raise typer.Exit(output_error(err)) from None
+        except Exception as err:  # noqa: BLE001 - a bug: exit 3, never 1 (that means a budget failed)
+            from .faults import bug
+
+            raise typer.Exit(bug(err)) from None
 
     return wrapper
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .arch import Architecture, from_mapping
+from .arch import Architecture, as_int, from_mapping
 from ..errors import ConfigError
+from ..textsafe import shown
 
 Reader = Callable[["_Cfg"], dict[str, Any]]
 
@@ -25,12 +26,10 @@ class _Cfg:
     def int(self, key: str, default: int | None = None, *aliases: str) -> int | None:
         for k in (key, *aliases):
             if k in self.data and self.data[k] is not None:
-                v = self.data[k]
-                if isinstance(v, float) and v.is_integer():
-                    v = int(v)
-                if isinstance(v, bool) or not isinstance(v, int):
-                    raise ConfigError(f"expected an integer, got {v!r}", source=self.source, field=k)
-                return v
+                try:
+                    return as_int(self.data[k])
+                except ValueError as err:
+                    raise ConfigError(str(err), source=self.source, field=k) from None
         return default
 
     def bool(self, key: str, default: bool) -> bool:
@@ -38,7 +37,7 @@ class _Cfg:
         if v is None:
             return default
         if not isinstance(v, bool):
-            raise ConfigError(f"expected true or false, got {v!r}", source=self.source, field=key)
+            raise ConfigError(f"expected true or false, got {shown(v)}", source=self.source, field=key)
         return v
 
     def str(self, key: str, default: str) -> str:
@@ -46,7 +45,7 @@ class _Cfg:
         if v is None:
             return default
         if not isinstance(v, str):
-            raise ConfigError(f"expected a string, got {v!r}", source=self.source, field=key)
+            raise ConfigError(f"expected a string, got {shown(v)}", source=self.source, field=key)
         return v
 
     def tied(self, default: bool) -> str:
@@ -199,11 +198,14 @@ def from_hf_config(data: dict[str, Any], source: str, default_name: str) -> Arch
         raise ConfigError(
             f"no model_type: not a Hugging Face config.json (supported: {', '.join(READERS)})",
             source=source, field="model_type")
-    if model_type not in READERS:
-        raise ConfigError(f"unsupported model_type {model_type!r}; supported: {', '.join(READERS)}",
+    if not isinstance(model_type, str) or model_type not in READERS:
+        raise ConfigError(f"unsupported model_type {shown(model_type)}; supported: {', '.join(READERS)}; "
+                          "for another architecture write a TOML by hand: `attncalc init NAME` "
+                          "(or `attncalc init NAME --from llama-2-7b` to start from a close one)",
                           source=source, field="model_type")
     fields = READERS[model_type](_Cfg(data, source))
-    name = data.get("_name_or_path") or default_name
-    fields |= {"name": str(name).rsplit("/", 1)[-1] or default_name, "family": model_type,
-               "source": f"Hugging Face config.json ({source})"}
+    name = data.get("_name_or_path")
+    name = name if isinstance(name, str) and name.strip() else default_name
+    fields |= {"name": name.rstrip("/").rsplit("/", 1)[-1][:256] or default_name or "model",
+               "family": model_type, "source": f"Hugging Face config.json ({source})"}
     return from_mapping(fields, source=source)
