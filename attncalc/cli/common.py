@@ -26,12 +26,16 @@ class Format(str, Enum):
 
 
 def stdout() -> Console:
-    """Results go to stdout; width from COLUMNS or the terminal; NO_COLOR honoured by Rich."""
-    return Console(soft_wrap=False, highlight=False)
+    """Results go to stdout; width from COLUMNS or the terminal; NO_COLOR honoured by Rich.
+
+    markup=False and emoji=False: strings are shown as written, so a model name, note, source or
+    path like ``[/]`` or ``:warning:`` from a user's file is never read as Rich markup or an emoji
+    code (styles come from Text/Style objects, never from markup in strings)."""
+    return Console(soft_wrap=False, highlight=False, markup=False, emoji=False)
 
 
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, markup=False, emoji=False)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

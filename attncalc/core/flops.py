@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..spec.arch import Architecture
+from ..spec.arch import MAX_INT, Architecture
 from .tree import Node, group
 from ..errors import WorkloadError
+from ..textsafe import shown
 from .params import head_structure
 
 # FLOPs per element for ops="all". Comparisons (the softmax max) are not counted as FLOPs.
@@ -71,7 +72,9 @@ class Convention:
 
 def positive(name: str, value: int, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise WorkloadError(f"{name} must be an integer >= {low}, got {value!r}")
+        raise WorkloadError(f"{name} must be an integer >= {low}, got {shown(value)}")
+    if value > MAX_INT:  # like the model's fields: a signed 64-bit int, so every product prints
+        raise WorkloadError(f"{name} is too large: at most 2**63 - 1 = {MAX_INT:,}")
     return value
 
 
