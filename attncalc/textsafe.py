@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = (r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # compiled on first use
 
 
 def printable(text: str) -> str:
@@ -26,7 +26,7 @@ def printable(text: str) -> str:
         c = ord(m.group())
         return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
-    return _CONTROL.sub(esc, str(text))
+    return re.sub(_CONTROL, esc, str(text))
 
 
 def markup_safe(text: str) -> str:

@@ -35,7 +35,7 @@ MAX_EXPONENT = 60  # 1e60 is already far past any count of parameters, FLOPs or 
 MAX_QUANTITY = 10**60
 MAX_TEXT = 100  # characters in one number
 _INT = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+(?:_[0-9]+)*)"
-_NUMBER = re.compile(rf"({_INT})(?:\.([0-9]+(?:_[0-9]+)*)?)?(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z]*)")
+_NUMBER = rf"({_INT})(?:\.([0-9]+(?:_[0-9]+)*)?)?(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z]*)"  # compiled on use
 _UNITS_HELP = "use a number with an optional unit such as 7B, 1.4T, 1e9, 4GiB, 500M"
 
 
@@ -49,7 +49,7 @@ def _exact(text: str, what: str, *, units: bool = True) -> tuple[Fraction, str]:
         raise ValueError(f"{t!r} is not a finite {what}")
     if t.startswith("-"):
         raise ValueError(f"{t!r}: a {what} cannot be negative")
-    m = _NUMBER.fullmatch(t)
+    m = re.fullmatch(_NUMBER, t)
     if not m:
         raise ValueError(f"cannot read {t!r} as a {what}: {_UNITS_HELP}")
     whole, frac, exp, unit = m.groups()

@@ -6,6 +6,7 @@ are reduced to one line on stderr with exit code 2, like every other bad input.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -41,7 +42,29 @@ def _root(
     """Exact parameter, FLOP and memory counts for transformers: per matrix, per head, per block, in total."""
 
 
-from . import catalog, check, compare, count, explain, init, run  # noqa: E402,F401  (registers the commands)
+# Command name -> the module that registers it. Importing a module registers its commands (decorators),
+# so a run of one command imports only its module; help, completion and anything unknown import all.
+COMMAND_MODULES = {"count": "count", "compare": "compare", "check": "check", "explain": "explain",
+                   "list": "catalog", "show": "catalog", "init": "init", "run": "run"}
+_loaded: set[str] = set()
+
+
+def load_commands(argv: list[str] | None = None) -> None:
+    """Register the commands ``argv`` can reach: the named command's module, or all of them."""
+    import importlib
+
+    first = next((a for a in (argv or []) if not a.startswith("-")), None)
+    complete = any(k.endswith("_COMPLETE") for k in os.environ)  # shell completion lists every command
+    wanted = [COMMAND_MODULES[first]] if first in COMMAND_MODULES and not complete else \
+        sorted(set(COMMAND_MODULES.values()))
+    for name in wanted:
+        if name not in _loaded:
+            importlib.import_module(f"{__name__}.{name}")
+            _loaded.add(name)
+    if len(wanted) > 1:  # keep the help's order stable whatever was imported first
+        order = list(COMMAND_MODULES)
+        app.registered_commands.sort(key=lambda c: order.index(c.name or c.callback.__name__)
+                                     if (c.name or c.callback.__name__) in order else len(order))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,8 +73,10 @@ def main(argv: list[str] | None = None) -> None:
     from . import faults
 
     faults.prepare_streams()
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        rv = app(args=argv, prog_name="attncalc", standalone_mode=False)
+        load_commands(args)
+        rv = app(args=args, prog_name="attncalc", standalone_mode=False)
     except cx.NoArgsIsHelpError as err:  # `attncalc` alone: help, exit 0 would hide a typo in CI
         print(err.ctx.get_help() if err.ctx else "", file=sys.stderr)
         sys.exit(2)

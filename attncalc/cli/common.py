@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import sys
 from enum import Enum
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import typer
-from rich.console import Console
 
 from ..errors import AttncalcError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 try:  # Typer >= 0.29 vendors its own Click; older releases use Click itself.
     from typer._click import exceptions as cx
@@ -25,16 +27,20 @@ class Format(str, Enum):
     markdown = "markdown"
 
 
-def stdout() -> Console:
+def stdout() -> "Console":
     """Results go to stdout; width from COLUMNS or the terminal; NO_COLOR honoured by Rich.
 
     markup=False and emoji=False: strings are shown as written, so a model name, note, source or
     path like ``[/]`` or ``:warning:`` from a user's file is never read as Rich markup or an emoji
     code (styles come from Text/Style objects, never from markup in strings)."""
+    from rich.console import Console  # here, not at the top: --format json never imports Rich
+
     return Console(soft_wrap=False, highlight=False, markup=False, emoji=False)
 
 
-def stderr() -> Console:
+def stderr() -> "Console":
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, markup=False, emoji=False)
 
 

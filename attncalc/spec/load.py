@@ -74,7 +74,7 @@ def load_model(ref: str) -> Architecture:
             return load_file(path / "config.json")
         raise ConfigError("a folder without a config.json: give the config.json (or TOML) file itself, "
                           "or a folder that holds a config.json", source=str(path))
-    if HF_ID.fullmatch(ref) and not path.exists():
+    if re.fullmatch(HF_ID, ref) and not path.exists():
         return load_file(hf_cached_config(ref))
     if looks_like_path:
         return load_file(path)
@@ -82,7 +82,7 @@ def load_model(ref: str) -> Architecture:
 
 
 # A Hugging Face model id, ORG/NAME (huggingface_hub's repo-id rules: letters, digits, - _ .; no "..").
-HF_ID = re.compile(r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+HF_ID = (r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 
 
 def hf_cache_dirs() -> list[Path]:
