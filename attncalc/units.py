@@ -39,32 +39,35 @@ _NUMBER = rf"({_INT})(?:\.([0-9]+(?:_[0-9]+)*)?)?(?:[eE]([+-]?[0-9]+))?\s*([A-Za
 _UNITS_HELP = "use a number with an optional unit such as 7B, 1.4T, 1e9, 4GiB, 500M"
 
 
-def _exact(text: str, what: str, *, units: bool = True) -> tuple[Fraction, str]:
-    """The exact value of a number with an optional unit; the unit (lower case) is returned too."""
+def _exact(text: str, what: str, *, units: bool = True, number: str | None = None) -> tuple[Fraction, str]:
+    """The exact value of a number with an optional unit; the unit (lower case) is returned too.
+
+    ``number``: the part of ``text`` to read, when ``text`` (quoted in messages) has more (a %)."""
     t = str(text).strip()
     if len(t) > MAX_TEXT:
         raise ValueError(f"cannot read a {len(t):,}-character text as a {what}: at most {MAX_TEXT} characters")
+    shown, t = t, (t if number is None else number)
     low = t.lower().lstrip("+-")
     if low in ("nan", "inf", "infinity") or low.startswith(("nan", "inf")):
-        raise ValueError(f"{t!r} is not a finite {what}")
+        raise ValueError(f"{shown!r} is not a finite {what}")
     if t.startswith("-"):
-        raise ValueError(f"{t!r}: a {what} cannot be negative")
+        raise ValueError(f"{shown!r}: a {what} cannot be negative")
     m = re.fullmatch(_NUMBER, t)
     if not m:
-        raise ValueError(f"cannot read {t!r} as a {what}: {_UNITS_HELP}")
+        raise ValueError(f"cannot read {shown!r} as a {what}: {_UNITS_HELP}")
     whole, frac, exp, unit = m.groups()
     unit = unit.lower()
     if unit and (not units or unit not in _SUFFIX):
-        raise ValueError(f"cannot read {t!r} as a {what}: unknown unit {m.group(4)!r}; {_UNITS_HELP}")
+        raise ValueError(f"cannot read {shown!r} as a {what}: unknown unit {m.group(4)!r}; {_UNITS_HELP}")
     e = int(exp) if exp else 0
     if abs(e) > MAX_EXPONENT:
-        raise ValueError(f"{t!r}: exponent {e} is out of range (at most {MAX_EXPONENT} either way)")
+        raise ValueError(f"{shown!r}: exponent {e} is out of range (at most {MAX_EXPONENT} either way)")
     frac = (frac or "").replace("_", "")
     value = Fraction(int(whole.replace(",", "").replace("_", "") + frac), 10 ** len(frac))
     value *= Fraction(10) ** e
     value *= _SUFFIX[unit]
     if value > MAX_QUANTITY:
-        raise ValueError(f"{t!r} is too large for a {what}: at most 1e{MAX_EXPONENT}")
+        raise ValueError(f"{shown!r} is too large for a {what}: at most 1e{MAX_EXPONENT}")
     return value, unit
 
 
@@ -84,7 +87,7 @@ def parse_fraction(text: str) -> Fraction:
     t = str(text).strip()
     pct = t.endswith("%")
     try:
-        value, _ = _exact(t[:-1] if pct else t, "tolerance", units=False)
+        value, _ = _exact(t, "tolerance", units=False, number=t[:-1].strip() if pct else t)
     except ValueError as err:
         raise ValueError(f"{err} (use 0.5% or 0.005)") from None
     return value / 100 if pct else value

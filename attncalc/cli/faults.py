@@ -48,7 +48,7 @@ codecs.register_error("attncalc-ascii", _ascii_fallback)
 
 def prepare_streams() -> None:
     """Make stdout/stderr safe to write: a closed stdout becomes a sink, unencodable text degrades."""
-    if sys.stdout is None:  # the shell closed fd 1 (`>&-`): results have nowhere to go; discard them
+    if sys.stdout is None or _closed(sys.stdout):  # fd 1 closed (`>&-`): nowhere to go; discard the results
         sys.stdout = open(os.devnull, "w", encoding="utf-8")
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
@@ -59,6 +59,16 @@ def prepare_streams() -> None:
                 stream.reconfigure(errors="attncalc-ascii")
             except (ValueError, OSError):  # pragma: no cover - a stream that cannot be reconfigured
                 pass
+
+
+def _closed(stream) -> bool:
+    try:
+        os.fstat(stream.fileno())
+    except OSError as err:
+        return err.errno == errno.EBADF
+    except (ValueError, AttributeError):  # not a real file (a test's capture): it is open
+        return False
+    return False
 
 
 def _silence_stdout() -> None:
