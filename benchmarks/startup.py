@@ -17,6 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 COMMANDS = {
@@ -38,17 +39,22 @@ def main() -> None:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
     # As installed (pip compiles every module): cached bytecode, even where the environment turns it off.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # Run from a neutral folder with the checkout first on the path: `python -m` puts the current
+    # folder first, which would shadow --baseline.
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = here
+    cwd = tempfile.mkdtemp(prefix="attncalc-startup-")
     runs = {name: (cmd, env) for name, cmd in COMMANDS.items()}
     if args.baseline:
         base_env = {**env, "PYTHONPATH": os.path.abspath(args.baseline)}
         runs |= {f"baseline: {name}": (cmd, base_env) for name, cmd in COMMANDS.items() if "attncalc" in name}
     for cmd, e in runs.values():  # one warm-up run each writes the bytecode caches
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=e)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=e, cwd=cwd)
     times: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(args.repeat):
         for name, (cmd, e) in runs.items():
             t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=e)
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=e, cwd=cwd)
             times[name].append(time.perf_counter() - t0)
     base = statistics.median(times["python -c pass"])
     result = {name: {"median_s": statistics.median(ts), "min_s": min(ts), "max_s": max(ts),
