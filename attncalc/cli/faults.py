@@ -90,14 +90,18 @@ def one_line(text: str, limit: int = 300) -> str:
 
 
 def output_error(err: OSError) -> int:
-    """The exit code for an OSError that escaped a command (writing the results, as a rule)."""
+    """The exit code for an OSError that escaped a command: writing the results, as a rule (a closed
+    pipe: quiet 141; a full disk and the like: one line, 2), or a file the error names (one line, 2)."""
     if err.errno == errno.EPIPE or isinstance(err, BrokenPipeError):
         _silence_stdout()
         return EXIT_PIPE
+    what = one_line(err.strerror or type(err).__name__)
+    filename = getattr(err, "filename", None)
+    if filename is not None:  # reading or writing a named file: not the output stream
+        print(f"attncalc: error: {one_line(str(filename))}: {what}", file=sys.stderr)
+        return EXIT_INPUT
     _silence_stdout()
-    what = err.strerror or type(err).__name__
-    name = f" {err.filename}" if getattr(err, "filename", None) else ""
-    print(f"attncalc: error: cannot write the output{name}: {one_line(what)}", file=sys.stderr)
+    print(f"attncalc: error: cannot write the output: {what}", file=sys.stderr)
     return EXIT_INPUT
 
 

@@ -101,6 +101,14 @@ def hf_cache_dirs() -> list[Path]:
 def hf_cached_config(repo_id: str) -> Path:
     """The config.json of ``repo_id`` in the local Hugging Face cache (the snapshot refs/main names,
     else the newest snapshot); else a ConfigError saying how to fetch one."""
+    try:
+        return _find_cached_config(repo_id)
+    except OSError as err:  # an unreadable cache folder: say which, like any file
+        raise ConfigError(f"cannot read the Hugging Face cache: {err.strerror or err}",
+                          source=str(err.filename or repo_id)) from None
+
+
+def _find_cached_config(repo_id: str) -> Path:
     org, name = repo_id.split("/")
     tried = []
     for hub in hf_cache_dirs():
