@@ -55,6 +55,8 @@ def load_commands(argv: list[str] | None = None) -> None:
 
     first = next((a for a in (argv or []) if not a.startswith("-")), None)
     complete = any(k.endswith("_COMPLETE") for k in os.environ)  # shell completion lists every command
+    if argv == ["--version"] and not complete:
+        return  # answered by the root callback; no command needed
     wanted = [COMMAND_MODULES[first]] if first in COMMAND_MODULES and not complete else \
         sorted(set(COMMAND_MODULES.values()))
     for name in wanted:
