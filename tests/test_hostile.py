@@ -190,6 +190,19 @@ def test_user_strings_are_not_markup(cli, tmp_path, args):
     assert "[/]x" in r.out and (cmd != "show" or ":warning:" in r.out)
 
 
+@pytest.mark.parametrize("field,value,ok", [("name", "a\\u001b[31mred", False), ("notes", "x\\u001b]0;title\\u0007", False),
+                                            ("name", "a\\u009b2J", False), ("notes", "line one\\nline two\\tend", True),
+                                            ("name", "a\\tb", False)])
+def test_control_characters_in_user_strings(cli, tmp_path, field, value, ok):
+    f = tmp_path / "m.toml"
+    f.write_text(f'{field} = "{value}"\n' + SMALL)
+    r = cli("show", str(f))
+    if ok:
+        assert r.code == 0 and "\x1b" not in r.out
+    else:
+        one_line_error(r, f"{field}: control character")
+
+
 def test_control_characters_in_errors_are_escaped(cli, tmp_path):
     r = cli("count", "no\x1b[2Jsuch.toml")
     one_line_error(r, "\\x1b[2J")

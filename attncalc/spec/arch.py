@@ -279,6 +279,11 @@ def _validate(a: Architecture) -> None:
         limit = MAX_TEXT.get(name, MAX_LONG_TEXT)
         if len(v) > limit:
             fail(name, f"{len(v):,} characters is too long: at most {limit:,}")
+        # Control characters (ESC starts terminal escape sequences) would reach the terminal raw:
+        # none in names, only tab and newline in longer texts.
+        bad = re.search(r"[\x00-\x1f\x7f-\x9f]" if name in MAX_TEXT else r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", v)
+        if bad:
+            fail(name, f"control character {bad.group()!r} at position {bad.start()}; remove it")
     for name, allowed in CHOICES.items():
         if getattr(a, name) not in allowed:
             fail(name, f"must be one of {', '.join(allowed)}, got {shown(getattr(a, name))}")
