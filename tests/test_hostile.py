@@ -313,11 +313,13 @@ def test_full_stdout_is_one_line_exit_2():
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "No space left on device" in r.stderr
 
 
-def test_closed_pipe_is_quiet_141():
+@pytest.mark.parametrize("args", [["count", "gpt3", "--format", "json"], ["count", "gpt3"], ["--help"],
+                                  ["check", "gpt3", "--max-params", "7B"]])
+def test_closed_pipe_is_quiet_141(args):
     rd, wr = os.pipe()
-    os.close(rd)  # the reader is gone before we write (`| head -0`)
+    os.close(rd)  # the reader is gone before we write (`| head -0`); Rich and Click would say exit 1
     try:
-        r = run("count", "gpt3", "--format", "json", stdout=wr, stderr=subprocess.PIPE, text=True)
+        r = run(*args, stdout=wr, stderr=subprocess.PIPE, text=True)
     finally:
         os.close(wr)
     assert r.returncode == 141 and r.stderr == ""

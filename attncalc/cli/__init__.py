@@ -6,6 +6,7 @@ are reduced to one line on stderr with exit code 2, like every other bad input.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -97,6 +98,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except OSError as err:  # writing the results failed (EPIPE, ENOSPC…)
         sys.exit(faults.output_error(err))
+    except SystemExit as err:  # Rich and Click end a broken pipe with exit 1, which means "a budget failed"
+        if isinstance(err.__context__, BrokenPipeError) or (
+                isinstance(err.__context__, OSError) and err.__context__.errno == errno.EPIPE):
+            sys.exit(faults.output_error(err.__context__))
+        raise
     except Exception as err:  # noqa: BLE001 - anything else is a bug: exit 3, never 1 (a failed budget)
         sys.exit(faults.bug(err))
     code = faults.flush_stdout()
