@@ -434,3 +434,11 @@ def test_help_still_lists_every_command(cli):
     for name in ("count", "compare", "check", "explain", "list", "show", "init", "run"):
         assert f" {name} " in r.stdout, name
 
+
+
+def test_ascii_only_stdout_keeps_json_exact():
+    utf8 = run("count", "gpt3", "--format", "json", capture_output=True)
+    ascii_ = run("count", "gpt3", "--format", "json", env={"PYTHONIOENCODING": "ascii"}, capture_output=True)
+    assert ascii_.returncode == 0 and ascii_.stdout.decode("ascii")
+    assert json.loads(ascii_.stdout) == json.loads(utf8.stdout)
+    assert "×" in utf8.stdout.decode()  # the formulas do carry a non-ASCII sign

@@ -82,7 +82,23 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def emit(text: str) -> None:
-    """Write machine output verbatim to stdout (no Rich markup or wrapping)."""
+    """Write machine output verbatim to stdout (no Rich markup or wrapping).
+
+    On a stdout that cannot encode every character (``PYTHONIOENCODING=ascii``), a JSON document is
+    written with ``\\u`` escapes, so it stays exact; other text gets ASCII stand-ins (cli/faults.py)."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "utf-8")
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        if text.lstrip().startswith(("{", "[")):
+            import json
+
+            try:
+                text = json.dumps(json.loads(text), indent=2, ensure_ascii=True) + "\n"
+            except ValueError:
+                pass
+    except LookupError:
+        pass
     sys.stdout.write(text)
     sys.stdout.flush()
 
