@@ -442,3 +442,16 @@ def test_ascii_only_stdout_keeps_json_exact():
     assert ascii_.returncode == 0 and ascii_.stdout.decode("ascii")
     assert json.loads(ascii_.stdout) == json.loads(utf8.stdout)
     assert "×" in utf8.stdout.decode()  # the formulas do carry a non-ASCII sign
+
+
+def test_text_helpers_for_rich_and_messages():
+    from rich.console import Console
+
+    from attncalc.errors import markup_safe, printable, shown
+
+    console = Console(record=True, width=200, color_system=None)
+    for text in ("[/]x", "[bold]y[/bold]", "a\\", "[link=file:///etc]z[/link]"):
+        console.print(markup_safe(text))  # Console.print parses markup: the escaped text survives as typed
+    assert console.export_text().splitlines() == ["[/]x", "[bold]y[/bold]", "a\\", "[link=file:///etc]z[/link]"]
+    assert printable("a\x1b[2Jb\u202e") == "a\\x1b[2Jb\\u202e"
+    assert "digits" in shown(10**5000) and len(shown("n" * 10**6)) < 100 and len(shown(list(range(10**5)))) < 40

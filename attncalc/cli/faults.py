@@ -83,7 +83,7 @@ def _silence_stdout() -> None:
 
 def one_line(text: str, limit: int = 300) -> str:
     """A message fit for one line of stderr: control characters escaped, length bounded."""
-    from ..textsafe import printable
+    from ..errors import printable
 
     text = printable(" ".join(str(text).split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -30,7 +30,7 @@ def init(
     from ..errors import ConfigError
     from ..spec.load import load_model
     from ..spec.template import template
-    from ..textsafe import printable
+    from ..errors import printable
 
     path = Path(name if name.endswith(".toml") else f"{name}.toml")
     stem = Path(name).stem if name.endswith(".toml") else Path(name).name

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from ..spec.arch import MAX_INT, Architecture
 from .tree import Node, group
 from ..errors import WorkloadError
-from ..textsafe import shown
+from ..errors import shown
 from .params import head_structure
 
 # FLOPs per element for ops="all". Comparisons (the softmax max) are not counted as FLOPs.

@@ -50,7 +50,7 @@ def canonical_dtype(name: str) -> str:
     """The canonical spelling of a dtype (``float32`` -> ``fp32``), or a WorkloadError listing them."""
     canon = _ALIASES.get(_key(name)) if isinstance(name, str) and len(name) < 40 else None
     if canon is None:
-        from ..textsafe import shown
+        from ..errors import shown
 
         raise WorkloadError(f"unknown dtype {shown(name)}; use one of {dtype_choices()}")
     return canon

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from ..errors import ConfigError
-from ..textsafe import shown
+from ..errors import shown
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "mlp": ("standard", "gated"),  # gated = GLU family (SwiGLU, GeGLU): gate, up and down matrices

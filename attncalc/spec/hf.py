@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from .arch import Architecture, as_int, from_mapping
 from ..errors import ConfigError
-from ..textsafe import shown
+from ..errors import shown
 
 Reader = Callable[["_Cfg"], dict[str, Any]]
 
