@@ -450,8 +450,9 @@ def test_text_helpers_for_rich_and_messages():
     from attncalc.errors import markup_safe, printable, shown
 
     console = Console(record=True, width=200, color_system=None)
-    for text in ("[/]x", "[bold]y[/bold]", "a\\", "[link=file:///etc]z[/link]"):
-        console.print(markup_safe(text))  # Console.print parses markup: the escaped text survives as typed
-    assert console.export_text().splitlines() == ["[/]x", "[bold]y[/bold]", "a\\", "[link=file:///etc]z[/link]"]
+    texts = ["[/]x", "[bold]y[/bold]", "a\\", "[link=file:///etc]z[/link]", ":warning:"]
+    for text in texts:  # Console.print parses markup: the escaped text survives as typed, the real tag works
+        console.print(markup_safe(text) + "[bold]![/bold]", emoji=False)
+    assert console.export_text().splitlines() == [t + "!" for t in texts]
     assert printable("a\x1b[2Jb\u202e") == "a\\x1b[2Jb\\u202e"
     assert "digits" in shown(10**5000) and len(shown("n" * 10**6)) < 100 and len(shown(list(range(10**5)))) < 40
