@@ -21,20 +21,51 @@ from .evaluate import cached_numbers, kinds
 from .figures import Params
 from .workload import Mask
 
-DTYPE_BYTES: dict[str, Fraction] = {
-    "fp32": Fraction(4), "float32": Fraction(4), "tf32": Fraction(4),
-    "bf16": Fraction(2), "fp16": Fraction(2), "float16": Fraction(2), "bfloat16": Fraction(2),
-    "fp8": Fraction(1), "int8": Fraction(1), "int4": Fraction(1, 2),
+# One table of dtype spellings for every command (count, compare, check, and run's own subset):
+# canonical name -> (bytes per element, other spellings). Spellings are matched case-insensitively,
+# ignoring "-" and "_" (so float8_e4m3fn, FP8-E4M3 and e4m3 all read as fp8). Sizes: IEEE 754
+# binary64/32/16; bfloat16 and tf32 as stored (16 and 32 bits); OCP 8-bit floating point (E4M3,
+# E5M2); int4 packs two values per byte.
+DTYPES: dict[str, tuple[Fraction, tuple[str, ...]]] = {
+    "fp64": (Fraction(8), ("float64", "f64", "double")),
+    "fp32": (Fraction(4), ("float32", "f32", "single", "tf32")),
+    "bf16": (Fraction(2), ("bfloat16",)),
+    "fp16": (Fraction(2), ("float16", "f16", "half")),
+    "fp8": (Fraction(1), ("float8", "f8", "e4m3", "e5m2", "fp8_e4m3", "fp8_e5m2", "float8_e4m3fn", "float8_e5m2")),
+    "int8": (Fraction(1), ("i8",)),
+    "int4": (Fraction(1, 2), ("i4",)),
 }
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "").replace("_", "")
+
+
+_ALIASES: dict[str, str] = {_key(a): canon for canon, (_, alts) in DTYPES.items() for a in (canon, *alts)}
+DTYPE_BYTES: dict[str, Fraction] = {a: DTYPES[c][0] for a, c in _ALIASES.items()}
+
+
+def dtype_choices() -> str:
+    """'fp64 (float64, f64, double), fp32 (float32, …), …' for help and error messages."""
+    return "; ".join(f"{c} ({', '.join(alts)})" for c, (_, alts) in DTYPES.items())
+
+
+def canonical_dtype(name: str) -> str:
+    """The canonical spelling of a dtype (``float32`` -> ``fp32``), or a WorkloadError listing them."""
+    canon = _ALIASES.get(_key(name)) if isinstance(name, str) and len(name) < 40 else None
+    if canon is None:
+        from ..errors import shown
+
+        raise WorkloadError(f"unknown dtype {shown(name)}; use one of {dtype_choices()}")
+    return canon
+
+
 TRAINING_STATE = {"weights (bf16)": 2, "gradients (bf16)": 2, "master weights (fp32)": 4,
                   "Adam first moment (fp32)": 4, "Adam second moment (fp32)": 4}
 
 
 def dtype_bytes(dtype: str) -> Fraction:
-    try:
-        return DTYPE_BYTES[dtype.lower()]
-    except KeyError:
-        raise WorkloadError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPE_BYTES)}") from None
+    return DTYPES[canonical_dtype(dtype)][0]
 
 
 def nbytes(elements: int, dtype: str) -> int:
@@ -105,11 +136,13 @@ def kv_cache(a: Architecture, *, dtype: str, batch: int, context: int) -> KvCach
 
 def memory_of(a: Architecture, p: Params, *, dtype: str, batch: int, context: int,
               kv_dtype: str | None = None) -> Memory:
+    dtype = canonical_dtype(dtype)
+    kv_dtype = canonical_dtype(kv_dtype or dtype)
     per_param = sum(TRAINING_STATE.values())
     return Memory(
         dtype=dtype,
         weights=Weights(nbytes(p.total, dtype), nbytes(p.per_block, dtype)),
-        kv_cache=kv_cache(a, dtype=kv_dtype or dtype, batch=batch, context=context),
+        kv_cache=kv_cache(a, dtype=kv_dtype, batch=batch, context=context),
         training=TrainingState(per_param, {k: v * p.total for k, v in TRAINING_STATE.items()},
                                per_param * p.per_block, per_param * p.total),
     )

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import WorkloadError
-from ..spec.arch import Architecture
+from ..errors import WorkloadError, shown
+from ..spec.arch import MAX_INT, Architecture
 
 # FLOPs per element for ops="all". Comparisons (the softmax max) are not counted as FLOPs.
 ELEMENTWISE = {
@@ -41,7 +41,9 @@ ELEMENTWISE = {
 
 def positive(name: str, value: int, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise WorkloadError(f"{name} must be an integer >= {low}, got {value!r}")
+        raise WorkloadError(f"{name} must be an integer >= {low}, got {shown(value)}")
+    if value > MAX_INT:  # like the model's fields: a signed 64-bit int, so every product prints
+        raise WorkloadError(f"{name} is too large: at most 2**63 - 1 = {MAX_INT:,}")
     return value
 
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
+from fractions import Fraction
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from ..errors import shown
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "mlp": ("standard", "gated"),  # gated = GLU family (SwiGLU, GeGLU): gate, up and down matrices
@@ -223,12 +227,55 @@ def field_type_name(name: str) -> str:
 
 
 def suggest_field(name: str) -> str:
-    close = difflib.get_close_matches(name, list(FIELDS), n=1)
+    close = difflib.get_close_matches(name, list(FIELDS), n=1) if len(name) <= 64 else []
     return f"; did you mean {close[0]!r}?" if close else f"; known fields: {', '.join(FIELDS)}"
 
 
+# Input bounds (refused with the field named, never a crash or a minutes-long `show`):
+MAX_INT = 2**63 - 1  # every framework stores a shape in a signed 64-bit int; products stay exact anyway
+MAX_TEXT = {"name": 256, "family": 256}  # characters
+MAX_LONG_TEXT = 64 * 1024  # characters of `source` or `notes` (and any other string field)
+_FLOAT_EXACT = 2**53  # every integer below this is a float exactly
+
+
+class FloatLiteral(float):
+    """A float read from TOML/JSON that remembers how it was written (``parse_float`` hook), so an
+    integer field can tell ``4096.0`` (exactly 4096) from ``1e23`` (the float 99999999999999991611392)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> "FloatLiteral":
+        obj = super().__new__(cls, text)
+        obj.text = text
+        return obj
+
+
+def as_int(value: Any) -> int:
+    """``value`` as an exact integer, or ValueError with the problem.
+
+    Accepts an int, or a float that is exactly an integer AND was written as exactly that number:
+    ``4096.0`` or ``4.096e3`` yes; ``1e23`` (stored as 99999999999999991611392), ``0.5``, ``nan`` no.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected an integer, got {shown(value)}")
+    if isinstance(value, int):
+        return value
+    hint = "; write it as an integer, e.g. 4096"
+    if not math.isfinite(value) or not value.is_integer():
+        raise ValueError(f"expected an integer, got {shown(value)}")
+    text = getattr(value, "text", None)
+    if text is not None:  # the literal as written: its exact value must be this float's
+        m = re.fullmatch(r"[+-]?[0-9_]*\.?[0-9_]*(?:[eE]([+-]?[0-9_]+))?", text)
+        if not m or (m.group(1) and abs(int(m.group(1).replace("_", ""))) > 400) or \
+                Fraction(text.replace("_", "")) != Fraction(value):
+            raise ValueError(f"{text} is not exactly the float it reads as ({shown(float(value))}){hint}")
+    elif abs(value) >= _FLOAT_EXACT:
+        raise ValueError(f"{shown(float(value))} is past 2**53, where a float cannot hold every integer{hint}")
+    return int(value)
+
+
 def coerce_field(name: str, value: Any, source: str | None = None) -> Any:
-    """Check one field's type (no silent conversions except integral floats like 4096.0)."""
+    """Check one field's type (no silent conversions except exact integral floats like 4096.0)."""
     if name not in FIELDS:
         raise ConfigError(f"unknown field{suggest_field(name)}", source=source, field=name)
     optional = "None" in str(FIELDS[name].type)
@@ -236,16 +283,15 @@ def coerce_field(name: str, value: Any, source: str | None = None) -> Any:
         return None
     if name in _BOOL_FIELDS:
         if not isinstance(value, bool):
-            raise ConfigError(f"expected true or false, got {value!r}", source=source, field=name)
+            raise ConfigError(f"expected true or false, got {shown(value)}", source=source, field=name)
         return value
     if name in _INT_FIELDS:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"expected an integer, got {value!r}", source=source, field=name)
-        return value
+        try:
+            return as_int(value)
+        except ValueError as err:
+            raise ConfigError(str(err), source=source, field=name) from None
     if not isinstance(value, str):
-        raise ConfigError(f"expected a string, got {value!r}", source=source, field=name)
+        raise ConfigError(f"expected a string, got {shown(value)}", source=source, field=name)
     return value
 
 
@@ -274,19 +320,30 @@ def _validate(a: Architecture) -> None:
         if v is None:
             continue
         if isinstance(v, bool) or not isinstance(v, int):
-            fail(name, f"expected an integer, got {v!r}")
+            fail(name, f"expected an integer, got {shown(v)}")
         low = 0 if name in ZERO_OK else 1
         if v < low:
-            fail(name, f"must be {'>= 0' if low == 0 else 'a positive integer'}, got {v}")
+            fail(name, f"must be {'>= 0' if low == 0 else 'a positive integer'}, got {shown(v)}")
+        if v > MAX_INT:
+            fail(name, f"{shown(v)} is too large: at most 2**63 - 1 = {MAX_INT:,}")
     for name in _BOOL_FIELDS:
         if not isinstance(getattr(a, name), bool):
-            fail(name, f"expected true or false, got {getattr(a, name)!r}")
+            fail(name, f"expected true or false, got {shown(getattr(a, name))}")
     for name in _STR_FIELDS:
-        if not isinstance(getattr(a, name), str):
-            fail(name, f"expected a string, got {getattr(a, name)!r}")
+        v = getattr(a, name)
+        if not isinstance(v, str):
+            fail(name, f"expected a string, got {shown(v)}")
+        limit = MAX_TEXT.get(name, MAX_LONG_TEXT)
+        if len(v) > limit:
+            fail(name, f"{len(v):,} characters is too long: at most {limit:,}")
+        # Control characters (ESC starts terminal escape sequences) would reach the terminal raw:
+        # none in names, only tab and newline in longer texts.
+        bad = re.search(r"[\x00-\x1f\x7f-\x9f]" if name in MAX_TEXT else r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", v)
+        if bad:
+            fail(name, f"control character {bad.group()!r} at position {bad.start()}; remove it")
     for name, allowed in CHOICES.items():
         if getattr(a, name) not in allowed:
-            fail(name, f"must be one of {', '.join(allowed)}, got {getattr(a, name)!r}")
+            fail(name, f"must be one of {', '.join(allowed)}, got {shown(getattr(a, name))}")
     if a.n_heads % a.kv_heads:
         fail("n_kv_heads", f"{a.kv_heads} does not divide n_heads = {a.n_heads}")
     if a.d_head is None and a.d_model % a.n_heads:

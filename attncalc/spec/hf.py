@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .arch import Architecture, from_mapping
+from .arch import Architecture, as_int, from_mapping
 from ..errors import ConfigError
+from ..errors import shown
 
 Reader = Callable[["_Cfg"], dict[str, Any]]
 
@@ -25,12 +26,10 @@ class _Cfg:
     def int(self, key: str, default: int | None = None, *aliases: str) -> int | None:
         for k in (key, *aliases):
             if k in self.data and self.data[k] is not None:
-                v = self.data[k]
-                if isinstance(v, float) and v.is_integer():
-                    v = int(v)
-                if isinstance(v, bool) or not isinstance(v, int):
-                    raise ConfigError(f"expected an integer, got {v!r}", source=self.source, field=k)
-                return v
+                try:
+                    return as_int(self.data[k])
+                except ValueError as err:
+                    raise ConfigError(str(err), source=self.source, field=k) from None
         return default
 
     def opt_int(self, key: str, default: int | None) -> int | None:
@@ -44,7 +43,7 @@ class _Cfg:
         if v is None:
             return default
         if not isinstance(v, bool):
-            raise ConfigError(f"expected true or false, got {v!r}", source=self.source, field=key)
+            raise ConfigError(f"expected true or false, got {shown(v)}", source=self.source, field=key)
         return v
 
     def str(self, key: str, default: str) -> str:
@@ -52,7 +51,7 @@ class _Cfg:
         if v is None:
             return default
         if not isinstance(v, str):
-            raise ConfigError(f"expected a string, got {v!r}", source=self.source, field=key)
+            raise ConfigError(f"expected a string, got {shown(v)}", source=self.source, field=key)
         return v
 
     def tied(self, default: bool) -> str:
@@ -421,29 +420,31 @@ def from_hf_config(data: dict[str, Any], source: str, default_name: str) -> Arch
             f"no model_type: not a Hugging Face config.json (supported: {', '.join(supported())})",
             source=source, field="model_type")
     notes = ""
-    if model_type in WRAPPERS:
+    if isinstance(model_type, str) and model_type in WRAPPERS:
         text = data.get("text_config", WRAPPER_TEXT_DEFAULTS.get(model_type, {}))  # absent: the wrapper's default
         if not isinstance(text, dict):
             raise ConfigError("expected a text_config object (the language model's config)", source=source,
                               field="text_config")
         inner = text.get("model_type") or WRAPPERS[model_type]
-        if inner not in READERS:
-            raise ConfigError(f"unsupported model_type {inner!r}", source=source, field="text_config.model_type")
+        if not isinstance(inner, str) or inner not in READERS:
+            raise ConfigError(f"unsupported model_type {shown(inner)}", source=source, field="text_config.model_type")
         extra = [k for k in ("vision_config", "audio_config") if k in data]
         notes = (f"The language model of a {model_type} checkpoint (text_config)"
                  + (f"; its {' and '.join(extra)} tower and projector are not counted." if extra else "."))
         family, data, model_type = model_type, {**text, "_name_or_path": data.get("_name_or_path")}, inner
     else:
         family = model_type
-    if model_type not in READERS:
-        raise ConfigError(f"unsupported model_type {model_type!r}; supported: {', '.join(supported())}; "
-                          "for another architecture write a TOML file (`attncalc init NAME`)",
+    if not isinstance(model_type, str) or model_type not in READERS:
+        raise ConfigError(f"unsupported model_type {shown(model_type)}; supported: {', '.join(supported())}; "
+                          "for another architecture write a TOML by hand: `attncalc init NAME` "
+                          "(or `attncalc init NAME --from llama-2-7b` to start from a close one)",
                           source=source, field="model_type")
     cfg = _Cfg(data, source)
     refuse_unmodelled(cfg, model_type)
     fields = READERS[model_type](cfg)
-    name = data.get("_name_or_path") or default_name
-    fields |= {"name": str(name).rsplit("/", 1)[-1] or default_name, "family": family,
+    name = data.get("_name_or_path")
+    name = name if isinstance(name, str) and name.strip() else default_name
+    fields |= {"name": name.rstrip("/").rsplit("/", 1)[-1][:256] or default_name or "model", "family": family,
                "source": f"Hugging Face config.json ({source})", "notes": notes}
     return from_mapping(fields, source=source)
 
