@@ -135,6 +135,11 @@ def main_kind(kinds: tuple[Node, ...]) -> Node:
     return max(kinds, key=lambda k: k.count)
 
 
+def main_block(tree: Node) -> Node:
+    """That kind's node in a parameter or FLOP tree."""
+    return main_kind(tree.get("blocks").children)
+
+
 def heads_of(attention: Node) -> int:
     return attention.total_at("heads") + attention.total_at("kv_groups")
 
