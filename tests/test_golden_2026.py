@@ -130,3 +130,33 @@ def test_deepseek_v3_headline_figures():
     g = GOLDEN_2026["deepseek-v3"]
     assert s["total"] == g["params_total"] and g["mtp"]["num_nextn_predict_layers_in_config"] == 1
     assert round(s["conventions"]["with_mtp"] / 1e9) == 684 and 684e9 < s["conventions"]["with_mtp"] < 686e9
+
+
+def test_absorbed_latent_attention_decode():
+    """DeepSeek-V2 sec. 2.1.2: with W_UK absorbed into the query and W_UV into the output, a decode
+    step scores the new token against the cached latent and rotary key (kv_lora_rank + d_rope per
+    pair) and sums latents (kv_lora_rank per pair) instead of decompressed keys (d_nope + d_rope) and
+    values (v_head_dim); the projections a new token runs are the same."""
+    from attncalc.core.evaluate import decode
+
+    a = load("deepseek-v3")
+    naive, absorbed = (decode(a, 1, 4096, Convention(latent=m)) for m in ("naive", "absorbed"))
+    sh = shapes("deepseek-v3")
+    kv_out = sh["self_attn.kv_a_proj_with_mqa.weight"][0]  # 576 = kv_lora_rank + d_rope
+    kv_lora = sh["self_attn.kv_a_layernorm.weight"][0]  # 512
+    heads, layers, keys = 128, 61, 4097
+    qk_head = sh["self_attn.q_b_proj.weight"][0] // heads  # 192 = d_nope + d_rope
+    v_head = sh["self_attn.o_proj.weight"][1] // heads  # 128
+    per_pair = 2 * ((kv_out - qk_head) + (kv_lora - v_head))
+    assert absorbed.total - naive.total == layers * heads * keys * per_pair
+
+
+def test_serving_keeps_the_whole_latent_cache_on_every_rank():
+    from attncalc.core.memory import kv_cache
+    from attncalc.core.serving import ServingSetup, kv_cache_per_gpu
+
+    a = load("deepseek-v3")
+    whole = kv_cache(a, dtype="bf16", batch=2, context=8192).total
+    assert kv_cache_per_gpu(a, ServingSetup(batch=2, context=8192, tp=8)) == whole
+    gqa = load("qwen3-235b-a22b")  # 4 KV heads: at tp 8 each rank still holds one whole head
+    assert kv_cache_per_gpu(gqa, ServingSetup(batch=1, context=8192, tp=8)) * 4 == kv_cache(gqa, dtype="bf16", batch=1, context=8192).total

@@ -36,6 +36,7 @@ class Op:
     cost: str = ""  # element-wise: a key of workload.ELEMENTWISE
     kind: str = "elementwise"  # or "attention" (the core's pair products, counted like matmuls)
     heads: int = 1  # the attention core written per head: heads x pairs x width
+    variant: str = ""  # counted only under this latent-attention convention (naive | absorbed); "" always
 
 
 @dataclass(frozen=True)
