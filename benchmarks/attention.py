@@ -146,8 +146,22 @@ def machine_description() -> dict:
     return info
 
 
+def make_probe(threads: int) -> tuple:
+    """Square float32 operands sized for about 0.1 s of NumPy matmul on ``threads`` threads."""
+    gflops = execute.sgemm_probe(threads, target_s=0.05, repeats=1)
+    n = max(512, int(round((0.1 * gflops * 1e9 / 2) ** (1 / 3) / 256)) * 256)
+    rng = np.random.default_rng(1)
+    return (rng.standard_normal((n, n), dtype=np.float32),
+            rng.standard_normal((n, n), dtype=np.float32), np.empty((n, n), np.float32))
+
+
+# Pause between methods: PyTorch's OpenMP threads (and OpenBLAS's) spin for a while after a
+# parallel region; a short sleep keeps that spinning out of the next method's timing.
+PAUSE_S = 0.02
+
+
 def run_shape(name: str, causal: bool, threads: int, repeat: int, use_torch: bool,
-              use_reference: bool, probe: tuple) -> list[dict]:
+              use_reference: bool, probe: tuple, warmup: bool = True) -> list[dict]:
     """Every method at one shape and thread count, ``repeat`` rounds; one row per method."""
     import numba
 
@@ -160,7 +174,7 @@ def run_shape(name: str, causal: bool, threads: int, repeat: int, use_torch: boo
     spec = RunSpec(b, s, d, h, kvh, dh, causal=causal, check=False, threads=threads)
     m = Methods(spec, threads, use_torch, use_reference)
     flops = executed_flops(b, s, d, h, kvh, dh, causal)
-    for method in m.names:  # warm-up (and torch's first-call setup)
+    for method in m.names if warmup else ():  # warm-up (and torch's first-call setup)
         m.run(method)
     times: dict[str, list[float]] = {k: [] for k in m.names}
     probes = []
@@ -168,6 +182,7 @@ def run_shape(name: str, causal: bool, threads: int, repeat: int, use_torch: boo
     for r in range(repeat):
         order = m.names[r % len(m.names):] + m.names[:r % len(m.names)]
         for method in order:
+            time.sleep(PAUSE_S)
             t = time.perf_counter()
             m.run(method)
             times[method].append(time.perf_counter() - t)
@@ -208,7 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shapes", nargs="*", choices=sorted(SHAPES), help="subset of shapes")
     ap.add_argument("--no-reference", action="store_true", help="skip the NumPy reference")
     ap.add_argument("--no-torch", action="store_true", help="skip PyTorch even if importable")
+    ap.add_argument("--render", metavar="JSON", help="only print the table of a saved --json run")
     args = ap.parse_args(argv)
+    if args.render:
+        with open(args.render) as f:
+            saved = json.load(f)
+        print(thread_table(saved["results"], saved), end="")
+        return 0
 
     repeat = args.repeat or (3 if args.quick else 5)
     names = args.shapes or (["gpt2-small"] if args.quick else list(SHAPES))
@@ -241,18 +262,14 @@ def main(argv: list[str] | None = None) -> int:
           f"), BLAS {kernels.BLAS_DESCRIPTION}, threads {counts}, numba layer "
           f"{numba.threading_layer()}, {machine}", file=sys.stderr)
 
-    # The probe's size: one calibration at the most threads, then the same n everywhere.
-    probe_gflops = execute.sgemm_probe(max(counts))
-    n = max(512, int(round((0.2 * probe_gflops * 1e9 / 2) ** (1 / 3) / 256)) * 256)
-    rng = np.random.default_rng(1)
-    probe = (rng.standard_normal((n, n), dtype=np.float32),
-             rng.standard_normal((n, n), dtype=np.float32), np.empty((n, n), np.float32))
+    # The probe's size: calibrated once per thread count, then the same n in every round.
+    probes = {t: make_probe(t) for t in counts}
 
     rows: list[dict] = []
     payload = {"machine": machine, "blas_backend": kernels.BLAS_BACKEND,
                "blas": kernels.BLAS_DESCRIPTION, "threading_layer": numba.threading_layer(),
-               "threads": counts, "sgemm_n": n, "compile_s": compile_s, "cached": cached,
-               "results": rows}
+               "threads": counts, "sgemm_n": {t: p[0].shape[0] for t, p in probes.items()},
+               "compile_s": compile_s, "cached": cached, "results": rows}
 
     def save() -> None:
         if args.json:
@@ -261,9 +278,10 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in names:
         for causal in (True, False):
-            for threads in counts:
+            for i, threads in enumerate(counts):
+                # warm-up at the first count only (first touch, PyTorch's one-time setup)
                 rows.extend(run_shape(name, causal, threads, repeat, use_torch,
-                                      not args.no_reference, probe))
+                                      not args.no_reference, probes[threads], warmup=i == 0))
                 save()  # partial results survive a time limit
 
     text = thread_table(rows, payload)

@@ -214,7 +214,7 @@ class MklLibrary:
             get_version.argtypes, get_version.restype = [ctypes.c_char_p, ctypes.c_int], None
             get_version(buf, len(buf))
         text = buf.value.decode(errors="replace")
-        match = re.search(r"Version (\S+)", text)
+        match = re.search(r"Version (\d+(?:\.\d+)*)", text)
         self.version = match.group(1) if match else text.strip()
 
 

@@ -14,28 +14,24 @@ from .layout import Layout, choose_layout
 from .spec import DTYPES, RunSpec, Weights, make_inputs
 
 
-def _key_range(i: int, seq: int, causal: bool, window: int | None) -> tuple[int, int]:
-    if causal:
-        return (max(0, i - window + 1) if window else 0), i + 1
-    if window:
-        return max(0, i - window + 1), min(seq, i + window)
-    return 0, seq
-
-
 def plan_tasks(spec: RunSpec, lay: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The core's tasks of one step: (sequence in the step, local head, first query row).
 
-    Ordered costliest first (causal tiles near the end of the sequence see more keys), which
-    the kernel's work queue turns into longest-processing-time-first scheduling.
+    Ordered costliest first (a tile's cost: its kept (query, key) pairs; causal tiles near the
+    end of the sequence see more keys), which the kernel's work queue turns into
+    longest-processing-time-first scheduling.
     """
-    s, bq, bk = spec.seq, lay.block_q, lay.block_k
-    tiles = []
-    for i0 in range(0, s, bq):
-        nq = min(bq, s - i0)
-        lo = _key_range(i0, s, spec.causal, spec.window)[0]
-        hi = _key_range(i0 + nq - 1, s, spec.causal, spec.window)[1]
-        keys = -(-(hi - lo) // bk) * bk  # whole key tiles
-        tiles.append((nq * keys, i0))
+    s, bq = spec.seq, lay.block_q
+    i = np.arange(s, dtype=np.int64)
+    w = spec.window or 0
+    if spec.causal:
+        hi = i + 1
+        lo = np.maximum(0, i - w + 1) if w else np.zeros_like(i)
+    else:
+        lo = np.maximum(0, i - w + 1) if w else np.zeros_like(i)
+        hi = np.minimum(s, i + w) if w else np.full_like(i, s)
+    kept = np.add.reduceat(hi - lo, np.arange(0, s, bq))  # kept (query, key) pairs per tile
+    tiles = [(int(c), i0) for c, i0 in zip(kept, range(0, s, bq))]
     tasks = sorted(((cost, sq, hl, i0) for sq in range(lay.seqs) for hl in range(lay.heads)
                     for cost, i0 in tiles), key=lambda t: (-t[0], t[3], t[1], t[2]))
     return (np.array([t[1] for t in tasks], np.int64), np.array([t[2] for t in tasks], np.int64),

@@ -16,6 +16,31 @@ import numpy as np
 from ...errors import WorkloadError
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+# Spellings accepted for the executed dtypes (the same names `count --dtype` takes, and f32/f64).
+DTYPE_NAMES = {"fp32": "float32", "float32": "float32", "f32": "float32",
+               "fp64": "float64", "float64": "float64", "f64": "float64"}
+
+
+def normalize_dtype(name: str) -> str:
+    """float32 or float64 from any accepted spelling; WorkloadError (one line) otherwise.
+
+    Types that `count` knows for memory (bf16, fp16, fp8, int8, int4, tf32) are refused with
+    the reason: the kernel executes float32 and float64 only (NumPy has no bfloat16, and the
+    BLAS gemm it calls is sgemm or dgemm).
+    """
+    key = str(name).strip().lower()
+    if key in DTYPE_NAMES:
+        return DTYPE_NAMES[key]
+    from ...core.memory import DTYPE_BYTES
+
+    if key in DTYPE_BYTES or key in ("float8", "int16", "float128"):
+        raise WorkloadError(
+            f"--dtype {name}: the kernel executes float32 or float64 only (sgemm/dgemm); "
+            f"{name} can be counted (`attncalc count --dtype {name}`), not run"
+        )
+    raise WorkloadError(
+        f"--dtype {name!r}: unknown; run takes {', '.join(DTYPE_NAMES)}"
+    )
 
 
 @dataclass
@@ -59,6 +84,15 @@ class RunResult:
     check_passed: bool | None = None
     blas_backend: str = ""
     spec: dict = field(default_factory=dict)
+    blas: str = ""  # which BLAS library and version the kernel's gemm calls
+    threading_layer: str = ""  # numba's threading layer in use
+    sgemm_samples: list[float] = field(default_factory=list)
+    sgemm_spread: float | None = None  # (max - min) / median of the probe's samples
+    sgemm_numpy_gflops: float | None = None  # NumPy's matmul on ``threads`` threads
+    sgemm_kernel_gflops: float | None = None  # the kernel's BLAS, row panels on its threads
+    cache_dir: str | None = None  # where numba caches the compiled kernel (None: nowhere)
+    layout: dict = field(default_factory=dict)  # the kernel's decomposition (see layout.py)
+    warnings: list[str] = field(default_factory=list)  # for stderr: noisy probe, cache fallback
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -87,7 +121,7 @@ def validate(spec: RunSpec) -> None:
     if spec.max_memory is not None:
         _positive("max_memory", spec.max_memory)
     if spec.dtype not in DTYPES:
-        raise WorkloadError(f"dtype must be one of {', '.join(DTYPES)}, got {spec.dtype!r}")
+        spec.dtype = normalize_dtype(spec.dtype)  # fp32 -> float32; bf16 etc. refused
 
 
 @dataclass

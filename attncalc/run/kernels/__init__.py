@@ -26,10 +26,12 @@ env.configure()
 env.apply_threading_layer()
 
 from .blas import BLAS_BACKEND, BLAS_DESCRIPTION  # noqa: E402
-from .block import attention_block  # noqa: E402
+from .env import CACHE_DIR, CACHE_NOTE  # noqa: E402  (set by configure() above)
+from .block import attention_block, gemm_panels  # noqa: E402
 from .core import attention_core  # noqa: E402
 from .expf import exp_tile_check  # noqa: E402
 
-env.stamp_caches(attention_block, attention_core, exp_tile_check)
+env.stamp_caches(attention_block, attention_core, exp_tile_check, gemm_panels)
 
-__all__ = ["BLAS_BACKEND", "BLAS_DESCRIPTION", "attention_block", "attention_core", "exp_tile_check"]
+__all__ = ["BLAS_BACKEND", "BLAS_DESCRIPTION", "CACHE_DIR", "CACHE_NOTE", "attention_block",
+           "attention_core", "exp_tile_check", "gemm_panels"]

@@ -137,3 +137,27 @@ def attention_block(x, w_q, w_k, w_v, w_o, out, q_buf, k_buf, v_buf, c_buf, s_sc
                          ca + r0 * ldq * isz, ldq,
                          w_o.ctypes.data + (h0 * d_head * d_model + c0) * isz, d_model, beta,
                          out.ctypes.data + ((base + r0) * d_model + c0) * isz, d_model)
+
+
+@njit(parallel=True, cache=CACHE, nogil=True)
+def gemm_panels(a, b, c, rows, counters):
+    """c = a @ b by panels of ``rows`` rows over the workers, each a single-threaded gemm.
+
+    The sgemm probe through the kernel's own BLAS and threads (see execute.probe): the speed
+    the kernel's projections could reach on this machine, for its backend.
+    """
+    f32 = a.itemsize == 4
+    isz = a.itemsize
+    m, k = a.shape
+    n = b.shape[1]
+    chunks = (m + rows - 1) // rows
+    counters[0] = 0
+    for w in prange(counters.shape[0] - 1):
+        while True:
+            t = fetch_add(counters, 0, 1)
+            if t >= chunks:
+                break
+            r0 = t * rows
+            nr = min(rows, m - r0)
+            gemm(f32, CBLAS_NO_TRANS, CBLAS_NO_TRANS, nr, n, k, 1.0, a.ctypes.data + r0 * k * isz,
+                 k, b.ctypes.data, n, 0.0, c.ctypes.data + r0 * n * isz, n)
