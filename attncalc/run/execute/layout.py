@@ -18,9 +18,11 @@ The choice, for ``workers`` threads:
   ``nb * seq`` rows, within the same buffer budget, up to ``STEP_ROWS`` rows;
 - tiles of P and O: the candidate (rows, cols) tile with the best product of *balance* (the
   work queue's efficiency with equal tasks: T / (W * ceil(T / W))) and *GEMM efficiency*
-  (x / (x + GEMM_HALF) per tile side, a fit of single-threaded sgemm speed against M and N:
-  measured on this project's 2-core VM with OpenBLAS, M = 32, 64, 256 ran at 0.49, 0.80, 1.0
-  of the M = 2048 speed; MKL degrades less, the fit is kept as the conservative one);
+  (x / (x + max(16, K / 64)) per tile side x, K the inner dimension: a fit of single-threaded
+  sgemm speed, benchmarks/blas_gemm.py on this project's 2-core Xeon VM: at K = 768,
+  M = 32, 64, 256 ran at 0.40, 0.60, 0.87 (OpenBLAS) and 0.79, 0.96, 1.0 (MKL) of the square
+  product's speed; at K = 12288, M = 256 ran at 0.62 of M = 2048, for both. A wide inner
+  dimension needs big tiles: each call packs a K-deep panel it amortises over the other side);
 - ``block_q``: 256 queries per core task, halved (to at least 64) until there are at least
   ``CORE_TASKS_PER_WORKER`` tasks per thread, so every thread has work; causal tasks are
   uneven (a query tile near the end sees more keys), which the costliest-first order of the
@@ -52,9 +54,11 @@ STEP_BUDGET = 0.35
 STEP_FLOOR = 16 << 20  # bytes: buffers this small are always allowed
 STEP_ROWS = 4096  # rows of a step when several sequences share it
 # Tile candidates of the projections and GEMM-efficiency half point (see module docstring).
-TILE_ROWS = (256, 128, 64, 32)
+TILE_ROWS = (2048, 1024, 512, 256, 128, 64, 32)
 MIN_TILE_COLS = 64
-GEMM_HALF = 32
+GEMM_HALF_MIN = 16
+GEMM_HALF_PER_K = 1 / 64
+GRANULARITY = 4  # tasks = threads scores 0.8, twice as many 0.89 (see _granularity)
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,15 @@ def balance(tasks: int, workers: int) -> float:
     return tasks / (workers * rounds)
 
 
-def _eff(x: int) -> float:
-    return x / (x + GEMM_HALF)
+def _eff(x: int, k: int) -> float:
+    """Modelled speed of a gemm tile side of ``x`` (M or N) with inner dimension ``k``."""
+    return x / (x + max(GEMM_HALF_MIN, k * GEMM_HALF_PER_K))
+
+
+def _granularity(tasks: int, workers: int) -> float:
+    """Mild preference for more tasks than threads: on a shared machine a thread slowed down
+    by others then takes fewer tasks instead of holding the phase up (1 for one thread)."""
+    return 1.0 if workers == 1 else tasks / (tasks + workers / GRANULARITY)
 
 
 def _col_candidates(cols: int) -> list[int]:
@@ -144,8 +155,9 @@ def _col_candidates(cols: int) -> list[int]:
     return out or [cols]
 
 
-def _tiles(rows: int, col_groups: list[int], workers: int) -> tuple[int, int]:
-    """(tile rows, tile cols) for products of ``rows`` rows and the given column widths."""
+def _tiles(rows: int, col_groups: list[int], k: int, workers: int) -> tuple[int, int]:
+    """(tile rows, tile cols) for products of ``rows`` rows, inner dimension ``k`` and the
+    given column widths."""
     best, best_score = (min(rows, TILE_ROWS[0]), max(col_groups)), -1.0
     widest = max(col_groups)
     for tr in TILE_ROWS:
@@ -155,7 +167,8 @@ def _tiles(rows: int, col_groups: list[int], workers: int) -> tuple[int, int]:
         n_r = -(-rows // r)
         for tc in _col_candidates(widest):
             tasks = n_r * sum(-(-c // tc) for c in col_groups)
-            score = balance(tasks, workers) * _eff(r) * _eff(min(tc, widest))
+            score = (balance(tasks, workers) * _granularity(tasks, workers) * _eff(r, k)
+                     * _eff(min(tc, widest), k))
             if score > best_score + 1e-9:
                 best, best_score = (r, tc), score
     return best
@@ -173,7 +186,7 @@ def choose_layout(spec: RunSpec, workers: int) -> Layout:
     while block_q > MIN_BLOCK_Q and nb * kh * q_tiles(block_q) < CORE_TASKS_PER_WORKER * workers:
         block_q //= 2
     block_q = min(block_q, -(-spec.seq // 16) * 16)
-    proj_rows, proj_cols = _tiles(rows, [kh * dh, kg * dh, kg * dh], workers)
-    out_rows, out_cols = _tiles(rows, [spec.d_model], workers)
+    proj_rows, proj_cols = _tiles(rows, [kh * dh, kg * dh, kg * dh], spec.d_model, workers)
+    out_rows, out_cols = _tiles(rows, [spec.d_model], kh * dh, workers)
     return Layout(kh, kg, nb, block_q, BLOCK_K, proj_rows, proj_cols, out_rows, out_cols,
                   workers)
