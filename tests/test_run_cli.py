@@ -177,3 +177,15 @@ def test_run_reports_blas_threading_and_layout(cli):
     # any warning printed on stderr is also in the document
     for w in d["warnings"]:
         assert w in r.err
+
+
+@pytest.mark.parametrize("layer", ["tbb", "omp"])
+def test_threading_layer_that_may_be_missing(layer):
+    """A layer numba knows but may not load here (tbb needs the tbb package): it runs, or it is
+    refused in one line naming the setting; never a traceback."""
+    r = attncalc(*SMALL, env=dict(os.environ, NUMBA_THREADING_LAYER=layer))
+    if r.returncode == 0:
+        assert json.loads(r.stdout)["threading_layer"] == layer
+    else:
+        assert r.returncode == 2 and r.stdout == "", r.stderr[-2000:]
+        assert len(r.stderr.strip().splitlines()) == 1 and "NUMBA_THREADING_LAYER" in r.stderr

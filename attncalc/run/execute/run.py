@@ -6,7 +6,8 @@ import statistics
 import threading
 import time
 from dataclasses import asdict
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -18,6 +19,23 @@ from .memory import check_memory
 from .probe import NOISY_SPREAD, kernel_sgemm_samples, sgemm_samples
 from .reference import RTOL, max_rel_error
 from .spec import RunResult, RunSpec, make_inputs
+
+
+@contextmanager
+def _threading_layer_errors() -> Iterator[None]:
+    """numba refuses a threading layer it cannot load at its first thread launch (a ValueError
+    with a hint); say it in one line, naming the setting."""
+    try:
+        yield
+    except ValueError as err:
+        if "threading layer" not in str(err).lower():
+            raise
+        import os
+
+        layer = os.environ.get("NUMBA_THREADING_LAYER", "")
+        first = str(err).strip().splitlines()[0]
+        hint = " (pip install tbb)" if "tbb" in str(err).lower() else ""
+        raise WorkloadError(f"NUMBA_THREADING_LAYER={layer}: {first}{hint}") from None
 
 
 def _compile_with_clock(dtype: str, say: Callable[[str], None]) -> tuple[float, bool]:
@@ -37,15 +55,8 @@ def _compile_with_clock(dtype: str, say: Callable[[str], None]) -> tuple[float, 
     clock = threading.Thread(target=tick, daemon=True)
     clock.start()
     try:
-        return compile_kernel(dtype)
-    except ValueError as err:  # numba refuses a threading layer at the first parallel launch
-        if "threading layer" in str(err).lower():
-            import os
-
-            layer = os.environ.get("NUMBA_THREADING_LAYER", "")
-            first = str(err).strip().splitlines()[0]
-            raise WorkloadError(f"NUMBA_THREADING_LAYER={layer}: {first}") from None
-        raise
+        with _threading_layer_errors():
+            return compile_kernel(dtype)
     finally:
         done.set()
         clock.join()
@@ -80,7 +91,8 @@ def run_attention(spec: RunSpec, progress: Callable[[str], None] | None = None,
     say("loading the kernel")
     from .. import kernels
 
-    threads = _set_threads(spec)
+    with _threading_layer_errors():
+        threads = _set_threads(spec)
     say("compiling the kernel (cached after the first run)")
     compile_s, cached = _compile_with_clock(spec.dtype, say)
     import numba
