@@ -183,3 +183,15 @@ def test_numpy_callback_backend_in_subprocess():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("ok")
+
+
+def test_gemm_panels_is_the_product():
+    """The sgemm probe's product through the kernel's BLAS, in row panels over the workers."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((300, 70), dtype=np.float32)
+    b = rng.standard_normal((70, 50), dtype=np.float32)
+    c = np.full((300, 50), np.nan, np.float32)
+    kernels.gemm_panels(a, b, c, 64, np.zeros(3, np.int64))
+    np.testing.assert_allclose(c, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
+    g = execute.probe.kernel_sgemm_samples(1, target_s=0.01, repeats=2)
+    assert len(g) == 2 and all(0.1 < x < 1e5 for x in g)

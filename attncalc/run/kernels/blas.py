@@ -5,10 +5,11 @@ at import time with ``llvmlite.binding.add_symbol``: the compiled code refers to
 name, not by address, so ``cache=True`` works and one cache serves every backend. The backend is
 chosen by ``ATTNCALC_BLAS`` (``auto``, ``mkl``, ``openblas``, ``callback``): ``auto`` takes MKL's
 ``cblas_?gemm_64`` when the ``mkl`` wheel is installed (``pip install attncalc[mkl]``, about
-0.5 GB, so not a default dependency), else NumPy's OpenBLAS. When no ILP64 CBLAS is found in the
-process (NumPy built against Accelerate or a 32-bit-integer OpenBLAS), or
-``ATTNCALC_BLAS=callback`` is set, the symbols are bound to a ctypes callback that calls ``numpy.matmul`` on the tile:
-correct, portable and slower (``BLAS_BACKEND`` says which one is in use). The kernels release
+0.7 GB with its dependencies, so not a default dependency), else NumPy's OpenBLAS. When no ILP64
+CBLAS is found in the process (NumPy built against Accelerate or a 32-bit-integer OpenBLAS), or
+``ATTNCALC_BLAS=callback`` is set, the symbols are bound to a ctypes callback that calls
+``numpy.matmul`` on the tile: correct, portable and slower (``BLAS_BACKEND`` says which one is
+in use). The kernels release
 the GIL (``nogil=True``), which that fallback needs: its calls from numba's threads take it.
 
 The kernels call gemm *single-threaded* from numba's threads (the caller sets BLAS to one
