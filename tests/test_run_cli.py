@@ -189,3 +189,17 @@ def test_threading_layer_that_may_be_missing(layer):
     else:
         assert r.returncode == 2 and r.stdout == "", r.stderr[-2000:]
         assert len(r.stderr.strip().splitlines()) == 1 and "NUMBA_THREADING_LAYER" in r.stderr
+
+
+def test_readme_thread_table_is_the_saved_run():
+    """The README's 16-core table is benchmarks/attention.py's rendering of the raw JSON kept in
+    benchmarks/results (so it can be redrawn, and was not edited by hand)."""
+    raw = ROOT / "benchmarks" / "results" / "device16-attention-threads.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "attention.py"), "--render",
+                           str(raw)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 8 * 5  # header + 4 shapes x 2 masks x 5 thread counts
+    readme = (ROOT / "README.md").read_text()
+    for row in rows:
+        assert row in readme, row
