@@ -203,3 +203,18 @@ def test_readme_thread_table_is_the_saved_run():
     readme = (ROOT / "README.md").read_text()
     for row in rows:
         assert row in readme, row
+
+
+def test_unwritable_numba_cache_dir_falls_back_and_says_so():
+    """NUMBA_CACHE_DIR that cannot be written (/proc/self/..., even for root) and HOME that
+    cannot either: the kernel is cached in the temporary directory, with a note on stderr."""
+    import tempfile
+
+    env = dict(os.environ, NUMBA_CACHE_DIR="/proc/self/numba-cache", HOME="/proc/self")
+    env.pop("XDG_CACHE_HOME", None)
+    r = attncalc(*SMALL, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    d = json.loads(r.stdout)
+    assert d["cache_dir"].startswith(tempfile.gettempdir()) and d["check_passed"]
+    assert "NUMBA_CACHE_DIR=/proc/self/numba-cache is not writable" in r.stderr
+    assert "Traceback" not in r.stderr
