@@ -1,27 +1,122 @@
 """Human units: format exact integers for reading (1.57M, 174.6B, 12.5 GiB) and parse them back.
 
-Parsing is exact: "7B" is 7 * 10**9 and "300e9" is 300 * 10**9 as Python ints (via Decimal, never a
-float), so budgets and token counts past 2**53 stay exact.
+Parsing is exact: the digits are read into a ``Fraction`` (never a float, never a rounded Decimal),
+so "7B" is 7 * 10**9, "1.4T" is 14 * 10**11 and "300e9" is 300 * 10**9 as Python ints, and budgets
+past 2**53 (or past 28 significant digits) stay exact. The grammar, on purpose small:
+
+- digits, optionally grouped by ``_`` (``1_000``) or by ``,`` in groups of three (``1,024``,
+  ``1,000,000``; ``1,,0`` and ``10,00`` are refused), an optional fraction ``.5`` and an optional
+  exponent ``e9`` with ``|exponent| <= MAX_EXPONENT``;
+- an optional unit, case-insensitive because every unit here scales a count up (there is no milli
+  or bit unit to confuse): k = 10**3, m = 10**6, b or g = 10**9, t = 10**12, p = 10**15, the same
+  with a B for bytes (kb, MB, gb, TB, pb) and the binary ki/mi/gi/ti/pi (+B): 2**10 … 2**50.
+  So ``7b`` = ``7B`` = 7 * 10**9 and ``4gib`` = ``4GiB``;
+- no sign (counts, sizes and tolerances are never negative), no ``nan``/``inf``, at most
+  ``MAX_TEXT`` characters and a result at most ``MAX_QUANTITY``.
 """
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 _SI = [(10**15, "P"), (10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")]
 _FLOP_SI = [(10**24, "Y"), (10**21, "Z"), (10**18, "E"), (10**15, "P"), (10**12, "T"), (10**9, "G"),
             (10**6, "M"), (10**3, "K")]
 _BIN = [(2**50, "PiB"), (2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")]
+# Lower-cased unit -> scale (see the module docstring: all units scale up, so case cannot mislead).
 _SUFFIX = {
-    "": 1, "k": 10**3, "K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12, "P": 10**15,
-    "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15,
-    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50,
+    "": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12, "p": 10**15,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
+    "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40, "pi": 2**50,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50,
 }
-_NUMBER = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+MAX_EXPONENT = 60  # 1e60 is already far past any count of parameters, FLOPs or bytes
+MAX_QUANTITY = 10**60
+MAX_TEXT = 100  # characters in one number
+_INT = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+(?:_[0-9]+)*)"
+_NUMBER = rf"({_INT})(?:\.([0-9]+(?:_[0-9]+)*)?)?(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z]*)"  # compiled on use
+_UNITS_HELP = "use a number with an optional unit such as 7B, 1.4T, 1e9, 4GiB, 500M"
+
+
+def _exact(text: str, what: str, *, units: bool = True, number: str | None = None) -> tuple[Fraction, str]:
+    """The exact value of a number with an optional unit; the unit (lower case) is returned too.
+
+    ``number``: the part of ``text`` to read, when ``text`` (quoted in messages) has more (a %)."""
+    t = str(text).strip()
+    if len(t) > MAX_TEXT:
+        raise ValueError(f"cannot read a {len(t):,}-character text as a {what}: at most {MAX_TEXT} characters")
+    shown, t = t, (t if number is None else number)
+    low = t.lower().lstrip("+-")
+    if low in ("nan", "inf", "infinity") or low.startswith(("nan", "inf")):
+        raise ValueError(f"{shown!r} is not a finite {what}")
+    if t.startswith("-"):
+        raise ValueError(f"{shown!r}: a {what} cannot be negative")
+    m = re.fullmatch(_NUMBER, t)
+    if not m:
+        raise ValueError(f"cannot read {shown!r} as a {what}: {_UNITS_HELP}")
+    whole, frac, exp, unit = m.groups()
+    unit = unit.lower()
+    if unit and (not units or unit not in _SUFFIX):
+        raise ValueError(f"cannot read {shown!r} as a {what}: unknown unit {m.group(4)!r}; {_UNITS_HELP}")
+    e = int(exp) if exp else 0
+    if abs(e) > MAX_EXPONENT:
+        raise ValueError(f"{shown!r}: exponent {e} is out of range (at most {MAX_EXPONENT} either way)")
+    frac = (frac or "").replace("_", "")
+    value = Fraction(int(whole.replace(",", "").replace("_", "") + frac), 10 ** len(frac))
+    value *= Fraction(10) ** e
+    value *= _SUFFIX[unit]
+    if value > MAX_QUANTITY:
+        raise ValueError(f"{shown!r} is too large for a {what}: at most 1e{MAX_EXPONENT}")
+    return value, unit
+
+
+def parse_quantity(text: str, *, what: str = "value") -> int:
+    """'7B' -> 7_000_000_000, '4GiB' -> 4 * 2**30, '300e9' -> 300_000_000_000, '1,024' -> 1024.
+
+    Raises ValueError naming the problem; the result must be a whole number.
+    """
+    value, _ = _exact(text, what)
+    if value.denominator != 1:
+        raise ValueError(f"{str(text).strip()!r} is not a whole number of {what}s")
+    return value.numerator
+
+
+def parse_fraction(text: str) -> Fraction:
+    """A non-negative ratio, exactly: '0.5%' -> Fraction(1, 200); '0.01' -> Fraction(1, 100)."""
+    t = str(text).strip()
+    pct = t.endswith("%")
+    try:
+        value, _ = _exact(t, "tolerance", units=False, number=t[:-1].strip() if pct else t)
+    except ValueError as err:
+        raise ValueError(f"{err} (use 0.5% or 0.005)") from None
+    return value / 100 if pct else value
+
+
+# Formatting ----------------------------------------------------------------------------------
+
+_FLOAT_SAFE = 10**300  # past this, n / scale overflows a float
+
+
+def _sci(n: int) -> str:
+    """'1.23e+5000' for any int, even past Python's 4,300-digit str() limit (no str(n) involved)."""
+    sign, n = ("-" if n < 0 else ""), abs(n)
+    e = max(0, int((n.bit_length() - 1) * 0.30102999566398120))  # floor(log10(n)), possibly one low
+    if n >= 10 ** (e + 1):
+        e += 1
+    mantissa = n // 10 ** max(0, e - 3)  # four leading digits
+    digits = str(mantissa)[:4].ljust(4, "0")
+    return f"{sign}{digits[0]}.{digits[1:]}e+{e}"
+
+
+def exact(n: int) -> str:
+    """n with thousands separators; past 10**300 (and so past str()'s digit limit) scientific."""
+    return f"{n:,}" if abs(n) < _FLOAT_SAFE else "≈" + _sci(n)
 
 
 def _scaled(n: int | float, table: list[tuple[int, str]], sep: str = "") -> str:
+    if isinstance(n, int) and abs(n) >= _FLOAT_SAFE:
+        return _sci(n)
     for scale, suffix in table:
         if abs(n) >= scale:
             x = n / scale
@@ -37,37 +132,9 @@ def human(n: int) -> str:
 def human_flops(n: int | float) -> str:
     """FLOPs with SI prefixes (GFLOP, TFLOP…); past 10**27 in scientific notation."""
     if abs(n) >= 10**27:
-        return f"{float(n):.3e} FLOP"
+        return (_sci(n) if isinstance(n, int) and abs(n) >= _FLOAT_SAFE else f"{float(n):.3e}") + " FLOP"
     return _scaled(n, _FLOP_SI, " ") + ("FLOP" if abs(n) >= 1000 else " FLOP")
 
 
 def human_bytes(n: int) -> str:
     return _scaled(n, _BIN, " ") if abs(n) >= 1024 else f"{n} B"
-
-
-def parse_quantity(text: str, *, what: str = "value") -> int:
-    """'7B' -> 7_000_000_000, '4GiB' -> 4 * 2**30, '300e9' -> 300_000_000_000, '1,024' -> 1024.
-
-    Raises ValueError naming the problem; the result must be a whole number.
-    """
-    m = _NUMBER.match(str(text))
-    if not m or m.group(2) not in _SUFFIX:
-        raise ValueError(
-            f"cannot read {text!r} as a {what}: use a number with an optional unit such as 7B, 1e9, 4GiB, 500M"
-        )
-    try:
-        value = Decimal(m.group(1).replace(",", "").replace("_", "")) * _SUFFIX[m.group(2)]
-    except InvalidOperation:
-        raise ValueError(f"cannot read {text!r} as a {what}") from None
-    if value != value.to_integral_value():
-        raise ValueError(f"{text!r} is not a whole number of {what}s")
-    return int(value)
-
-
-def parse_fraction(text: str) -> Decimal:
-    """'0.5%' -> Decimal('0.005'); '0.01' -> Decimal('0.01')."""
-    t = str(text).strip()
-    try:
-        return Decimal(t[:-1]) / 100 if t.endswith("%") else Decimal(t)
-    except InvalidOperation:
-        raise ValueError(f"cannot read {text!r} as a tolerance: use 0.5% or 0.005") from None

@@ -1,7 +1,12 @@
 """Wall time of `attncalc count gpt3` in a fresh process (what a user or a CI step waits for).
 
-Runs each command REPEAT times, alternating, and prints medians and the ratio to a bare
-`python -c pass`, as a table and as JSON. Usage: python benchmarks/startup.py [--repeat 15] [--json out.json]
+Runs each command REPEAT times, alternating, and prints medians, the ratio to a bare
+`python -c pass`, and the ratios the start-up target is stated in (issue 10): `count gpt3` and
+`count gpt3 --format json` against a bare `import typer, rich` (the floor any Typer + Rich tool
+pays; targets <= 1.3 and <= 1.1), as a table and as JSON.
+With --baseline DIR (another checkout, e.g. a git worktree of an older commit) the attncalc rows
+are run a second time with DIR first on PYTHONPATH, alternating, for a before/after in one run.
+Usage: python benchmarks/startup.py [--repeat 15] [--json out.json] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
+    "python -c 'import typer, rich'": [sys.executable, "-c", "import typer, rich"],
     "attncalc --version": [sys.executable, "-m", "attncalc", "--version"],
     "attncalc count gpt3": [sys.executable, "-m", "attncalc", "count", "gpt3"],
     "attncalc count gpt3 --format json": [sys.executable, "-m", "attncalc", "count", "gpt3", "--format", "json"],
@@ -27,21 +34,47 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--baseline", help="another checkout to time the same commands from (before/after)")
     args = ap.parse_args()
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
-    times: dict[str, list[float]] = {k: [] for k in COMMANDS}
+    # As installed (pip compiles every module): cached bytecode, even where the environment turns it off.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # Run from a neutral folder with the checkout first on the path: `python -m` puts the current
+    # folder first, which would shadow --baseline.
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = here
+    cwd = tempfile.mkdtemp(prefix="attncalc-startup-")
+    runs = {name: (cmd, env) for name, cmd in COMMANDS.items()}
+    if args.baseline:
+        base_env = {**env, "PYTHONPATH": os.path.abspath(args.baseline)}
+        runs |= {f"baseline: {name}": (cmd, base_env) for name, cmd in COMMANDS.items() if "attncalc" in name}
+    for cmd, e in runs.values():  # one warm-up run each writes the bytecode caches
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=e, cwd=cwd)
+    times: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(args.repeat):
-        for name, cmd in COMMANDS.items():
+        for name, (cmd, e) in runs.items():
             t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=e, cwd=cwd)
             times[name].append(time.perf_counter() - t0)
     base = statistics.median(times["python -c pass"])
     result = {name: {"median_s": statistics.median(ts), "min_s": min(ts), "max_s": max(ts),
                      "ratio_to_python": statistics.median(ts) / base} for name, ts in times.items()}
-    print(f"{'command':36s} {'median':>9s} {'min':>9s} {'max':>9s} {'× python':>9s}   ({args.repeat} runs each, alternating)")
+    print(f"{'command':46s} {'median':>9s} {'min':>9s} {'max':>9s} {'× python':>9s}   ({args.repeat} runs each, alternating)")
     for name, r in result.items():
-        print(f"{name:36s} {r['median_s'] * 1000:7.0f}ms {r['min_s'] * 1000:7.0f}ms {r['max_s'] * 1000:7.0f}ms {r['ratio_to_python']:9.2f}")
-    doc = {"benchmark": "startup", "repeat": args.repeat, "python": sys.version.split()[0], "results": result}
+        print(f"{name:46s} {r['median_s'] * 1000:7.0f}ms {r['min_s'] * 1000:7.0f}ms {r['max_s'] * 1000:7.0f}ms {r['ratio_to_python']:9.2f}")
+    floor = statistics.median(times["python -c 'import typer, rich'"])
+    targets = {"attncalc count gpt3": 1.3, "attncalc count gpt3 --format json": 1.1}
+    ratios = {name: statistics.median(times[name]) / floor for name in targets}
+    if args.baseline:
+        ratios |= {f"baseline: {name}": statistics.median(times[f"baseline: {name}"]) / floor for name in targets}
+        targets |= {f"baseline: {name}": t for name, t in targets.items()}
+    print()
+    for name, target in targets.items():
+        verdict = "meets" if ratios[name] <= target else "misses"
+        print(f"{name:46s} {ratios[name]:5.2f} × `import typer, rich` ({floor * 1000:.0f} ms); "
+              f"target <= {target} ({verdict})")
+    doc = {"benchmark": "startup", "repeat": args.repeat, "python": sys.version.split()[0], "results": result,
+           "ratio_to_import_typer_rich": ratios}
     print(json.dumps(doc, indent=2))
     if args.json:
         with open(args.json, "w") as fh:

@@ -23,15 +23,18 @@ def test_compare_fits_120_columns_and_marks_extremes(cli):
 
 
 def test_compare_json_is_count_json_for_each_model(cli):
-    docs = json.loads(cli("compare", *FOUR, "--format", "json").out)["models"]
-    for name, doc in zip(FOUR, docs):
-        assert doc == json.loads(cli("count", name, "--format", "json").out)
+    # one workload for every column: the smallest n_ctx among the models (gpt3's 2,048), stated
+    out = json.loads(cli("compare", *FOUR, "--format", "json").out)
+    assert out["workload"]["seq"] == 2048
+    for name, doc in zip(FOUR, out["models"]):
+        assert doc == json.loads(cli("count", name, "--seq", "2048", "--format", "json").out)
 
 
 def test_compare_csv_and_markdown(cli):
     out = cli("compare", "llama-2-7b", "llama-3-8b", "--format", "csv").out.splitlines()
     assert out[0] == "metric,llama-2-7b,llama-3-8b" and out[1] == "params_total,6738415616,8030261248"
-    assert cli("compare", "llama-2-7b", "llama-3-8b", "--format", "markdown").out.startswith("| figure |")
+    md = cli("compare", "llama-2-7b", "llama-3-8b", "--format", "markdown").out
+    assert md.startswith("#### compare at seq 4,096") and "\n| figure | llama-2-7b | llama-3-8b |\n" in md
 
 
 def console_script() -> list[str]:

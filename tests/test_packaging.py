@@ -27,6 +27,8 @@ def test_wheel_carries_the_presets_and_finds_them(tmp_path):
         z.extractall(site)
     shipped = {n.rsplit("/", 1)[-1][:-5] for n in names if n.startswith("attncalc/presets_data/") and n.endswith(".toml")}
     assert shipped == set(preset_names())
+    hardware = {n.rsplit("/", 1)[-1][:-5] for n in names if n.startswith("attncalc/hardware_data/") and n.endswith(".toml")}
+    assert hardware == {p.stem for p in (ROOT / "hardware").glob("*.toml")} and "h100-sxm" in hardware
     code = ("import attncalc.spec.load as p, json; "
             "print(json.dumps([str(d) for d in p.preset_dirs()]), p.load_preset('gpt3').n_layers)")
     env = {**os.environ, "PYTHONPATH": str(site)}

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attncalc import Architecture, count_params, param_summary
-from attncalc.core.flops import Convention, attention_pairs, forward
+from attncalc.core.evaluate import forward
+from attncalc.core.workload import Convention, attention_pairs
 
 
 @st.composite
@@ -103,19 +104,18 @@ def test_json_csv_and_table_agree(a):
 
     from rich.console import Console
 
-    from attncalc.core.params import count_params
-    from attncalc.present.terminal import sections_renderable
+    from attncalc.core.report import build
+    from attncalc.present.document import count_document, flatten, to_csv, to_json
     from attncalc.present.sections import header_lines, param_sections
-    from attncalc.present.document import document, flatten, to_csv, to_json
+    from attncalc.present.terminal import sections_renderable
 
-    tree = count_params(a)
-    s = param_summary(a, tree)
-    doc = json.loads(to_json(document(a, params=s)))
+    report = build(a)
+    doc = json.loads(to_json(count_document(report)))
     csv_rows = dict(line.split(",", 1) for line in to_csv(doc).splitlines()[1:])
     for key, value in flatten(doc["params"], "params"):
         assert csv_rows[key] == str(value)
     console = Console(file=io.StringIO(), width=200, no_color=True)
-    console.print(sections_renderable(header_lines(a), param_sections(a, tree, s)))
+    console.print(sections_renderable(header_lines(a), param_sections(a, report.params)))
     table = console.file.getvalue()
     for key in ("total", "per_block"):
         assert f"{doc['params'][key]:,}" in table

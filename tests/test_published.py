@@ -12,7 +12,8 @@ import pytest
 
 from attncalc import Architecture, load_model, param_summary
 from attncalc.core.estimates import estimates
-from attncalc.core.flops import Convention, forward
+from attncalc.core.evaluate import forward
+from attncalc.core.workload import Convention
 
 from .conftest import GOLDEN
 
@@ -29,7 +30,7 @@ def test_gpt3_table_d1_training_compute(row):
     a = load_model(D1_PRESETS[row["model"]])
     total = param_summary(a)["total"]
     assert abs(total / 1e6 - row["params_M"]) / row["params_M"] < 0.004
-    est = estimates(a, row["tokens_B"] * 10**9, a.n_ctx)["6ND"]["value"]
+    est = estimates(a, row["tokens_B"] * 10**9, a.n_ctx)["6ND"].value
     assert est == 6 * total * row["tokens_B"] * 10**9
     assert abs(est - row["flops"]) / row["flops"] < 0.006
     pf_days = est / PUBLISHED["gpt3_table_d1"]["pf_day_flops"]
@@ -67,3 +68,16 @@ def test_chinchilla_table_a4_ratios(row):
     rel = fwd.get("blocks.block.attention.relative").total
     appendix_f = fwd.total - fwd.get("unembedding").total - a.n_layers * rel + a.n_layers * 3 * a.n_heads * seq * seq
     assert round(3 * appendix_f / (6 * n * seq), 2) == row["flops_over_6nd"]
+
+
+def test_palm_model_flops_utilization_uses_all_parameters():
+    """PaLM's 46.2% MFU (45.7% without the attention term) reproduces with its estimate,
+    6N + 12LHQT per token, when N counts every parameter (embeddings too): 540.35B."""
+    row = PUBLISHED["palm_mfu"]
+    a = load_model("palm-540b")
+    assert param_summary(a)["total"] // 10**7 == round(row["params_B"] * 100)  # 540.356...B, printed 540.35B
+    per_token = estimates(a, 1, row["seq_len"])["palm"].value  # FLOPs for one token
+    peak = row["chips"] * row["peak_flops_per_chip"]
+    assert round(100 * per_token * row["tokens_per_s"] / peak, 1) == row["mfu_percent"]
+    six_n = 6 * param_summary(a)["total"]
+    assert round(100 * six_n * row["tokens_per_s"] / peak, 1) == row["mfu_percent_without_attention"]

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from attncalc import load_model
-from attncalc.core.flops import Convention, forward
+from attncalc.core.evaluate import forward
+from attncalc.core.workload import Convention
 from attncalc.run.plan import plan
 
 

@@ -5,46 +5,50 @@ from __future__ import annotations
 import typer
 
 from . import app
-from .common import Format, complete_model, emit, handles_errors, stdout
+from .common import Format, complete_model, emit, handles_errors
 from .options import MODEL_HELP
 
 
-@app.command("list", epilog="Example: attncalc list --format csv")
+@app.command("list", epilog="Examples: attncalc list · attncalc list --format csv · attncalc show gpt3 (for sources)")
 @handles_errors
 def list_presets(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
-    """List the presets: name, family, total parameters, source."""
-    from ..core.params import count_params
+    """List the presets by family then size: shape and exact total parameters (sources: `attncalc show`)."""
+    from ..core.evaluate import count_params
     from ..spec.load import load_preset, preset_names
 
     rows = []
     for name in preset_names():
         a = load_preset(name)
-        rows.append({"name": name, "family": a.family, "total": count_params(a).total, "source": a.source})
+        rows.append({"name": name, "family": a.family, "total": count_params(a).total, "source": a.source,
+                     "d_model": a.d_model, "n_layers": a.n_layers, "n_heads": a.n_heads, "n_kv_heads": a.kv_heads,
+                     "n_ctx": a.n_ctx})
+    rows.sort(key=lambda r: (r["family"].lower(), r["total"], r["name"]))
     if fmt is Format.json:
-        from ..present.document import SCHEMA_VERSION, to_json
+        from ..present.document import envelope, to_json
 
-        emit(to_json({"schema_version": SCHEMA_VERSION, "presets": rows}))
-    elif fmt is Format.csv:
+        emit(to_json(envelope(presets=rows)))
+        return
+    if fmt is Format.csv:
         from ..present.document import tabular_csv
 
         emit(tabular_csv(list(rows[0]), [list(r.values()) for r in rows]))
-    elif fmt is Format.markdown:
-        lines = ["| name | family | total | source |", "|---|---|---:|---|"]
-        lines += [f"| {r['name']} | {r['family']} | {r['total']:,} | {r['source']} |" for r in rows]
-        emit("\n".join(lines) + "\n")
+        return
+    from ..present.tables import APPROX, EXACT, TEXT, Column, Table, markdown, print_page
+    from ..present.terminal import approx
+
+    t = Table(f"{len(rows)} presets, by family then size (sources: attncalc show NAME)",
+              (Column("name", TEXT), Column("family", TEXT, drop=2), Column("d_model", EXACT, drop=4),
+               Column("layers", EXACT), Column("heads", EXACT), Column("KV heads", EXACT),
+               Column("context", EXACT, drop=3), Column("total", EXACT), Column("≈", APPROX, drop=1)), key="presets")
+    for r in rows:
+        t.add(r["name"], r["family"], r["d_model"], r["n_layers"], r["n_heads"], r["n_kv_heads"], r["n_ctx"],
+              r["total"], approx(r["total"], "count"))
+    if fmt is Format.markdown:
+        emit(markdown([t]))
     else:
-        from rich.table import Table
-
-        from ..units import human
-
-        t = Table(title="presets", title_justify="left")
-        for col, just in (("name", "left"), ("family", "left"), ("total", "right"), ("≈", "right"), ("source", "left")):
-            t.add_column(col, justify=just, overflow="fold", no_wrap=col != "source")
-        for r in rows:
-            t.add_row(r["name"], r["family"], f"{r['total']:,}", human(r["total"]), r["source"])
-        stdout().print(t)
+        print_page([t])
 
 
 @app.command(epilog="Example: attncalc show mixtral-8x7b")
@@ -54,24 +58,18 @@ def show(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
     """Show a model's hyper-parameters (given and derived) and its source."""
-    from ..spec.arch import DOC
     from ..spec.load import load_model
-    from ..present.document import SCHEMA_VERSION, model_info, to_csv, to_json
+    from ..present.document import envelope, model_info, to_csv, to_json
 
-    info = model_info(load_model(model))
+    arch = load_model(model)
+    info = model_info(arch)
     if fmt is Format.json:
-        emit(to_json({"schema_version": SCHEMA_VERSION, "model": info}))
+        emit(to_json(envelope(model=info)))
     elif fmt is Format.csv:
         emit(to_csv(info))
-    elif fmt is Format.markdown:
-        emit("| field | value |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in info.items()))
     else:
-        from rich.table import Table
+        from ..present.show import show_table
+        from ..present.tables import markdown, print_page
 
-        t = Table(title=info["name"], title_justify="left")
-        t.add_column("field", no_wrap=True)
-        t.add_column("value", overflow="fold")
-        t.add_column("meaning", style="dim", overflow="fold")
-        for k, v in info.items():
-            t.add_row(k, "" if v is None else str(v), DOC.get(k, "derived"))
-        stdout().print(t)
+        blocks = show_table(arch, info)
+        emit(markdown(blocks)) if fmt is Format.markdown else print_page(blocks)

@@ -1,41 +1,42 @@
-"""`attncalc check MODEL --max-params 7B …`: exit 0 when every budget holds, 1 naming each that fails."""
+"""`attncalc check MODEL --max-params 7B …`: exit 0 when every budget holds, 1 naming each that fails.
+
+One option per row of ``core.budgets.BUDGETS``, generated: a new budget needs no change here.
+"""
 
 from __future__ import annotations
 
+import inspect
 import sys
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from . import app
-from .common import Format, emit, handles_errors
-from .options import Model, Sets, load, parse_tokens
+from .common import complete_model, emit, handles_errors
+from .options import Sets, load, parse_tokens
 
 
-def _budget(flag: str, help: str):
-    return Annotated[Optional[str], typer.Option(flag, help=help, show_default=False)]
+class CheckFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    github = "github"
+    junit = "junit"
 
 
-@app.command(epilog="Examples: attncalc check llama-2-7b --max-params 7B · "
-                    "attncalc check model.toml --max-kv-cache 4GiB --context 32768 · "
-                    "attncalc check gpt3 --expect-params 175B --tolerance 0.5% · "
-                    "attncalc check model.toml --budgets model.budgets.toml")
-@handles_errors
+Models = Annotated[list[str], typer.Argument(
+    help="Presets, TOML files, config.json files or folders; a budgets file stands for its model (for pre-commit).",
+    autocompletion=complete_model, show_default=False)]
+
+
 def check(
-    model: Model,
-    max_params: _budget("--max-params", "Fail above this many parameters (e.g. 7B).") = None,
-    min_params: _budget("--min-params", "Fail below this many parameters.") = None,
-    expect_params: _budget("--expect-params", "Fail unless the total is within --tolerance of this.") = None,
+    models: Models,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="For --expect-params: 0.5% or 0.005 (default 0.5%).", show_default=False)] = None,
-    max_non_embedding_params: _budget("--max-non-embedding-params", "Fail above this many non-embedding parameters.") = None,
-    max_active_params: _budget("--max-active-params", "Fail above this many active parameters per token (MoE).") = None,
-    max_flops_per_token: _budget("--max-flops-per-token", "Fail above this many forward FLOPs per token at --seq.") = None,
-    max_training_flops: _budget("--max-training-flops", "Fail above this many training FLOPs (needs --tokens).") = None,
-    max_kv_cache: _budget("--max-kv-cache", "Fail above this KV cache size at --context (e.g. 4GiB).") = None,
-    max_weights: _budget("--max-weights", "Fail above this weights size in --dtype (e.g. 16GB).") = None,
-    max_training_memory: _budget("--max-training-memory", "Fail above this Adam mixed-precision training state.") = None,
-    budgets: Annotated[Optional[Path], typer.Option("--budgets", help="A TOML file of budgets (and context, dtype, tokens…).", show_default=False)] = None,
+    budgets: Annotated[Optional[Path], typer.Option("--budgets", help="A TOML file of budgets (and context, dtype, tokens…). Default: MODEL.budgets.toml, or budgets.toml beside the model.", show_default=False)] = None,
     context: Annotated[Optional[int], typer.Option("--context", "-c", help="KV cache context (default: n_ctx).", show_default=False)] = None,
     seq: Annotated[Optional[int], typer.Option("--seq", "-s", help="Sequence length for FLOPs (default: n_ctx).", show_default=False)] = None,
     batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="Batch for the KV cache and FLOPs (default 1).", show_default=False)] = None,
@@ -43,82 +44,187 @@ def check(
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="Weights dtype (default bf16).", show_default=False)] = None,
     kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV cache dtype (default: --dtype).", show_default=False)] = None,
     sets: Sets = None,
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (one line per budget) or json."),
+    skip_without_budgets: Annotated[bool, typer.Option("--skip-without-budgets", help="Skip a model that has no budgets (no budgets file beside it, none given) instead of refusing it: for hooks that pass every changed file.")] = False,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table (one line when all hold, else one per failure), json, csv, markdown, github (workflow annotations), junit (XML).")] = CheckFormat.table,
+    **limits: Any,
 ) -> None:
-    """Check a model against budgets: exit 0 if all hold, 1 if any fails (each named), 2 on bad input."""
-    from ..core.budgets import BUDGETS, evaluate, parse_budget, read_budgets_file
-    from ..errors import ConfigError
-    from ..core.report import Workload, analyse
-    from ..units import parse_fraction
+    """Check models against budgets: exit 0 if all hold, 1 if any fails (each named), 2 on bad input."""
+    from ..core.budgets import evaluate, plan
+    from ..spec.ref import split_ref
+    from ..core.report import build
+    from ..core.workload import Workload
 
-    given = {k: v for k, v in locals().items() if k in BUDGETS and v is not None}
-    file_data: dict = {}
-    path = budgets or _beside(model)
-    if path is not None:
-        file_data = read_budgets_file(path)
-        if budgets is None:
+    given = any(v is not None for v in limits.values())
+    results = []
+    for ref in targets(models):
+        model, changes = split_ref(ref)  # MODEL:field=value works here as in diff and compare
+        changes += sets or []
+        path = budgets or beside(model)
+        if path is None and not given and skip_without_budgets:
+            print(f"attncalc: skipping {model}: no budgets file beside it", file=sys.stderr)
+            continue
+        p = plan(limits, {"context": context, "seq": seq, "batch": batch, "tokens": parse_tokens(tokens),
+                          "dtype": dtype, "kv_dtype": kv_dtype}, tolerance, path)
+        if path is not None and budgets is None:
             print(f"attncalc: using budgets from {path}", file=sys.stderr)
-    src = str(path) if path else None
-    raw = {k: v for k, v in file_data.items() if k in BUDGETS} | given
-    limits = {k: parse_budget(k, v, None if k in given else src) for k, v in raw.items()}
-    expect = None
-    if expect_params is not None:
-        expect = parse_budget("expect_params", expect_params, None)
-    elif "expect_params" in file_data:
-        expect = parse_budget("expect_params", file_data["expect_params"], src)
-    tol_raw = tolerance if tolerance is not None else file_data.get("tolerance", "0.5%")
-    try:
-        tol = parse_fraction(str(tol_raw))
-    except ValueError as err:
-        raise ConfigError(str(err), field="tolerance") from None
-    if not limits and expect is None:
-        raise ConfigError("no budgets given: use --max-params 7B, --max-kv-cache 4GiB … or --budgets FILE")
-
-    def setting(value, key, default=None):
-        return value if value is not None else file_data.get(key, default)
-
-    arch = load(model, sets)
-    tok = setting(tokens, "tokens")
-    work = Workload(setting(batch, "batch", 1), setting(seq, "seq"), setting(context, "context"),
-                    parse_tokens(None if tok is None else str(tok)), False, setting(dtype, "dtype", "bf16"),
-                    setting(kv_dtype, "kv_dtype"))
-    outcomes = evaluate(analyse(arch, work), limits, expect, tol)
-    failed = [o for o in outcomes if not o.ok]
-    if fmt is Format.json:
-        from ..present.document import SCHEMA_VERSION, to_json
-
-        emit(to_json({"schema_version": SCHEMA_VERSION, "model": arch.name, "ok": not failed,
-                      "budgets": [o.as_dict() for o in outcomes]}))
-    else:
-        _report(arch.name, outcomes, failed)
-    if failed:
+        arch = load(model, changes)
+        s = p.settings
+        work = Workload(s["batch"] or 1, s["seq"], s["context"], s["tokens"], False, s["dtype"] or "bf16",
+                        s["kv_dtype"])
+        results.append(Result(arch, model, changes, evaluate(build(arch, work), p.limits, tolerance=p.tolerance)))
+    if not results:
+        print("attncalc: nothing to check", file=sys.stderr)
+        return
+    emit(render(fmt, results))
+    if any(not o.ok for r in results for o in r.outcomes):
         raise typer.Exit(1)
 
 
-def _fmt(value, unit: str) -> str:
-    from ..units import human, human_bytes, human_flops
-
-    exact = f"{value:,}" if isinstance(value, int) else f"{float(value):,.1f}"
-    approx = {"count": human, "flops": human_flops, "bytes": human_bytes}[unit](int(value))
-    return f"{exact} ({approx})"
-
-
-def _report(name: str, outcomes, failed) -> None:
-    if not failed:
-        parts = "; ".join(f"{o.what} {_fmt(o.actual, o.unit)} {o.relation} {_fmt(o.limit, o.unit)}" for o in outcomes)
-        print(f"ok: {name}: {len(outcomes)} {'budgets hold' if len(outcomes) > 1 else 'budget holds'}: {parts}")
-        return
-    for o in failed:
-        print(f"FAIL {name}: {o.name}: {o.what} is {_fmt(o.actual, o.unit)}, limit {o.relation} {_fmt(o.limit, o.unit)}")
-    print(f"{len(failed)} of {len(outcomes)} budgets failed for {name}")
+@dataclass(frozen=True)
+class Result:
+    arch: Any
+    model: str  # as the user named it
+    sets: list[str]
+    outcomes: list
 
 
-def _beside(model: str) -> Path | None:
-    """A budgets file kept next to a model file: model.budgets.toml, or budgets.toml beside config.json."""
-    p = Path(model)
-    if not p.is_file():
+def render(fmt: CheckFormat, results: list[Result]) -> str:
+    from ..present import checks
+
+    if fmt is CheckFormat.json:
+        from ..present.document import envelope, to_json
+
+        docs = [{"model": r.arch.name, "ok": all(o.ok for o in r.outcomes), "budgets": [o.as_dict() for o in r.outcomes]}
+                for r in results]
+        if len(docs) == 1:
+            return to_json(envelope(**docs[0]))
+        return to_json(envelope(ok=all(d["ok"] for d in docs), models=docs))
+    if fmt is CheckFormat.csv:
+        return "".join(checks.csv(r.arch.name, r.outcomes, header=i == 0) for i, r in enumerate(results))
+    if fmt is CheckFormat.markdown:
+        return "\n".join(checks.markdown(r.arch.name, r.outcomes) for r in results)
+    if fmt is CheckFormat.github:
+        return "".join(checks.github(r.model, r.outcomes, where(r.arch, r.model, r.sets, r.outcomes)) for r in results)
+    if fmt is CheckFormat.junit:
+        return checks.junit([(r.model, r.outcomes, where(r.arch, r.model, r.sets, r.outcomes)) for r in results])
+    return "".join(checks.lines(r.arch.name, r.outcomes) for r in results)
+
+
+def targets(models: list[str]) -> list[str]:
+    """The models to check, once each: a budgets file given as a model stands for the model beside
+    it (NAME.budgets.toml -> NAME.toml or NAME.json; budgets.toml -> config.json), so a hook that
+    passes every changed file checks a model when only its budgets changed."""
+    out: list[str] = []
+    for m in models:
+        p = Path(m)
+        if p.is_file() and (p.name.endswith(".budgets.toml") or p.name == "budgets.toml"):
+            stem = p.name[: -len(".budgets.toml")] if p.name != "budgets.toml" else None
+            found = [c for c in ((p.with_name(stem + ".toml"), p.with_name(stem + ".json")) if stem
+                                 else (p.with_name("config.json"),)) if c.is_file()]
+            if not found:
+                print(f"attncalc: skipping {m}: a budgets file with no model beside it", file=sys.stderr)
+                continue
+            m = str(found[0])
+        if m not in out:
+            out.append(m)
+    return out
+
+
+def model_file(model: str) -> Path | None:
+    """The file a MODEL argument reads: the file itself, or config.json in a folder."""
+    p = Path(model).expanduser()
+    if p.is_dir() and (p / "config.json").is_file():
+        return p / "config.json"
+    return p if p.is_file() else None
+
+
+def beside(model: str) -> Path | None:
+    """A budgets file kept next to a model file: NAME.budgets.toml beside NAME.toml (or NAME.json),
+    budgets.toml beside a config.json (so `check FOLDER` and `check FOLDER/config.json` agree)."""
+    p = model_file(model)
+    if p is None:
         return None
-    for candidate in (p.with_name(p.stem + ".budgets.toml"), p.with_name("budgets.toml")):
+    candidates = [p.with_name(p.stem + ".budgets.toml")]
+    if p.name == "config.json":
+        candidates.append(p.with_name("budgets.toml"))
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     return None
+
+
+def where(arch, model: str, sets: list[str], outcomes) -> dict:
+    """For each budget: the model file's line that sets the figure (its first driver the file writes
+    and --set does not override), else the budgets file's line that sets the limit."""
+    from ..core.budgets import BUDGETS
+    from ..present.checks import Where
+    from ..spec.locate import HF_KEYS, json_key_lines, toml_key_lines
+
+    path = model_file(model)
+    keys: dict[tuple[str, ...], int] = {}
+    is_json = path is not None and path.suffix == ".json"
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+            keys = json_key_lines(text) if is_json else toml_key_lines(text)
+        except (OSError, UnicodeDecodeError):
+            keys = {}
+    overridden = {s.split("=", 1)[0].strip().replace("-", "_") for s in sets}
+    shown = str(path) if path is not None else None
+    out = {}
+    for o in outcomes:
+        limit_note = ""
+        origin = o.origin
+        if origin is not None and origin.source:
+            limit_note = f"limit {origin.key} at {origin.source}" + (f":{origin.line}" if origin.line else "")
+        driver = None
+        for fld in BUDGETS[o.name].drivers:
+            if fld in overridden:
+                continue
+            for key in (HF_KEYS.get(fld, ()) + (fld,)) if is_json else (fld,):
+                if (key,) in keys:
+                    driver = (fld, key, keys[(key,)])
+                    break
+            if driver:
+                break
+        if driver:
+            fld, key, line = driver
+            value = getattr(arch, fld, None)
+            set_note = f"{key} = {value}" if key == fld else f"{key} ({fld} = {value})"
+            note = "; ".join(p for p in (f"{set_note} at {shown}:{line}", limit_note) if p)
+            out[o.name] = Where(shown, line, note)
+        elif origin is not None and origin.source:
+            out[o.name] = Where(origin.source, origin.line, limit_note)
+        else:
+            out[o.name] = Where(shown, None, limit_note)
+    return out
+
+
+def _register() -> None:
+    """Add one --<budget> option per row of BUDGETS to the signature Typer reads, then register."""
+    from ..core.budgets import BUDGETS
+
+    sig = inspect.signature(check, eval_str=True)
+    fixed = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    extra = [inspect.Parameter(b.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                               annotation=Annotated[Optional[str], typer.Option(b.flag, help=b.help, show_default=False)])
+             for b in BUDGETS.values()]
+    models_param, rest = fixed[0], fixed[1:]
+    params = [models_param.replace(kind=inspect.Parameter.KEYWORD_ONLY)] + extra + \
+             [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in rest]
+    wrapped = handles_errors(check)
+    wrapped.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapped.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    wrapped.__wrapped__ = None  # type: ignore[attr-defined]  (Typer must read the new signature)
+    del wrapped.__wrapped__
+    app.command(
+        "check",
+        epilog="Examples: attncalc check llama-2-7b --max-params 7B · "
+               "attncalc check model.toml --max-kv-cache 4GiB --context 32768 · "
+               "attncalc check gpt3 --expect-params 175B --tolerance 0.5% · "
+               "attncalc check model.toml --budgets model.budgets.toml --format github")(wrapped)
+
+
+_register()
+
+# `diff` registers itself on import; imported here until cli/__init__.py lists it.

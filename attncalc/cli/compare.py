@@ -1,4 +1,4 @@
-"""`attncalc compare A B C …`: headline figures side by side, largest and smallest marked."""
+"""`attncalc compare A B C …`: headline figures side by side at one workload, largest and smallest marked."""
 
 from __future__ import annotations
 
@@ -7,80 +7,62 @@ from typing import Annotated
 import typer
 
 from . import app
-from .common import Format, complete_model, emit, handles_errors, stdout
-from .options import Attention, AttentionMode, Dtype, Seq, Sets, load
+from .common import Format, complete_model, emit, handles_errors
+from .options import Attention, AttentionMode, Dtype, Seq, Sets
 
-Models = Annotated[list[str], typer.Argument(help="Two or more presets, TOML files or config.json files.",
+Models = Annotated[list[str], typer.Argument(help="Two or more presets, TOML files or config.json files; "
+                                               "MODEL:field=value for a variant (llama-3-8b:n_kv_heads=32).",
                                                autocompletion=complete_model, show_default=False)]
 
 
 @app.command(epilog="Examples: attncalc compare gpt3 llama-2-70b llama-3-70b mixtral-8x7b · "
-                    "attncalc compare llama-2-7b llama-3-8b --format json")
+                    "attncalc compare llama-2-7b llama-3-8b --seq 4096 --format json · "
+                    "attncalc compare llama-3-8b llama-3-8b:n_kv_heads=32")
 @handles_errors
 def compare(
     models: Models,
     seq: Seq = None, attention: Attention = AttentionMode.auto, dtype: Dtype = "bf16", sets: Sets = None,
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
-    """Compare architectures side by side: parameters, shares, FLOPs per token, KV cache, weights."""
+    """Compare architectures side by side at one workload (default --seq: the smallest n_ctx among them):
+    parameters, shares, FLOPs per token, KV cache, weights."""
     from ..core.compare import PARTS, bar, rows
-    from ..core.flops import Convention
-    from ..core.report import Workload, analyse
+    from ..core.report import build
+    from ..core.workload import Convention, Workload, positive
+    from ..spec.edit import apply
+    from ..spec.ref import load_ref
 
-    archs = [load(m, sets) for m in models]
-    docs = [analyse(a, Workload(seq=seq, dtype=dtype), Convention(attention.value)) for a in archs]
-    table = rows(docs)
+    archs = [apply(load_ref(m), sets or [], {}) for m in models]
+    s = min(a.n_ctx for a in archs) if seq is None else positive("--seq", seq)
+    reports = [build(a, Workload(seq=s, dtype=dtype), Convention(attention.value)) for a in archs]
+    table = rows(reports)
     names = [a.name for a in archs]
+    workload = {"seq": s, "batch": 1, "attention": attention.value, "dtype": dtype,
+                "seq_rule": "--seq" if seq is not None else "smallest n_ctx among the models"}
     if fmt is Format.json:
-        from ..present.document import SCHEMA_VERSION, to_json
+        from ..present.document import count_document, envelope, to_json
 
-        emit(to_json({"schema_version": SCHEMA_VERSION, "models": docs, "rows": table}))
+        emit(to_json(envelope(workload=workload, models=[count_document(r) for r in reports], rows=table)))
         return
-    cells = [[_cell(r, i) for i in range(len(names))] for r in table]
     if fmt is Format.csv:
         from ..present.document import tabular_csv
 
         emit(tabular_csv(["metric", *names], [[r["key"], *map(_exact, r["values"])] for r in table]))
         return
-    if fmt is Format.markdown:
-        lines = ["| figure | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-        lines += ["| " + r["label"] + " | " + " | ".join(c.replace("\n", " ") for c in row) + " |"
-                  for r, row in zip(table, cells)]
-        emit("\n".join(lines) + "\n")
-        return
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+    from ..present.compare import compare_blocks
+    from ..present.tables import markdown, print_page, terminal_width
 
-    t = Table(title="compare (× ratio to the first column; ▲ largest, ▼ smallest)", title_justify="left")
-    t.add_column("figure", no_wrap=True)
-    for n in names:
-        t.add_column(n, justify="right", overflow="fold")
-    for r, row in zip(table, cells):
-        t.add_row(r["label"], *row)
-    width = 50
-    bars = Table.grid(padding=(0, 1))
-    bars.add_column(no_wrap=True)
-    bars.add_column(no_wrap=True)
-    for n, d in zip(names, docs):
-        bars.add_row(n, bar(d, width))
+    if fmt is Format.markdown:
+        emit(markdown(compare_blocks(names, table, workload)))
+        return
+    width = terminal_width()
+    name_w = max(len(n) for n in names)
+    bar_w = max(10, min(50, width - name_w - 2))
     legend = "  ".join(f"{ch} {label}" for label, ch in PARTS)
-    stdout().print(Group(t, Text(""), Text("where the parameters go:"), bars, Text(legend, style="dim")))
+    print_page(compare_blocks(names, table, workload, [bar(r, bar_w) for r in reports], legend), width)
 
 
 def _exact(v) -> str:
     if isinstance(v, dict):
         return str(v["numerator"] / v["denominator"])
     return str(v)
-
-
-def _cell(r: dict, i: int) -> str:
-    from ..units import human, human_bytes, human_flops
-
-    v = r["approx"][i]
-    text = {"count": lambda x: human(int(x)), "flops": human_flops, "bytes": lambda x: human_bytes(int(x)),
-            "share": lambda x: f"{100 * x:.1f}%"}[r["unit"]](v)
-    mark = " ▲" if (i == r["largest"] and r["largest"] != r["smallest"]) else (
-        " ▼" if (i == r["smallest"] and r["largest"] != r["smallest"]) else "")
-    ratio = "" if i == 0 or r["ratios"][i] is None else f" ×{r['ratios'][i]:.2f}"
-    return f"{text}{mark}{ratio}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import app
-from .common import Format, emit, handles_errors, stdout
+from .common import Format, emit, fail, handles_errors
 from .options import (Attention, AttentionMode, Batch, Context, DFf, DModel, Dtype, KvDtype, Macs, NHeads,
                       NKvHeads, NLayers, Ops, OpsMode, OptModel, Recompute, Seq, Sets, Tokens, Vocab, load,
                       parse_tokens)
@@ -24,32 +24,40 @@ def count(
     macs: Macs = False, dtype: Dtype = "bf16", kv_dtype: KvDtype = None, sets: Sets = None,
     d_model: DModel = None, n_layers: NLayers = None, n_heads: NHeads = None, n_kv_heads: NKvHeads = None,
     d_ff: DFf = None, vocab_size: Vocab = None,
+    summary: bool = typer.Option(False, "--summary", "-q", help="Only the headline: total, one head, all heads, "
+                                 "FLOPs per token, KV bytes per token, weights."),
 ) -> None:
     """Count parameters, FLOPs and memory exactly: per matrix, per head, per block, in total."""
-    from ..core.flops import Convention
-    from ..core.report import Workload, analyse
+    from ..core.report import build
+    from ..core.workload import Convention, Workload
 
     arch = load(model, sets, d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
                 d_ff=d_ff, vocab_size=vocab_size)
     conv = Convention(attention.value, ops.value, macs)
     work = Workload(batch, seq, context, parse_tokens(tokens), recompute, dtype, kv_dtype)
-    doc = analyse(arch, work, conv)
+    if summary and fmt in (Format.json, Format.csv):
+        raise fail(f"--summary is for table and markdown output; --format {fmt.value} gives every figure")
+    report = build(arch, work, conv)
     if fmt in (Format.json, Format.csv):
-        from ..present.document import to_csv, to_json
+        from ..present.document import count_document, to_csv, to_json
 
+        doc = count_document(report)
         emit(to_json(doc) if fmt is Format.json else to_csv(doc))
         return
-    from ..present.flop_sections import flop_sections
-    from ..core.params import count_params
-    from ..present.sections import header_lines, param_sections
+    from ..present.headline import headline
+    from ..present.tables import Para, markdown, print_page
 
-    header = header_lines(arch) + [f"FLOPs: {doc['flops']['convention']['text']}"]
-    sections = param_sections(arch, count_params(arch), doc["params"]) + flop_sections(arch, doc["flops"], doc["memory"])
+    blocks = headline(report)
+    if not summary:
+        from ..present.flop_sections import flop_sections
+        from ..present.sections import header_lines, param_sections
+        from ..present.terminal import section_table
+
+        header = header_lines(arch) + [f"counting: {report.flops.convention['text']}"]
+        blocks += [Para(h, "dim") for h in header]
+        blocks += [section_table(sec) for sec in
+                   param_sections(arch, report.params) + flop_sections(arch, report.flops, report.memory)]
     if fmt is Format.markdown:
-        from ..present.terminal import sections_markdown
-
-        emit(sections_markdown(header, sections))
-        return
-    from ..present.terminal import sections_renderable
-
-    stdout().print(sections_renderable(header, sections))
+        emit(markdown(blocks))
+    else:
+        print_page(blocks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,6 +11,7 @@ import typer
 
 from . import app
 from .common import complete_model, emit, handles_errors
+from .files import write_text_file
 
 
 @app.command(epilog="Examples: attncalc init my-model · attncalc init my-llama --from llama-3-8b · "
@@ -20,22 +22,27 @@ def init(
     base: Annotated[Optional[str], typer.Option("--from", help="Start from this preset or file.",
                                                 autocompletion=complete_model, show_default=False)] = None,
     to_stdout: Annotated[bool, typer.Option("--stdout", help="Print the template instead of writing a file.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing regular file.")] = False,
+    follow_links: Annotated[bool, typer.Option("--follow-links", help="If NAME.toml is a symbolic link, replace the "
+                                               "regular file it points to (refused otherwise).")] = False,
 ) -> None:
     """Write a commented TOML template of an architecture to edit, then `attncalc count NAME.toml`."""
     from ..errors import ConfigError
     from ..spec.load import load_model
     from ..spec.template import template
+    from ..errors import printable
 
-    text = template(load_model(base) if base else None, Path(name).stem)
+    path = Path(name if name.endswith(".toml") else f"{name}.toml")
+    stem = Path(name).stem if name.endswith(".toml") else Path(name).name
+    if not name.strip() or not stem.strip() or stem.startswith(".") or name.endswith(("/", os.sep)):
+        raise ConfigError("give a file name, e.g. `attncalc init my-model` (writes my-model.toml); "
+                          f"{name!r} names no file", field="NAME")
+    if printable(stem) != stem or len(stem) > 200:
+        raise ConfigError("a name of at most 200 characters without control characters", field="NAME")
+    text = template(load_model(base) if base else None, stem)
     if to_stdout:
         emit(text)
         return
-    path = Path(name if name.endswith(".toml") else f"{name}.toml")
-    if path.exists() and not force:
-        raise ConfigError("already exists; use --force to overwrite", source=str(path))
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(err.strerror or str(err), source=str(path)) from None
-    print(f"wrote {path}; edit it, then: attncalc count {path}", file=sys.stderr)
+    written = write_text_file(path, text, force=force, follow_links=follow_links)
+    shown = f"{path} -> {written}" if written != path else str(path)
+    print(f"wrote {printable(shown)}; edit it, then: attncalc count {printable(str(path))}", file=sys.stderr)

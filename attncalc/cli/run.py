@@ -36,7 +36,7 @@ def run(
 ) -> None:
     """Execute one attention block with Numba at a shape: time, GFLOP/s vs. counted FLOPs and sgemm."""
     from ..errors import WorkloadError
-    from ..core.flops import Convention
+    from ..core.workload import Convention
     from ..run.plan import plan
     from ..units import parse_quantity
 
@@ -73,8 +73,10 @@ def run(
             f"the block ran at {ratio:.2f} x the sgemm probe, above 1: the machine was busy "
             "while the probe ran (a block cannot beat the GEMMs it is made of); read the ratio "
             "with care")
-    doc = {
-        "schema_version": 1, "model": arch.name,
+    from ..present.document import envelope
+
+    doc = envelope(**{
+        "model": arch.name,
         "shape": {"batch": batch, "seq": seq, "d_model": arch.d_model, "heads": p.heads, "kv_heads": p.kv_heads,
                   "d_head": arch.head_dim, "layers": layers, "attention": "causal" if p.causal else "full",
                   "window": p.window, "dtype": dtype, "model_heads": arch.n_heads},
@@ -91,7 +93,7 @@ def run(
         "max_rel_error": result.max_rel_error, "tolerance": result.tolerance, "check_passed": result.check_passed,
         "model_attention_flops": p.model_flops,
         "model_attention_s": result.median_s * p.model_flops / p.flops,
-    }
+    })
     for w in warnings:
         print(f"attncalc: warning: {w}", file=sys.stderr)
     if fmt == "json":

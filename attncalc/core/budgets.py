@@ -1,112 +1,304 @@
-"""Budgets for `attncalc check`: limits on a model's size and cost, compared exactly.
+"""Budgets for `attncalc check` (and `diff`): limits on a model's size and cost, compared exactly.
 
-A budget names a figure of the `count` document and a bound. Values come from the command line or
-a TOML budgets file, in human units (7B, 4GiB, 1e9): parsed exactly by ``units.parse_quantity``.
+A budget names a figure of the typed Report (an attribute path) and a bound. Values come from the command line or
+a TOML budgets file, in human units (7B, 4GiB, 1e9), parsed exactly by ``units.parse_quantity``;
+TOML floats are read as Decimals, so ``max_params = 1e23`` is 10**23, not the nearest double.
+
+Adding a budget is one row of ``BUDGETS``: `check` grows the option ``--<name>``, the budgets file
+the key ``<name>``, and every output format the line, with no other change.
 """
 
 from __future__ import annotations
 
+import difflib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ConfigError
 from ..spec.load import read_text
-from ..units import parse_quantity
+from ..units import parse_fraction, parse_quantity
 
-# name -> (what it limits, path in the count document, "max" | "min", unit)
-BUDGETS: dict[str, tuple[str, str, str, str]] = {
-    "max_params": ("parameters", "params.total", "max", "count"),
-    "min_params": ("parameters", "params.total", "min", "count"),
-    "max_non_embedding_params": ("non-embedding parameters", "params.conventions.non_embedding", "max", "count"),
-    "max_active_params": ("active parameters per token", "params.conventions.active", "max", "count"),
-    "max_flops_per_token": ("forward FLOPs per token", "flops.forward.total", "max", "flops"),
-    "max_training_flops": ("training FLOPs", "flops.training.total", "max", "flops"),
-    "max_kv_cache": ("KV cache bytes", "memory.kv_cache.total", "max", "bytes"),
-    "max_weights": ("weights bytes", "memory.weights.total", "max", "bytes"),
-    "max_training_memory": ("training state bytes", "memory.training.total", "max", "bytes"),
-}
-# Workload settings a budgets file may carry, so the file alone reproduces the check.
-SETTINGS = {"context", "seq", "batch", "tokens", "dtype", "kv_dtype", "expect_params", "tolerance"}
+if TYPE_CHECKING:  # the Report's module pulls in the whole core: not needed to declare budgets
+    from .report import Report
+
+Number = int | Fraction
+Figure = Callable[["Report"], "Number | None"]
+
+
+def at(path: str) -> Figure:
+    """The figure at an attribute path of the typed Report (None where the workload lacks it, e.g.
+    training FLOPs without --tokens); an integral Fraction is returned as an int."""
+
+    def read(report: Report) -> Number | None:
+        try:
+            value = attrgetter(path)(report)
+        except AttributeError:
+            return None
+        if isinstance(value, Fraction):
+            return value.numerator if value.denominator == 1 else value
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    read.path = path  # type: ignore[attr-defined]
+    return read
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str  # the file key; the option is --name-with-dashes
+    what: str  # what the figure is, in words
+    relation: str  # "max": actual <= limit; "min": actual >= limit; "expect": within --tolerance
+    unit: str  # count | flops | bytes (how human units and approximations print)
+    figure: Figure
+    help: str
+    needs: str = "a workload"  # what to give when the figure is absent
+    # Model fields that set this figure, most specific first: a CI annotation points at the first
+    # one the model file writes.
+    drivers: tuple[str, ...] = ()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+_SIZE = ("n_layers", "d_model", "d_ff", "n_heads", "n_kv_heads", "d_head", "vocab_size", "n_experts")
+BUDGETS: dict[str, Budget] = {b.name: b for b in (
+    Budget("max_params", "parameters", "max", "count", at("params.total"),
+           "Fail above this many parameters (e.g. 7B).", drivers=_SIZE),
+    Budget("min_params", "parameters", "min", "count", at("params.total"),
+           "Fail below this many parameters.", drivers=_SIZE),
+    Budget("expect_params", "parameters", "expect", "count", at("params.total"),
+           "Fail unless the total is within --tolerance of this.", drivers=_SIZE),
+    Budget("max_non_embedding_params", "non-embedding parameters", "max", "count",
+           at("params.conventions.non_embedding"), "Fail above this many non-embedding parameters.",
+           drivers=_SIZE[:-2] + ("n_experts",)),
+    Budget("max_active_params", "active parameters per token", "max", "count", at("params.conventions.active"),
+           "Fail above this many active parameters per token (MoE).", drivers=("top_k", "n_experts") + _SIZE),
+    Budget("max_flops_per_token", "forward FLOPs per token", "max", "flops", at("flops.forward_per_token"),
+           "Fail above this many forward FLOPs per token at --seq.", drivers=_SIZE + ("n_ctx", "top_k")),
+    Budget("max_training_flops", "training FLOPs", "max", "flops", at("flops.training.total"),
+           "Fail above this many training FLOPs (needs --tokens).", needs="--tokens (or tokens in the budgets file)",
+           drivers=_SIZE + ("n_ctx", "top_k")),
+    Budget("max_kv_cache", "KV cache bytes", "max", "bytes", at("memory.kv_cache.total"),
+           "Fail above this KV cache size at --context (e.g. 4GiB).",
+           drivers=("n_kv_heads", "d_head", "n_layers", "sliding_window", "n_heads", "d_model", "n_ctx")),
+    Budget("max_weights", "weights bytes", "max", "bytes", at("memory.weights.total"),
+           "Fail above this weights size in --dtype (e.g. 16GB).", drivers=_SIZE),
+    Budget("max_training_memory", "training state bytes", "max", "bytes", at("memory.training.total"),
+           "Fail above this Adam mixed-precision training state.", drivers=_SIZE),
+)}
+
+# Workload settings a budgets file may carry, so the file alone reproduces the check:
+# key -> (kind, the option that sets it on the command line)
+SETTINGS: dict[str, str] = {"context": "count0", "seq": "count1", "batch": "count1", "tokens": "count1",
+                            "dtype": "text", "kv_dtype": "text", "tolerance": "fraction"}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A bound and where it was written: a file and key (with its line) or a command-line flag."""
+
+    value: int
+    source: str | None = None  # the budgets file; None for the command line
+    key: str = ""  # the key in the file, or the flag
+    line: int | None = None
 
 
 @dataclass(frozen=True)
 class Outcome:
     name: str
     what: str
-    actual: int | Fraction
-    limit: int | Fraction
+    actual: Number
+    limit: Number
     relation: str  # "<=", ">=" or "within"
     ok: bool
     unit: str
+    origin: Limit | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         def num(v):
             return v if isinstance(v, int) else {"numerator": v.numerator, "denominator": v.denominator,
                                                   "approx": float(v)}
 
-        return {"name": self.name, "what": self.what, "actual": num(self.actual), "limit": num(self.limit),
-                "relation": self.relation, "ok": self.ok}
+        d = {"name": self.name, "what": self.what, "actual": num(self.actual), "limit": num(self.limit),
+             "relation": self.relation, "ok": self.ok}
+        if self.origin is not None and self.origin.source:
+            d["source"] = {"file": self.origin.source, "key": self.origin.key, "line": self.origin.line}
+        return d
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a check needs besides the model: the limits, the tolerance and the workload."""
+
+    limits: dict[str, Limit]
+    tolerance: Fraction
+    settings: dict[str, Any]  # context, seq, batch, tokens, dtype, kv_dtype (None where unset)
+    file: Path | None = None
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def parse_budget(name: str, raw: Any, source: str | None) -> int:
-    """A limit from a file (source = its path, field = the key) or the command line (field = the flag)."""
-    field = name if source else "--" + name.replace("_", "-")
-    if isinstance(raw, bool):
-        raise ConfigError(f"expected a number, got {raw!r}", source=source, field=field)
+    """A limit from a file (source = its path, field = the key) or the command line (field = the flag),
+    read exactly by ``units.parse_quantity`` (its bounds on exponents and size apply)."""
+    fld = name if source else _flag(name)
+    if isinstance(raw, bool) or not isinstance(raw, (int, str, Decimal, float)):
+        raise ConfigError(f"expected a number such as 7B, 4GiB or 1e9, got {_kind(raw)}", source=source, field=fld)
+    if isinstance(raw, int):
+        value = raw
+    else:
+        try:
+            value = parse_quantity(str(raw), what="number")
+        except ValueError as err:
+            raise ConfigError(str(err), source=source, field=fld) from None
+    if value < 0:
+        raise ConfigError(f"must be >= 0, got {value}", source=source, field=fld)
+    return value
+
+
+def parse_tolerance(raw: Any, source: str | None) -> Fraction:
+    """'0.5%' -> 1/200, 0.005 -> 1/200 (exact, by ``units.parse_fraction``); refuses negatives,
+    infinities and non-numbers."""
+    fld = "tolerance" if source else "--tolerance"
+    if isinstance(raw, bool) or not isinstance(raw, (int, str, Decimal, float)):
+        raise ConfigError(f"expected a fraction such as 0.5% or 0.005, got {_kind(raw)}", source=source, field=fld)
     try:
-        return parse_quantity(str(raw), what="number")
+        return parse_fraction(str(raw))
     except ValueError as err:
-        raise ConfigError(str(err), source=source, field=field) from None
+        raise ConfigError(str(err), source=source, field=fld) from None
 
 
-def read_budgets_file(path: Path) -> dict[str, Any]:
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return f"the boolean {str(v).lower()}"
+    if isinstance(v, dict):
+        return "a table"
+    if isinstance(v, list):
+        return "an array"
+    return f"{type(v).__name__} {v}"[:80]
+
+
+def _setting(key: str, raw: Any, source: str) -> Any:
+    kind = SETTINGS[key]
+    if kind == "text":
+        if not isinstance(raw, str):
+            raise ConfigError(f"expected a string such as \"bf16\", got {_kind(raw)}", source=source, field=key)
+        from .memory import dtype_bytes
+        from ..errors import WorkloadError
+
+        try:
+            dtype_bytes(raw)
+        except WorkloadError as err:
+            raise ConfigError(str(err), source=source, field=key) from None
+        return raw
+    if kind == "fraction":
+        return parse_tolerance(raw, source)
+    value = parse_budget(key, raw, source)
+    low = 0 if kind == "count0" else 1
+    if value < low:
+        raise ConfigError(f"must be an integer >= {low}, got {value}", source=source, field=key)
+    return value
+
+
+def read_budgets_file(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """The budgets table of a TOML file (top level or under [budgets]) and the line of each key.
+
+    Every value is type-checked here, so a wrong type is one line naming the file and key.
+    """
+    from ..spec.locate import toml_key_lines
+
     label = str(path)
+    text = read_text(Path(path))
     try:
-        data = tomllib.loads(read_text(path))
+        data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"invalid TOML: {err}", source=label) from None
-    data = data.get("budgets", data)
-    for key in data:
+    except RecursionError:
+        raise ConfigError("invalid TOML: nested too deeply", source=label) from None
+    except ValueError as err:  # e.g. an integer past Python's digit limit
+        raise ConfigError(f"invalid TOML: {err}", source=label) from None
+    prefix: tuple[str, ...] = ()
+    if "budgets" in data:
+        if not isinstance(data["budgets"], dict):
+            raise ConfigError(f"expected a table of budgets, got {_kind(data['budgets'])}", source=label, field="budgets")
+        others = [k for k in data if k != "budgets"]
+        if others:
+            raise ConfigError("unknown key outside [budgets]; put budgets and settings under [budgets]",
+                              source=label, field=others[0])
+        data, prefix = data["budgets"], ("budgets",)
+    known = list(BUDGETS) + sorted(SETTINGS)
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        fld = ".".join(prefix + (key,)) if prefix else key
         if key not in BUDGETS and key not in SETTINGS:
-            import difflib
-
-            close = difflib.get_close_matches(key, list(BUDGETS) + sorted(SETTINGS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(list(BUDGETS) + sorted(SETTINGS))}"
-            raise ConfigError(f"unknown budget{hint}", source=label, field=key)
-    return data
-
-
-def _get(doc: dict[str, Any], path: str) -> int | None:
-    node: Any = doc
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+            raise ConfigError(f"unknown budget{hint}", source=label, field=fld)
+        out[key] = parse_budget(key, value, label) if key in BUDGETS else _setting(key, value, label)
+    lines_all = toml_key_lines(text)
+    lines = {k: lines_all[prefix + (k,)] for k in out if prefix + (k,) in lines_all}
+    return out, lines
 
 
-def evaluate(doc: dict[str, Any], limits: dict[str, int], expect: int | None = None,
-             tolerance: Decimal = Decimal("0.005")) -> list[Outcome]:
-    """Each budget against the document; FLOPs per token compared as exact fractions."""
-    out = []
-    for name, limit in limits.items():
-        what, path, kind, unit = BUDGETS[name]
-        actual: int | Fraction | None = _get(doc, path)
-        if actual is None:
-            raise ConfigError(f"needs {'--tokens' if 'training' in path else 'a workload'} to be checked", field=name)
-        if name == "max_flops_per_token":
-            w = doc["flops"]["workload"]
-            actual = Fraction(actual, w["batch"] * w["seq"])
-            actual = actual.numerator if actual.denominator == 1 else actual
-        ok = actual <= limit if kind == "max" else actual >= limit
-        out.append(Outcome(name, what, actual, limit, "<=" if kind == "max" else ">=", ok, unit))
+def plan(cli_limits: dict[str, Any], cli_settings: dict[str, Any], tolerance: str | None,
+         file: Path | None, *, require: bool = True) -> Plan:
+    """Command-line values over the budgets file's; the same rules for `check` and `diff`."""
+    from_file: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    if file is not None:
+        from_file, lines = read_budgets_file(file)
+    src = str(file) if file is not None else None
+    limits: dict[str, Limit] = {}
+    for name in BUDGETS:
+        if cli_limits.get(name) is not None:
+            limits[name] = Limit(parse_budget(name, cli_limits[name], None), None, _flag(name))
+        elif name in from_file:
+            limits[name] = Limit(from_file[name], src, name, lines.get(name))
+    tol = parse_tolerance(tolerance, None) if tolerance is not None else from_file.get("tolerance", Fraction(1, 200))
+    settings = {k: (cli_settings.get(k) if cli_settings.get(k) is not None else from_file.get(k))
+                for k in SETTINGS if k != "tolerance"}
+    if require and not limits:
+        raise ConfigError("no budgets given: use --max-params 7B, --max-kv-cache 4GiB … or --budgets FILE")
+    return Plan(limits, tol, settings, file)
+
+
+def evaluate(report: Report, limits: dict[str, Limit | int], expect: int | None = None,
+             tolerance: Fraction | Decimal = Fraction(1, 200)) -> list[Outcome]:
+    """Each budget against the Report, in the order of ``BUDGETS``, compared exactly."""
+    limits = dict(limits)
     if expect is not None:
-        actual = doc["params"]["total"]
-        tol = Fraction(tolerance)
-        ok = abs(actual - expect) <= tol * expect
-        out.append(Outcome("expect_params", f"parameters within {float(tol) * 100:g}%", actual, expect, "within", ok, "count"))
+        limits["expect_params"] = expect
+    tol = Fraction(tolerance)
+    out = []
+    for name, budget in BUDGETS.items():
+        if name not in limits:
+            continue
+        lim = limits[name]
+        origin = lim if isinstance(lim, Limit) else None
+        limit = lim.value if isinstance(lim, Limit) else lim
+        actual = budget.figure(report)
+        if actual is None:
+            raise ConfigError(f"needs {budget.needs} to be checked", field=name)
+        if budget.relation == "max":
+            ok, rel, what = actual <= limit, "<=", budget.what
+        elif budget.relation == "min":
+            ok, rel, what = actual >= limit, ">=", budget.what
+        else:
+            ok, rel = abs(actual - limit) <= tol * limit, "within"
+            what = f"{budget.what} within {_percent(tol)}"
+        out.append(Outcome(name, what, actual, limit, rel, ok, budget.unit, origin))
     return out
+
+
+def _percent(tol: Fraction) -> str:
+    """1/200 -> '0.5%': exact when the percentage has a short decimal form."""
+    p = tol * 100
+    d = Decimal(p.numerator) / Decimal(p.denominator)
+    return f"{d.normalize():f}%" if Fraction(d) == p else f"{float(p):g}%"

@@ -7,22 +7,36 @@ from the exact count can be read as a difference of convention, not a mistake.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 from ..spec.arch import Architecture
-from .views import param_summary
+from .figures import Params, params_of
 
 
-def estimates(a: Architecture, tokens: int, seq: int) -> dict[str, dict[str, Any]]:
-    s = param_summary(a)
-    n_total, n = s["total"], s["conventions"]["non_embedding"]
+@dataclass(frozen=True)
+class Estimate:
+    value: int
+    formula: str
+    source: str
+    assumes: str
+    tokens: int
+    ratio_exact_to_estimate: Fraction | None  # the exact training count ÷ this estimate
+
+
+def estimates(a: Architecture, tokens: int, seq: int, params: Params | None = None,
+              exact: int | None = None) -> dict[str, Estimate]:
+    """Each estimate for training on ``tokens`` tokens in sequences of ``seq``; ``exact`` (the exact
+    training count) gives each its ratio."""
+    params = params or params_of(a)
+    n_total, n = params.total, params.conventions.non_embedding
     L, d, V, S, D = a.n_layers, a.d_model, a.vocab_size, seq, tokens
     d_attn = a.n_heads * a.head_dim
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Estimate] = {}
 
     def add(name: str, value: Fraction | int, formula: str, source: str, assumes: str) -> None:
-        out[name] = {"value": round(Fraction(value)), "formula": formula, "source": source, "assumes": assumes}
+        v = round(Fraction(value))
+        out[name] = Estimate(v, formula, source, assumes, D, Fraction(exact, v) if (exact is not None and v) else None)
 
     add("6ND", 6 * n_total * D, "6 × N × D, N all parameters",
         "Brown et al. 2020 (GPT-3) Table D.1; Hoffmann et al. 2022 (Chinchilla)",
@@ -31,10 +45,13 @@ def estimates(a: Architecture, tokens: int, seq: int) -> dict[str, dict[str, Any
     add("kaplan", 3 * (2 * n + 2 * L * S * d_attn) * D, "3 × (2N + 2 · n_layer · n_ctx · d_attn) × D, N non-embedding",
         "Kaplan et al. 2020, Scaling Laws for Neural Language Models, Table 1 and sec. 2.1",
         "attention ≈ causal (n_ctx/2 keys for q·k and for values); no logits; biases and norms priced as weights")
-    # PaLM (Chowdhery et al. 2022) Appendix B: 6N + 12 L H Q T FLOPs per token.
-    add("palm", (6 * n + 12 * L * a.n_heads * a.head_dim * S) * D, "(6N + 12 · L · H · Q · T) × D, N non-embedding",
+    # PaLM (Chowdhery et al. 2022) Appendix B: 6N + 12 L H Q T model FLOPs per token, N all the
+    # parameters: with PaLM 540B's 540.35B (Table 1), 238.3K tokens/s on 6144 TPU v4 chips (275
+    # TFLOP/s bf16 each) gives its 46.2% MFU (45.7% without the attention term).
+    add("palm", (6 * n_total + 12 * L * a.n_heads * a.head_dim * S) * D, "(6N + 12 · L · H · Q · T) × D, N all parameters",
         "Chowdhery et al. 2022, PaLM, Appendix B (model FLOPs utilisation)",
-        "full (non-causal) S × S attention; no logits; biases and norms priced as weights")
+        "full (non-causal) S × S attention; logits priced through the (tied) embedding in N; "
+        "biases and norms priced as weights")
     # Chinchilla (Hoffmann et al. 2022) Appendix F, forward FLOPs of one sequence; backward = 2x forward.
     per_seq = (2 * S * V * d  # embeddings (counted as a matmul)
                + L * (2 * 3 * S * d * d_attn  # key, query, value projections

@@ -1,44 +1,110 @@
-"""One call that assembles everything known about a model at a workload: the document behind
-`count`, `compare` and `check` (so all three read the same numbers)."""
+"""The typed result of one command: every figure `count`, `compare`, `check`, `explain` and the JSON
+document read, built once from one description (one parameter tree, one tree per distinct pass) and
+read by attribute.
+
+Figures are exact ints; shares and ratios are exact Fractions (presentation rounds them). The
+JSON document is ``present.document.count_document(report)``, a plain walk of these dataclasses,
+so its keys are these field names.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from ..spec.arch import Architecture
-from .flop_views import flop_summary
-from .flops import Convention, positive
-from .memory import memory_summary
-from .params import count_params
-from ..present.document import document
-from .views import param_summary
+from .estimates import Estimate, estimates
+from .evaluate import decode, forward, training
+from .figures import Params, PassFlops, hidden, params_of, pass_of
+from .memory import Memory, memory_of
+from .workload import Convention, Workload
 
 
 @dataclass(frozen=True)
-class Workload:
-    batch: int = 1
-    seq: int | None = None  # default: the model's n_ctx
-    context: int | None = None  # decode / KV cache context; default: seq
-    tokens: int | None = None  # training tokens
-    recompute: bool = False
-    dtype: str = "bf16"
-    kv_dtype: str | None = None
-
-    def resolved(self, a: Architecture) -> "Workload":
-        seq = a.n_ctx if self.seq is None else positive("--seq", self.seq)
-        context = seq if self.context is None else positive("--context", self.context, 0)
-        if self.tokens is not None:
-            positive("--tokens", self.tokens)
-        return Workload(positive("--batch", self.batch), seq, context, self.tokens, self.recompute,
-                        self.dtype, self.kv_dtype)
+class DecodeFlops(PassFlops):
+    context: int = 0
 
 
-def analyse(a: Architecture, work: Workload = Workload(), conv: Convention = Convention()) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Training:
+    tokens: int
+    seq: int
+    sequences: int
+    forward: int
+    backward: int
+    recompute: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ScalingRow:
+    seq: int
+    forward: int
+    attention_core: int
+    attention_share: Fraction
+
+
+@dataclass(frozen=True)
+class Flops:
+    convention: dict[str, Any]
+    workload: dict[str, Any]
+    forward: PassFlops
+    decode: DecodeFlops
+    training: Training | None
+    estimates: dict[str, Estimate]
+    scaling: list[ScalingRow]
+
+    @property
+    def tokens(self) -> int:
+        """Tokens of the forward pass (batch x seq)."""
+        return self.workload["batch"] * self.workload["seq"]
+
+    @property
+    def forward_per_token(self) -> Fraction:
+        return Fraction(self.forward.total, self.tokens)
+
+
+def scaling(a: Architecture, conv: Convention, upto: int) -> list[ScalingRow]:
+    """Attention's share of forward FLOPs as the sequence grows (powers of two up to ``upto``)."""
+    lengths, s = [], 256
+    while s < upto:
+        lengths.append(s)
+        s *= 2
+    lengths.append(upto)
+    out = []
+    for s in lengths:
+        f = pass_of(forward(a, 1, s, conv))
+        out.append(ScalingRow(s, f.total, a.n_layers * a.n_heads * f.attention.core_per_head, f.attention.share))
+    return out
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    arch: Architecture = hidden()
+    params: Params
+    flops: Flops
+    memory: Memory
+
+
+def build(a: Architecture, work: Workload = Workload(), conv: Convention = Convention()) -> Report:
+    """Every figure of a model at a workload: one parameter tree, one forward and one decode tree
+    (plus the training passes when --tokens is given, and one forward per scaling row)."""
     w = work.resolved(a)
-    tree = count_params(a)
-    params = param_summary(a, tree)
-    flops = flop_summary(a, conv, batch=w.batch, seq=w.seq, context=w.context, tokens=w.tokens,
-                         recompute=w.recompute)
-    memory = memory_summary(a, params, dtype=w.dtype, batch=w.batch, context=w.context, kv_dtype=w.kv_dtype)
-    return document(a, params=params, flops=flops, memory=memory)
+    p = params_of(a)
+    fwd = pass_of(forward(a, w.batch, w.seq, conv))
+    dec = pass_of(decode(a, w.batch, w.context, conv))
+    d_tokens = w.tokens if w.tokens is not None else w.batch * w.seq
+    train = Training(**training(a, d_tokens, w.seq, conv, w.recompute))
+    est = estimates(a, d_tokens, w.seq, p, train.total)
+    flops = Flops(
+        convention=conv.as_dict(a) | {"text": conv.describe(a)},
+        workload={"batch": w.batch, "seq": w.seq, "context": w.context, "tokens": w.tokens, "recompute": w.recompute},
+        forward=fwd, decode=DecodeFlops(**{f: getattr(dec, f) for f in dec.__dataclass_fields__}, context=w.context),
+        training=train if w.tokens is not None else None, estimates=est, scaling=scaling(a, conv, max(w.seq, 256)),
+    )
+    memory = memory_of(a, p, dtype=w.dtype, batch=w.batch, context=w.context, kv_dtype=w.kv_dtype)
+    return Report(arch=a, params=p, flops=flops, memory=memory)

@@ -1,20 +1,44 @@
 """Documents for machines: one JSON schema (``schema_version``) and its flat CSV form.
 
-All counts are exact Python ints; JSON writes them digit for digit (no float, no 2**53 limit).
-The CSV is the JSON flattened: one ``key,value`` row per leaf, keys as dotted paths
+Every command's JSON is ``envelope(...)``: the schema version first, then its sections. The count
+document is the typed Report walked field by field (``plain``), so its keys are the Report's field
+names. All counts are exact Python ints; JSON writes them digit for digit (no float, no 2**53
+limit); shares and ratios (exact Fractions in the Report) are written as floats. The CSV is the
+JSON flattened: one ``key,value`` row per leaf, keys as dotted paths
 (``params.attention.per_matrix.query``), so the two cannot disagree.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
+from fractions import Fraction
 from typing import Any
 
+from ..core.report import Report
 from ..spec.arch import Architecture
 
 SCHEMA_VERSION = 1
+
+
+def envelope(**sections: Any) -> dict[str, Any]:
+    """The one JSON envelope every command's document has."""
+    return {"schema_version": SCHEMA_VERSION, **sections}
+
+
+def plain(x: Any) -> Any:
+    """Dataclasses -> dicts (fields in order, hidden ones left out), Fractions -> floats, tuples -> lists."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return {f.name: plain(getattr(x, f.name)) for f in dataclasses.fields(x) if f.metadata.get("json", True)}
+    if isinstance(x, dict):
+        return {k: plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    if isinstance(x, Fraction):
+        return float(x)
+    return x
 
 
 def model_info(a: Architecture) -> dict[str, Any]:
@@ -23,8 +47,15 @@ def model_info(a: Architecture) -> dict[str, Any]:
     return info
 
 
-def document(a: Architecture, **sections: Any) -> dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION, "model": model_info(a), **sections}
+def params_dict(report_params: Any) -> dict[str, Any]:
+    return plain(report_params)
+
+
+def count_document(r: Report) -> dict[str, Any]:
+    flops = plain(r.flops)
+    if r.flops.training is None:
+        del flops["training"]
+    return envelope(model=model_info(r.arch), params=plain(r.params), flops=flops, memory=plain(r.memory))
 
 
 def to_json(doc: Any) -> str:
@@ -38,6 +69,8 @@ def flatten(doc: Any, prefix: str = "") -> list[tuple[str, Any]]:
             rows += flatten(v, f"{prefix}.{k}" if prefix else str(k))
         return rows
     if isinstance(doc, list):
+        if doc and all(isinstance(v, dict) for v in doc):  # rows (block kinds, scaling): key.0.field
+            return [row for i, v in enumerate(doc) for row in flatten(v, f"{prefix}.{i}")]
         return [(prefix, "x".join(str(v) for v in doc) if all(isinstance(v, int) for v in doc) else json.dumps(doc))]
     return [(prefix, doc)]
 

@@ -1,57 +1,58 @@
-"""Sections -> Rich renderables or Markdown text. Returns, never prints."""
+"""Sections (rows of exact figures) as tables of the one table model (present/tables.py), drawn
+for the terminal or as Markdown. ``sections_renderable`` and ``sections_markdown`` keep their
+names for the commands that draw sections (count, fit)."""
 
 from __future__ import annotations
 
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
+from typing import Sequence
 
 from .sections import Section
+from .tables import APPROX as APPROX_KIND, EXACT, SHARE, TEXT, Block, Column, Page, Para, Table, markdown, print_page
 from ..units import human, human_bytes, human_flops
 
-APPROX = {"count": human, "flops": human_flops, "bytes": human_bytes}
+
+def human_macs(n: int | float) -> str:
+    """Multiply-accumulates with SI prefixes: the FLOP reading with its unit renamed (a MAC is one
+    multiply and one add: 2 FLOPs)."""
+    return human_flops(n).replace("FLOP", "MAC")
 
 
-def _pct(share: float | None) -> str:
-    return "" if share is None else f"{100 * share:.1f}%"
+APPROX = {"count": human, "flops": human_flops, "macs": human_macs, "bytes": human_bytes}
+
+
+def approx(value: int | None, unit: str) -> str:
+    return "" if value is None else APPROX[unit](value)
 
 
 def section_table(sec: Section) -> Table:
-    t = Table(title=sec.title, title_justify="left", caption=sec.note or None, caption_justify="left",
-              expand=False, pad_edge=False)
-    t.add_column("item", no_wrap=True)
-    t.add_column("how", overflow="fold")
-    t.add_column("exact", justify="right", no_wrap=True)
-    t.add_column("≈", justify="right", no_wrap=True)
+    """item, how (folds; dropped third), exact (never cut), ≈ (dropped first), share (dropped second)."""
     shares = any(r.share is not None for r in sec.rows)
+    cols = [Column("item", TEXT), Column("how", TEXT, fold=True, drop=3), Column("exact", EXACT),
+            Column("≈", APPROX_KIND, drop=1)]
     if shares:
-        t.add_column("share", justify="right", no_wrap=True)
+        cols.append(Column(sec.share_label, sec.share_kind, drop=2))
+    t = Table(sec.title, tuple(cols), note=sec.note, key=sec.title)
     for r in sec.rows:
-        style = "bold" if r.strong else None
-        exact = "" if r.value is None else f"{r.value:,}"
-        approx = "" if r.value is None else APPROX[r.unit or sec.unit](r.value)
-        t.add_row(r.item, r.how, exact, approx, *([_pct(r.share)] if shares else []), style=style)
+        cells = [r.item, r.how, r.value, approx(r.value, r.unit or sec.unit)]
+        if shares:
+            cells.append(r.share)
+        t.add(*cells, strong=r.strong)
     return t
 
 
-def sections_renderable(header: list[str], sections: list[Section]) -> Group:
-    parts = [Text(header[0], style="bold")] + [Text(h, style="dim") for h in header[1:]]
-    for sec in sections:
-        parts += [Text(""), section_table(sec)]
-    return Group(*parts)
+def section_blocks(header: list[str], sections: Sequence[Section]) -> list[Block]:
+    blocks: list[Block] = [Para(header[0], "bold")] + [Para(h, "dim") for h in header[1:]]
+    return blocks + [section_table(s) for s in sections]
 
 
-def sections_markdown(header: list[str], sections: list[Section]) -> str:
-    out = [f"### {header[0]}", ""] + [f"{h}  " for h in header[1:]]
-    for sec in sections:
-        out += ["", f"#### {sec.title}", "", "| item | how | exact | ≈ | share |", "|---|---|---:|---:|---:|"]
-        for r in sec.rows:
-            exact = "" if r.value is None else f"{r.value:,}"
-            approx = "" if r.value is None else APPROX[r.unit or sec.unit](r.value)
-            cells = [r.item.strip(), r.how, exact, approx, _pct(r.share)]
-            if r.strong:
-                cells = [f"**{c}**" if c else c for c in cells]
-            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        if sec.note:
-            out += ["", f"_{sec.note}_"]
-    return "\n".join(out) + "\n"
+def sections_renderable(header: list[str], sections: Sequence[Section]) -> Page:
+    """The page as a Rich renderable, laid out at the console's width."""
+    return Page(section_blocks(header, sections))
+
+
+def print_sections(header: list[str], sections: Sequence[Section]) -> None:
+    print_page(section_blocks(header, sections))
+
+
+def sections_markdown(header: list[str], sections: Sequence[Section]) -> str:
+    return markdown(section_blocks(header, sections))

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
+from fractions import Fraction
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from ..errors import ConfigError
+from ..errors import shown
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "mlp": ("standard", "gated"),  # gated = GLU family (SwiGLU, GeGLU): gate, up and down matrices
@@ -20,6 +24,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "norm": ("layernorm", "rmsnorm"),
     "positions": ("learned", "rotary", "alibi", "relative", "none"),
     "unembedding": ("untied", "tied", "none"),  # none: an encoder without an LM head (BertModel)
+    "qk_norm": ("none", "head", "full"),  # norms on queries and keys: per head (Qwen3, Gemma 3) or full width (OLMo-2)
 }
 
 # Human descriptions, used by `attncalc init` and the docs.
@@ -57,6 +62,23 @@ DOC: dict[str, str] = {
     "sliding_window": "attention window in tokens (Mistral), or unset for full context",
     "token_types": "rows of the token-type (segment) embedding (BERT: 2)",
     "pooler": "a pooler dense layer on the first token (BERT)",
+    "sliding_window_pattern": "every k-th layer (k, 2k, ...) attends to everything, the others locally (Gemma 2/3, gpt-oss, Llama 4)",
+    "attention_chunk": "local layers attend within chunks of this many tokens (Llama 4), instead of a sliding window",
+    "first_dense_layers": "layers before the first mixture-of-experts layer that keep a dense MLP (DeepSeek)",
+    "moe_every": "a layer i >= first_dense_layers is a mixture-of-experts layer when i % moe_every == moe_offset",
+    "moe_offset": "see moe_every",
+    "d_ff_expert": "hidden width of one routed expert (default d_ff; d_ff is then the dense layers' width)",
+    "n_shared_experts": "experts every token runs besides the routed ones (DeepSeek, Qwen2-MoE, Llama 4)",
+    "d_ff_shared": "hidden width of one shared expert (default d_ff_expert)",
+    "shared_expert_gate": "a sigmoid gate (d_model -> 1) on the shared expert's output (Qwen2-MoE)",
+    "router_bias": "the router has a bias (gpt-oss)",
+    "q_lora_rank": "multi-head latent attention: rank of the query compression (unset: a plain query projection)",
+    "kv_lora_rank": "multi-head latent attention (DeepSeek-V2/V3): rank of the joint key/value latent the cache keeps",
+    "qk_rope_head_dim": "latent attention: per-head query/key dimension carrying rotary positions (the key's is shared)",
+    "v_head_dim": "latent attention: value dimension per head (default d_head)",
+    "qk_norm": "norms on queries and keys: none, head (one d_head norm shared by the heads) or full (n_heads d_head wide)",
+    "attention_sinks": "one learned sink logit per head (gpt-oss)",
+    "mtp_layers": "multi-token prediction modules (DeepSeek-V3), counted apart: the with_mtp convention",
 }
 
 
@@ -95,6 +117,23 @@ class Architecture:
     sliding_window: int | None = None
     token_types: int = 0
     pooler: bool = False
+    sliding_window_pattern: int | None = None
+    attention_chunk: int | None = None
+    first_dense_layers: int = 0
+    moe_every: int = 1
+    moe_offset: int = 0
+    d_ff_expert: int | None = None
+    n_shared_experts: int = 0
+    d_ff_shared: int | None = None
+    shared_expert_gate: bool = False
+    router_bias: bool = False
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    qk_rope_head_dim: int | None = None
+    v_head_dim: int | None = None
+    qk_norm: str = "none"
+    attention_sinks: bool = False
+    mtp_layers: int = 0
     _origin: str = field(default="", repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -135,6 +174,27 @@ class Architecture:
         return self.n_experts > 1
 
     @property
+    def expert_ff_dim(self) -> int:
+        return self.ff_dim if self.d_ff_expert is None else self.d_ff_expert
+
+    @property
+    def shared_ff_dim(self) -> int:
+        return self.expert_ff_dim if self.d_ff_shared is None else self.d_ff_shared
+
+    @property
+    def is_latent(self) -> bool:
+        """Multi-head latent attention (DeepSeek-V2 sec. 2.1)."""
+        return self.kv_lora_rank is not None
+
+    @property
+    def value_dim(self) -> int:
+        return self.head_dim if self.v_head_dim is None else self.v_head_dim
+
+    @property
+    def rope_dim(self) -> int:
+        return self.qk_rope_head_dim or 0
+
+    @property
     def norm_params(self) -> int:
         """Parameters of one norm over d_model: a scale, plus a bias for LayerNorm with bias."""
         with_bias = self.norm == "layernorm" and self.norm_bias
@@ -155,6 +215,7 @@ REQUIRED = ("vocab_size", "d_model", "n_layers", "n_heads")
 _INT_FIELDS = {n for n, f in FIELDS.items() if "int" in str(f.type)}
 _BOOL_FIELDS = {n for n, f in FIELDS.items() if f.type == "bool"}
 _STR_FIELDS = {n for n, f in FIELDS.items() if f.type == "str"}
+ZERO_OK = {"token_types", "block_norms", "first_dense_layers", "moe_offset", "n_shared_experts", "mtp_layers"}
 
 
 def field_type_name(name: str) -> str:
@@ -166,12 +227,55 @@ def field_type_name(name: str) -> str:
 
 
 def suggest_field(name: str) -> str:
-    close = difflib.get_close_matches(name, list(FIELDS), n=1)
+    close = difflib.get_close_matches(name, list(FIELDS), n=1) if len(name) <= 64 else []
     return f"; did you mean {close[0]!r}?" if close else f"; known fields: {', '.join(FIELDS)}"
 
 
+# Input bounds (refused with the field named, never a crash or a minutes-long `show`):
+MAX_INT = 2**63 - 1  # every framework stores a shape in a signed 64-bit int; products stay exact anyway
+MAX_TEXT = {"name": 256, "family": 256}  # characters
+MAX_LONG_TEXT = 64 * 1024  # characters of `source` or `notes` (and any other string field)
+_FLOAT_EXACT = 2**53  # every integer below this is a float exactly
+
+
+class FloatLiteral(float):
+    """A float read from TOML/JSON that remembers how it was written (``parse_float`` hook), so an
+    integer field can tell ``4096.0`` (exactly 4096) from ``1e23`` (the float 99999999999999991611392)."""
+
+    text: str
+
+    def __new__(cls, text: str) -> "FloatLiteral":
+        obj = super().__new__(cls, text)
+        obj.text = text
+        return obj
+
+
+def as_int(value: Any) -> int:
+    """``value`` as an exact integer, or ValueError with the problem.
+
+    Accepts an int, or a float that is exactly an integer AND was written as exactly that number:
+    ``4096.0`` or ``4.096e3`` yes; ``1e23`` (stored as 99999999999999991611392), ``0.5``, ``nan`` no.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected an integer, got {shown(value)}")
+    if isinstance(value, int):
+        return value
+    hint = "; write it as an integer, e.g. 4096"
+    if not math.isfinite(value) or not value.is_integer():
+        raise ValueError(f"expected an integer, got {shown(value)}")
+    text = getattr(value, "text", None)
+    if text is not None:  # the literal as written: its exact value must be this float's
+        m = re.fullmatch(r"[+-]?[0-9_]*\.?[0-9_]*(?:[eE]([+-]?[0-9_]+))?", text)
+        if not m or (m.group(1) and abs(int(m.group(1).replace("_", ""))) > 400) or \
+                Fraction(text.replace("_", "")) != Fraction(value):
+            raise ValueError(f"{text} is not exactly the float it reads as ({shown(float(value))}){hint}")
+    elif abs(value) >= _FLOAT_EXACT:
+        raise ValueError(f"{shown(float(value))} is past 2**53, where a float cannot hold every integer{hint}")
+    return int(value)
+
+
 def coerce_field(name: str, value: Any, source: str | None = None) -> Any:
-    """Check one field's type (no silent conversions except integral floats like 4096.0)."""
+    """Check one field's type (no silent conversions except exact integral floats like 4096.0)."""
     if name not in FIELDS:
         raise ConfigError(f"unknown field{suggest_field(name)}", source=source, field=name)
     optional = "None" in str(FIELDS[name].type)
@@ -179,16 +283,15 @@ def coerce_field(name: str, value: Any, source: str | None = None) -> Any:
         return None
     if name in _BOOL_FIELDS:
         if not isinstance(value, bool):
-            raise ConfigError(f"expected true or false, got {value!r}", source=source, field=name)
+            raise ConfigError(f"expected true or false, got {shown(value)}", source=source, field=name)
         return value
     if name in _INT_FIELDS:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"expected an integer, got {value!r}", source=source, field=name)
-        return value
+        try:
+            return as_int(value)
+        except ValueError as err:
+            raise ConfigError(str(err), source=source, field=name) from None
     if not isinstance(value, str):
-        raise ConfigError(f"expected a string, got {value!r}", source=source, field=name)
+        raise ConfigError(f"expected a string, got {shown(value)}", source=source, field=name)
     return value
 
 
@@ -217,26 +320,51 @@ def _validate(a: Architecture) -> None:
         if v is None:
             continue
         if isinstance(v, bool) or not isinstance(v, int):
-            fail(name, f"expected an integer, got {v!r}")
-        low = 0 if name in ("token_types", "block_norms") else 1
+            fail(name, f"expected an integer, got {shown(v)}")
+        low = 0 if name in ZERO_OK else 1
         if v < low:
-            fail(name, f"must be {'>= 0' if low == 0 else 'a positive integer'}, got {v}")
+            fail(name, f"must be {'>= 0' if low == 0 else 'a positive integer'}, got {shown(v)}")
+        if v > MAX_INT:
+            fail(name, f"{shown(v)} is too large: at most 2**63 - 1 = {MAX_INT:,}")
     for name in _BOOL_FIELDS:
         if not isinstance(getattr(a, name), bool):
-            fail(name, f"expected true or false, got {getattr(a, name)!r}")
+            fail(name, f"expected true or false, got {shown(getattr(a, name))}")
     for name in _STR_FIELDS:
-        if not isinstance(getattr(a, name), str):
-            fail(name, f"expected a string, got {getattr(a, name)!r}")
+        v = getattr(a, name)
+        if not isinstance(v, str):
+            fail(name, f"expected a string, got {shown(v)}")
+        limit = MAX_TEXT.get(name, MAX_LONG_TEXT)
+        if len(v) > limit:
+            fail(name, f"{len(v):,} characters is too long: at most {limit:,}")
+        # Control characters (ESC starts terminal escape sequences) would reach the terminal raw:
+        # none in names, only tab and newline in longer texts.
+        bad = re.search(r"[\x00-\x1f\x7f-\x9f]" if name in MAX_TEXT else r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", v)
+        if bad:
+            fail(name, f"control character {bad.group()!r} at position {bad.start()}; remove it")
     for name, allowed in CHOICES.items():
         if getattr(a, name) not in allowed:
-            fail(name, f"must be one of {', '.join(allowed)}, got {getattr(a, name)!r}")
+            fail(name, f"must be one of {', '.join(allowed)}, got {shown(getattr(a, name))}")
     if a.n_heads % a.kv_heads:
         fail("n_kv_heads", f"{a.kv_heads} does not divide n_heads = {a.n_heads}")
     if a.d_head is None and a.d_model % a.n_heads:
         fail("n_heads", f"{a.n_heads} heads do not divide d_model = {a.d_model}; set d_head")
     if a.top_k > a.n_experts:
         fail("top_k", f"{a.top_k} is more than n_experts = {a.n_experts}")
-    if a.block_norms is not None and a.block_norms > 2:
-        fail("block_norms", f"must be 0, 1 or 2, got {a.block_norms}")
+    if a.block_norms is not None and a.block_norms > 4:
+        fail("block_norms", f"must be 0 to 4 (Gemma 2/3 have four), got {a.block_norms}")
+    if a.moe_offset >= a.moe_every:
+        fail("moe_offset", f"must be less than moe_every = {a.moe_every}, got {a.moe_offset}")
+    if a.sliding_window_pattern is not None and not (a.sliding_window or a.attention_chunk):
+        fail("sliding_window_pattern", "needs sliding_window or attention_chunk for the local layers")
+    if a.sliding_window and a.attention_chunk:
+        fail("attention_chunk", "a model has either a sliding window or attention chunks, not both")
+    latent = ("q_lora_rank", "qk_rope_head_dim")
+    for name in latent:
+        if getattr(a, name) is not None and a.kv_lora_rank is None:
+            fail(name, "only applies to multi-head latent attention: set kv_lora_rank")
+    if a.is_latent and a.n_kv_heads not in (None, a.n_heads):
+        fail("n_kv_heads", "latent attention has no separate key/value heads; leave n_kv_heads unset")
+    if a.n_shared_experts and not a.is_moe:
+        fail("n_shared_experts", "shared experts need n_experts > 1")
     if a.n_positions is not None and a.positions != "learned":
         fail("n_positions", f"only applies to learned positions, not {a.positions!r}")

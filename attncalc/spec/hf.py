@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .arch import Architecture, from_mapping
+from .arch import Architecture, as_int, from_mapping
 from ..errors import ConfigError
+from ..errors import shown
 
 Reader = Callable[["_Cfg"], dict[str, Any]]
 
@@ -25,20 +26,24 @@ class _Cfg:
     def int(self, key: str, default: int | None = None, *aliases: str) -> int | None:
         for k in (key, *aliases):
             if k in self.data and self.data[k] is not None:
-                v = self.data[k]
-                if isinstance(v, float) and v.is_integer():
-                    v = int(v)
-                if isinstance(v, bool) or not isinstance(v, int):
-                    raise ConfigError(f"expected an integer, got {v!r}", source=self.source, field=k)
-                return v
+                try:
+                    return as_int(self.data[k])
+                except ValueError as err:
+                    raise ConfigError(str(err), source=self.source, field=k) from None
         return default
+
+    def opt_int(self, key: str, default: int | None) -> int | None:
+        """Like ``int``, but a key present with null means "none" (a window, a rank), not the default."""
+        if key in self.data and self.data[key] is None:
+            return None
+        return self.int(key, default)
 
     def bool(self, key: str, default: bool) -> bool:
         v = self.data.get(key, default)
         if v is None:
             return default
         if not isinstance(v, bool):
-            raise ConfigError(f"expected true or false, got {v!r}", source=self.source, field=key)
+            raise ConfigError(f"expected true or false, got {shown(v)}", source=self.source, field=key)
         return v
 
     def str(self, key: str, default: str) -> str:
@@ -46,11 +51,29 @@ class _Cfg:
         if v is None:
             return default
         if not isinstance(v, str):
-            raise ConfigError(f"expected a string, got {v!r}", source=self.source, field=key)
+            raise ConfigError(f"expected a string, got {shown(v)}", source=self.source, field=key)
         return v
 
     def tied(self, default: bool) -> str:
         return "tied" if self.bool("tie_word_embeddings", default) else "untied"
+
+    def list(self, key: str) -> list | None:
+        v = self.data.get(key)
+        if v is None:
+            return None
+        if not isinstance(v, list):
+            raise ConfigError(f"expected a list, got {v!r}", source=self.source, field=key)
+        return v
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(problem, source=self.source, field=key)
+
+    def refuse(self, key: str, value: Any = None, why: str = "") -> None:
+        """A key that changes the architecture in a way attncalc does not model: refused, named."""
+        if key in self.data and self.data[key] not in (None, False, [], 0, value):
+            raise self.fail(key, f"{self.data[key]!r} changes the architecture in a way attncalc does not model"
+                                 + (f" ({why})" if why else "") + "; remove the key to count the model without it, "
+                                 "or describe it in a TOML file (`attncalc init NAME`)")
 
 
 def _activation(name: str) -> str:
@@ -91,7 +114,7 @@ def _llama_like(vocab: int, hidden: int, inter: int, layers: int, heads: int, kv
 
 def _mistral(c: _Cfg) -> dict[str, Any]:
     out = _llama_like(32000, 4096, 14336, 32, 32, 8, 4096 * 32, False)(c)
-    return out | {"sliding_window": c.int("sliding_window", 4096)}
+    return out | {"sliding_window": c.opt_int("sliding_window", 4096)}
 
 
 def _mixtral(c: _Cfg) -> dict[str, Any]:
@@ -117,7 +140,8 @@ def _phi(c: _Cfg) -> dict[str, Any]:  # modeling_phi.py: parallel block, one Lay
                 n_kv_heads=c.int("num_key_value_heads", None), d_ff=c.int("intermediate_size", 8192),
                 activation=_activation(c.str("hidden_act", "gelu_new")), qkv_bias=True, out_bias=True,
                 mlp_bias=True, lm_head_bias=True, parallel_block=True, block_norms=1,
-                positions="rotary", n_ctx=c.int("max_position_embeddings", 2048), unembedding=c.tied(False))
+                positions="rotary", n_ctx=c.int("max_position_embeddings", 2048), unembedding=c.tied(False),
+                qk_norm="head" if c.bool("qk_layernorm", False) else "none")  # LayerNorm(d_head) on q and k
 
 
 def _phi3(c: _Cfg) -> dict[str, Any]:  # modeling_phi3.py: fused qkv and gate_up, no biases
@@ -177,6 +201,178 @@ def _bert(c: _Cfg) -> dict[str, Any]:  # BertModel (with pooler, no MLM head)
                 pooler=True, unembedding="none", causal=False)
 
 
+def _every_kth_full(c: _Cfg, key: str, local: str, n_layers: int) -> int | None:
+    """A per-layer list of attention kinds as the period k of 'every k-th layer is full'
+    (layers k-1, 2k-1, ...), as Gemma 2/3, gpt-oss and Llama 4 lay them out; else refused."""
+    types = c.list(key)
+    if types is None:
+        return None
+    if len(types) != n_layers:
+        raise c.fail(key, f"has {len(types)} entries for {n_layers} layers")
+    full = [i for i, t in enumerate(types) if t == "full_attention"]
+    others = {t for t in types if t != "full_attention"}
+    if others - {local}:
+        raise c.fail(key, f"layer kinds {sorted(others - {local})} are not modelled (known: full_attention, {local})")
+    if not others:
+        return None  # every layer full
+    if not full:
+        return 0  # every layer local (see callers)
+    k = full[0] + 1
+    if full != list(range(k - 1, n_layers, k)):
+        raise c.fail(key, "not a repeating pattern of local layers with every k-th layer full; not modelled")
+    return k
+
+
+def _local_pattern(c: _Cfg, out: dict[str, Any], key: str = "layer_types", local: str = "sliding_attention",
+                   period: int | None = None) -> dict[str, Any]:
+    k = _every_kth_full(c, key, local, out["n_layers"])
+    if k is None:
+        k = period
+    if k == 0 or k == 1 and local != "full_attention":
+        return out | {"sliding_window_pattern": None}
+    return out | {"sliding_window_pattern": k if k and k > 1 else None}
+
+
+def _moe_layers(c: _Cfg, n_layers: int, step_key: str, offset_from_step: bool) -> dict[str, Any]:
+    """Which layers are MoE: every step-th (transformers: (i + 1) % step == 0, or i % step == 0)."""
+    step = c.int(step_key, 1)
+    out = {"moe_every": step, "moe_offset": step - 1 if offset_from_step else 0}
+    only = c.list("mlp_only_layers") or []
+    if only:
+        if sorted(only) != list(range(len(only))):
+            raise c.fail("mlp_only_layers", "dense layers other than the first ones are not modelled")
+        out["first_dense_layers"] = len(only)
+    return out
+
+
+def _deepseek(c: _Cfg, v3: bool) -> dict[str, Any]:  # DeepseekV2Config / DeepseekV3Config, modeling_deepseek_v*.py
+    d = dict(vocab=129280, hidden=7168, inter=18432, moe_inter=2048, layers=61, heads=128, shared=1, experts=256,
+             top_k=8, dense=3, ctx=4096) if v3 else dict(vocab=102400, hidden=4096, inter=11008, moe_inter=1407,
+                                                          layers=32, heads=32, shared=2, experts=64, top_k=None,
+                                                          dense=0, ctx=2048)
+    top_k = c.int("num_experts_per_tok", d["top_k"])
+    if top_k is None:
+        raise c.fail("num_experts_per_tok", "required: DeepseekV2Config has no default for it")
+    experts = c.int("n_routed_experts", d["experts"])
+    heads = c.int("num_attention_heads", d["heads"])
+    if c.bool("attention_bias", False):
+        c.refuse("attention_bias", why="biases on latent-attention projections")
+    return dict(vocab_size=c.int("vocab_size", d["vocab"]), d_model=c.int("hidden_size", d["hidden"]),
+                n_layers=c.int("num_hidden_layers", d["layers"]), n_heads=heads,
+                d_head=c.int("qk_nope_head_dim", 128), d_ff=c.int("intermediate_size", d["inter"]), mlp="gated",
+                activation=_activation(c.str("hidden_act", "silu")), norm="rmsnorm", positions="rotary",
+                n_ctx=c.int("max_position_embeddings", d["ctx"]), unembedding=c.tied(False),
+                q_lora_rank=c.opt_int("q_lora_rank", 1536),
+                kv_lora_rank=c.int("kv_lora_rank", 512),
+                qk_rope_head_dim=c.int("qk_rope_head_dim", 64), v_head_dim=c.int("v_head_dim", 128),
+                n_experts=experts if experts else 1, top_k=top_k if experts else 1,
+                d_ff_expert=c.int("moe_intermediate_size", d["moe_inter"]),
+                first_dense_layers=c.int("first_k_dense_replace", d["dense"]), moe_every=c.int("moe_layer_freq", 1),
+                n_shared_experts=1 if c.int("n_shared_experts", d["shared"]) else 0,
+                d_ff_shared=(c.int("n_shared_experts", d["shared"]) or 1) * c.int("moe_intermediate_size", d["moe_inter"]),
+                mtp_layers=c.int("num_nextn_predict_layers", 0))
+
+
+def _qwen3(c: _Cfg) -> dict[str, Any]:  # Qwen3Config, modeling_qwen3.py: q/k RMSNorm over head_dim
+    out = _llama_like(151936, 4096, 22016, 32, 32, 32, 32768, False)(c) | {"d_head": c.int("head_dim", 128),
+                                                                          "qk_norm": "head"}
+    if c.bool("use_sliding_window", False):
+        c.refuse("use_sliding_window", why="sliding windows on layers from max_window_layers on")
+    return out
+
+
+def _qwen3_moe(c: _Cfg) -> dict[str, Any]:  # Qwen3MoeConfig, modeling_qwen3_moe.py
+    out = _llama_like(151936, 2048, 6144, 24, 32, 4, 32768, False)(c) | {"d_head": c.int("head_dim", None),
+                                                                        "qk_norm": "head"}
+    if c.bool("use_sliding_window", False):
+        c.refuse("use_sliding_window", why="sliding windows on layers from max_window_layers on")
+    experts = c.int("num_experts", 128)
+    return out | {"n_experts": experts, "top_k": c.int("num_experts_per_tok", 8),
+                  "d_ff_expert": c.int("moe_intermediate_size", 768)} | _moe_layers(c, out["n_layers"], "decoder_sparse_step", True)
+
+
+def _qwen2_moe(c: _Cfg) -> dict[str, Any]:  # Qwen2MoeConfig, modeling_qwen2_moe.py: q/k/v biases, gated shared expert
+    out = _llama_like(151936, 2048, 5632, 24, 16, 16, 32768, False)(c) | {"qkv_bias": c.bool("qkv_bias", True),
+                                                                         "out_bias": False}
+    if c.bool("use_sliding_window", False):
+        c.refuse("use_sliding_window", why="sliding windows on layers from max_window_layers on")
+    shared = c.int("shared_expert_intermediate_size", 5632)
+    return out | {"n_experts": c.int("num_experts", 60), "top_k": c.int("num_experts_per_tok", 4),
+                  "d_ff_expert": c.int("moe_intermediate_size", 1408), "n_shared_experts": 1 if shared else 0,
+                  "d_ff_shared": shared or None, "shared_expert_gate": bool(shared)} | _moe_layers(
+                      c, out["n_layers"], "decoder_sparse_step", True)
+
+
+def _gemma2(c: _Cfg) -> dict[str, Any]:  # Gemma2Config, modeling_gemma2.py: four norms a block, local/global
+    out = _llama_like(256000, 2304, 9216, 26, 8, 4, 8192, True, "gelu_pytorch_tanh")(c) | {
+        "d_head": c.int("head_dim", 256), "block_norms": 4, "sliding_window": c.int("sliding_window", 4096)}
+    return _local_pattern(c, out, period=2)
+
+
+def _gemma3(c: _Cfg) -> dict[str, Any]:  # Gemma3TextConfig, modeling_gemma3.py: four norms, q/k norms, 5:1 local
+    out = _llama_like(262208, 2304, 9216, 26, 8, 4, 131072, True, "gelu_pytorch_tanh")(c) | {
+        "d_head": c.int("head_dim", 256), "block_norms": 4, "qk_norm": "head",
+        "sliding_window": c.int("sliding_window", 4096)}
+    return _local_pattern(c, out, period=c.int("sliding_window_pattern", 6, "_sliding_window_pattern"))
+
+
+def _llama4(c: _Cfg) -> dict[str, Any]:  # Llama4TextConfig, modeling_llama4.py
+    out = _llama_like(202048, 5120, 16384, 48, 40, 8, 131072, False)(c)
+    step = c.int("interleave_moe_layer_step", 1)
+    if c.list("moe_layers") not in (None, list(range(step - 1, out["n_layers"], step))):
+        raise c.fail("moe_layers", "a MoE layer list other than every interleave_moe_layer_step-th is not modelled")
+    chunk = c.int("attention_chunk_size", 8192)
+    out |= {"d_head": c.int("head_dim", 128), "d_ff": c.int("intermediate_size_mlp", 16384),
+            "d_ff_expert": c.int("intermediate_size", 8192), "n_experts": c.int("num_local_experts", 16),
+            "top_k": c.int("num_experts_per_tok", 1), "n_shared_experts": 1, "moe_every": step,
+            "moe_offset": step - 1, "attention_chunk": chunk}
+    interval = c.int("no_rope_layer_interval", 4)
+    nope = c.list("no_rope_layers")
+    if nope:  # 1: rotary (chunked) layer, 0: NoPE (full attention) layer
+        types = ["chunked_attention" if x else "full_attention" for x in nope]
+        c = _Cfg(c.data | {"_layer_types": types}, c.source)
+        return _local_pattern(c, out, key="_layer_types", local="chunked_attention")
+    return _local_pattern(c, out, local="chunked_attention", period=interval)
+
+
+def _gpt_oss(c: _Cfg) -> dict[str, Any]:  # GptOssConfig, modeling_gpt_oss.py: sinks, biased experts and router
+    out = _llama_like(201088, 2880, 2880, 36, 64, 8, 131072, False)(c)
+    bias = c.bool("attention_bias", True)
+    out |= {"d_head": c.int("head_dim", 64), "qkv_bias": bias, "out_bias": bias, "attention_sinks": True,
+            "mlp_bias": True, "router_bias": True, "n_experts": c.int("num_local_experts", 128),
+            "top_k": c.int("num_experts_per_tok", 4, "experts_per_token"), "sliding_window": c.int("sliding_window", 128)}
+    return _local_pattern(c, out, period=2)
+
+
+def _olmo2(c: _Cfg) -> dict[str, Any]:  # Olmo2Config, modeling_olmo2.py: post-norms, q/k norms over the full width
+    return _llama_like(50304, 4096, 11008, 32, 32, None, 2048, False)(c) | {"qk_norm": "full"}
+
+
+def _starcoder2(c: _Cfg) -> dict[str, Any]:  # Starcoder2Config, modeling_starcoder2.py: biased, LayerNorm, plain MLP
+    bias = c.bool("use_bias", True)
+    h = c.int("num_attention_heads", 24)
+    return dict(vocab_size=c.int("vocab_size", 49152), d_model=c.int("hidden_size", 3072),
+                n_layers=c.int("num_hidden_layers", 30), n_heads=h, n_kv_heads=c.int("num_key_value_heads", 2),
+                d_ff=c.int("intermediate_size", 12288), activation=_activation(c.str("hidden_act", "gelu_pytorch_tanh")),
+                qkv_bias=bias, out_bias=bias, mlp_bias=bias, norm_bias=bias, positions="rotary",
+                n_ctx=c.int("max_position_embeddings", 4096), unembedding=c.tied(True),
+                sliding_window=c.int("sliding_window", None))
+
+
+def _gptj(c: _Cfg) -> dict[str, Any]:  # GPTJConfig, modeling_gptj.py: parallel block, one LayerNorm, biased MLP and lm_head
+    d = c.int("n_embd", 4096)
+    return dict(vocab_size=c.int("vocab_size", 50400), d_model=d, n_layers=c.int("n_layer", 28),
+                n_heads=c.int("n_head", 16), d_ff=c.int("n_inner", None) or 4 * d,
+                activation=_activation(c.str("activation_function", "gelu_new")), mlp_bias=True, lm_head_bias=True,
+                parallel_block=True, block_norms=1, positions="rotary", n_ctx=c.int("n_positions", 2048),
+                unembedding=c.tied(False))
+
+
+def _roberta(c: _Cfg) -> dict[str, Any]:  # RobertaModel: BERT's blocks, positions offset by padding_idx + 1
+    return _bert(c) | {"vocab_size": c.int("vocab_size", 50265), "token_types": c.int("type_vocab_size", 2),
+                       "n_ctx": c.int("max_position_embeddings", 512)}
+
+
 READERS: dict[str, Reader] = {
     "gpt2": _gpt2,
     "llama": _llama_like(32000, 4096, 11008, 32, 32, None, 2048, False),
@@ -190,6 +386,30 @@ READERS: dict[str, Reader] = {
     "gpt_neox": _gpt_neox,
     "opt": _opt,
     "bert": _bert,
+    "deepseek_v2": lambda c: _deepseek(c, False),
+    "deepseek_v3": lambda c: _deepseek(c, True),
+    "kimi_k2": lambda c: _deepseek(c, True),  # Kimi K2 ships DeepSeek-V3's architecture (its config's architectures)
+    "qwen3": _qwen3,
+    "qwen3_moe": _qwen3_moe,
+    "qwen2_moe": _qwen2_moe,
+    "gemma2": _gemma2,
+    "gemma3_text": _gemma3,
+    "llama4_text": _llama4,
+    "gpt_oss": _gpt_oss,
+    "olmo2": _olmo2,
+    "starcoder2": _starcoder2,
+    "gptj": _gptj,
+    "roberta": _roberta,
+}
+# Multimodal wrappers: their language model is read from text_config and counted alone; the vision
+# tower and projector are named in the notes as not counted.
+WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral"}
+# The text_config a wrapper builds when the file has none (Mistral3Config's is Mistral Small 3.1's;
+# Gemma3Config and Llama4Config use their text config's own defaults).
+WRAPPER_TEXT_DEFAULTS = {
+    "mistral3": {"hidden_size": 5120, "intermediate_size": 32768, "num_hidden_layers": 40, "num_attention_heads": 32,
+                 "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 131072, "max_position_embeddings": 131072,
+                 "sliding_window": None},
 }
 
 
@@ -197,13 +417,55 @@ def from_hf_config(data: dict[str, Any], source: str, default_name: str) -> Arch
     model_type = data.get("model_type")
     if model_type is None:
         raise ConfigError(
-            f"no model_type: not a Hugging Face config.json (supported: {', '.join(READERS)})",
+            f"no model_type: not a Hugging Face config.json (supported: {', '.join(supported())})",
             source=source, field="model_type")
-    if model_type not in READERS:
-        raise ConfigError(f"unsupported model_type {model_type!r}; supported: {', '.join(READERS)}",
+    notes = ""
+    if isinstance(model_type, str) and model_type in WRAPPERS:
+        text = data.get("text_config", WRAPPER_TEXT_DEFAULTS.get(model_type, {}))  # absent: the wrapper's default
+        if not isinstance(text, dict):
+            raise ConfigError("expected a text_config object (the language model's config)", source=source,
+                              field="text_config")
+        inner = text.get("model_type") or WRAPPERS[model_type]
+        if not isinstance(inner, str) or inner not in READERS:
+            raise ConfigError(f"unsupported model_type {shown(inner)}", source=source, field="text_config.model_type")
+        extra = [k for k in ("vision_config", "audio_config") if k in data]
+        notes = (f"The language model of a {model_type} checkpoint (text_config)"
+                 + (f"; its {' and '.join(extra)} tower and projector are not counted." if extra else "."))
+        family, data, model_type = model_type, {**text, "_name_or_path": data.get("_name_or_path")}, inner
+    else:
+        family = model_type
+    if not isinstance(model_type, str) or model_type not in READERS:
+        raise ConfigError(f"unsupported model_type {shown(model_type)}; supported: {', '.join(supported())}; "
+                          "for another architecture write a TOML by hand: `attncalc init NAME` "
+                          "(or `attncalc init NAME --from llama-2-7b` to start from a close one)",
                           source=source, field="model_type")
-    fields = READERS[model_type](_Cfg(data, source))
-    name = data.get("_name_or_path") or default_name
-    fields |= {"name": str(name).rsplit("/", 1)[-1] or default_name, "family": model_type,
-               "source": f"Hugging Face config.json ({source})"}
+    cfg = _Cfg(data, source)
+    refuse_unmodelled(cfg, model_type)
+    fields = READERS[model_type](cfg)
+    name = data.get("_name_or_path")
+    name = name if isinstance(name, str) and name.strip() else default_name
+    fields |= {"name": name.rstrip("/").rsplit("/", 1)[-1][:256] or default_name or "model", "family": family,
+               "source": f"Hugging Face config.json ({source})", "notes": notes}
     return from_mapping(fields, source=source)
+
+
+def supported() -> list[str]:
+    return sorted(READERS) + sorted(WRAPPERS)
+
+
+# Keys that change the parameter or FLOP count in ways attncalc does not model, per model type
+# (None: every type). A key set to anything but its neutral value is refused, named.
+UNMODELLED: dict[str, tuple[str | None, str]] = {
+    "add_cross_attention": (None, "cross-attention to an encoder in every block"),
+    "is_encoder_decoder": (None, "an encoder-decoder model"),
+    "word_embed_proj_dim": ("__never__", ""),  # checked by the OPT reader itself
+    "vision_config": (None, "a vision tower"),
+    "audio_config": (None, "an audio tower"),
+    "mlp_only_layers": ("__never__", ""),  # checked by the MoE readers
+}
+
+
+def refuse_unmodelled(c: _Cfg, model_type: str) -> None:
+    for key, (only, why) in UNMODELLED.items():
+        if only in (None, model_type):
+            c.refuse(key, why=why)

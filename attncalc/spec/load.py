@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .arch import Architecture, from_mapping
+from .arch import Architecture, FloatLiteral, from_mapping
 from ..errors import ConfigError, UnknownModelError
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024  # a config larger than this is not a config
@@ -47,25 +47,109 @@ def _natural_key(name: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
+# Names people type for a preset: the paper's or the checkpoint's name.
+ALIASES = {
+    "gpt2": "gpt2-small", "gpt-2": "gpt2-small", "gpt2-124m": "gpt2-small", "gpt2-355m": "gpt2-medium",
+    "gpt2-774m": "gpt2-large", "gpt2-1.5b": "gpt2-xl", "gpt3-175b": "gpt3", "gpt-3": "gpt3", "davinci": "gpt3",
+    "bert": "bert-base", "bert-base-uncased": "bert-base", "bert-large-uncased": "bert-large",
+    "llama3-8b": "llama-3-8b", "llama-3.1-70b": "llama-3-70b", "deepseek-v3-671b": "deepseek-v3",
+    "deepseek-r1": "deepseek-v3", "kimi-k2-instruct": "kimi-k2", "palm": "palm-540b",
+    "mixtral": "mixtral-8x7b", "mistral": "mistral-7b", "gpt-oss": "gpt-oss-120b",
+    "qwen3-235b": "qwen3-235b-a22b", "llama-4-scout-17b-16e": "llama-4-scout", "olmo2-7b": "olmo-2-7b",
+}
+
+
+def _squash(name: str) -> str:
+    """Spelling-insensitive key: case, '-', '_' and spaces ignored (llama3.1-8B = llama-3.1-8b)."""
+    return "".join(ch for ch in name.lower() if ch not in "-_ ")
+
+
 def load_preset(name: str) -> Architecture:
     paths = preset_paths()
-    if name not in paths:
-        lowered = {n.lower(): n for n in paths}
-        if name.lower() in lowered:
-            return load_file(paths[lowered[name.lower()]])
-        raise UnknownModelError(name, difflib.get_close_matches(name.lower(), list(paths), n=3, cutoff=0.5))
-    return load_file(paths[name])
+    if name in paths:
+        return load_file(paths[name])
+    squashed = {_squash(n): n for n in paths} | {_squash(a): t for a, t in ALIASES.items() if t in paths}
+    if _squash(name) in squashed:
+        return load_file(paths[squashed[_squash(name)]])
+    raise UnknownModelError(name, difflib.get_close_matches(name.lower(), list(paths) + list(ALIASES), n=3, cutoff=0.5))
 
 
 def load_model(ref: str) -> Architecture:
-    """A preset name, or a path to a TOML file or a Hugging Face config.json."""
+    """A preset name, a path to a TOML file or a Hugging Face config.json, a folder holding a
+    config.json, or a Hugging Face id (ORG/NAME) whose config.json is in the local HF cache."""
+    if not isinstance(ref, str) or not ref.strip():
+        raise ConfigError("empty model name: give a preset (`attncalc list`), a TOML file or a config.json",
+                          field="MODEL")
+    if len(ref) > 4096 or "\x00" in ref:
+        raise ConfigError("not a model name or a path (too long, or a NUL character)", field="MODEL")
     path = Path(ref).expanduser()
     looks_like_path = os.sep in ref or ref.endswith((".toml", ".json"))
-    if path.is_file() or (looks_like_path and not path.is_dir()):
+    if path.is_file():
         return load_file(path)
-    if path.is_dir() and (path / "config.json").is_file():
-        return load_file(path / "config.json")
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return load_file(path / "config.json")
+        raise ConfigError("a folder without a config.json: give the config.json (or TOML) file itself, "
+                          "or a folder that holds a config.json", source=str(path))
+    if re.fullmatch(HF_ID, ref) and not path.exists():
+        return load_file(hf_cached_config(ref))
+    if looks_like_path:
+        return load_file(path)
     return load_preset(ref)
+
+
+# A Hugging Face model id, ORG/NAME (huggingface_hub's repo-id rules: letters, digits, - _ .; no "..").
+HF_ID = (r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+
+
+def hf_cache_dirs() -> list[Path]:
+    """Where huggingface_hub keeps downloads, in its own order of precedence (offline: only read)."""
+    env = os.environ
+    if env.get("HF_HUB_CACHE"):
+        return [Path(env["HF_HUB_CACHE"]).expanduser()]
+    if env.get("HUGGINGFACE_HUB_CACHE"):  # the older name huggingface_hub still honours
+        return [Path(env["HUGGINGFACE_HUB_CACHE"]).expanduser()]
+    if env.get("HF_HOME"):
+        return [Path(env["HF_HOME"]).expanduser() / "hub"]
+    xdg = env.get("XDG_CACHE_HOME")
+    return [(Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "huggingface" / "hub"]
+
+
+def hf_cached_config(repo_id: str) -> Path:
+    """The config.json of ``repo_id`` in the local Hugging Face cache (the snapshot refs/main names,
+    else the newest snapshot); else a ConfigError saying how to fetch one."""
+    try:
+        return _find_cached_config(repo_id)
+    except OSError as err:  # an unreadable cache folder: say which, like any file
+        raise ConfigError(f"cannot read the Hugging Face cache: {err.strerror or err}",
+                          source=str(err.filename or repo_id)) from None
+
+
+def _find_cached_config(repo_id: str) -> Path:
+    org, name = repo_id.split("/")
+    tried = []
+    for hub in hf_cache_dirs():
+        repo = hub / f"models--{org}--{name}"
+        tried.append(str(hub))
+        snaps = repo / "snapshots"
+        if not snaps.is_dir():
+            continue
+        ref = repo / "refs" / "main"
+        if ref.is_file():
+            try:
+                commit = ref.read_text(encoding="ascii").strip()
+            except (OSError, UnicodeDecodeError):
+                commit = ""
+            if re.fullmatch(r"[0-9a-f]{40}", commit) and (snaps / commit / "config.json").is_file():
+                return snaps / commit / "config.json"
+        found = [p for p in snaps.glob("*/config.json") if p.is_file()]
+        if found:
+            return max(found, key=lambda p: p.stat().st_mtime)
+    raise ConfigError(
+        f"not a preset or a file, and no config.json for the Hugging Face model {repo_id} in the local cache "
+        f"({', '.join(tried)}); fetch it with `huggingface-cli download {repo_id} config.json` "
+        f"(or save https://huggingface.co/{repo_id}/resolve/main/config.json) and run again",
+        source=repo_id)
 
 
 def read_text(path: Path) -> str:
@@ -88,24 +172,47 @@ def read_text(path: Path) -> str:
         raise ConfigError(err.strerror or str(err), source=label) from None
 
 
+def parse_json(text: str, label: str) -> Any:
+    """JSON with floats kept as written (for exact integer checks); one-line errors, never a crash."""
+    try:
+        return json.loads(text, parse_float=FloatLiteral)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}", source=label) from None
+    except RecursionError:
+        raise ConfigError("nested too deeply to read (arrays or objects inside each other)", source=label) from None
+    except ValueError as err:  # an integer past Python's 4,300-digit limit for str -> int
+        raise ConfigError(_number_problem(err), source=label) from None
+
+
+def parse_toml(text: str, label: str) -> dict[str, Any]:
+    """TOML with floats kept as written (for exact integer checks); one-line errors, never a crash."""
+    try:
+        return tomllib.loads(text, parse_float=FloatLiteral)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"invalid TOML: {err}", source=label) from None
+    except RecursionError:
+        raise ConfigError("nested too deeply to read (arrays or tables inside each other)", source=label) from None
+    except ValueError as err:
+        raise ConfigError(_number_problem(err), source=label) from None
+
+
+def _number_problem(err: ValueError) -> str:
+    if "digits" in str(err):
+        return "a number has more than 4,300 digits (Python's limit for reading an integer); no model field is that large"
+    return f"unreadable number: {str(err)[:100]}"
+
+
 def load_file(path: Path) -> Architecture:
     path = Path(path)
     text, label = read_text(path), str(path)
     if path.suffix == ".json":
         from .hf import from_hf_config
 
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"invalid JSON at line {err.lineno} column {err.colno}: {err.msg}", source=label) from None
+        data = parse_json(text, label)
         if not isinstance(data, dict):
             raise ConfigError("expected a JSON object at the top level", source=label)
         return from_hf_config(data, source=label, default_name=_name_for_json(path))
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"invalid TOML: {err}", source=label) from None
-    return from_toml_table(data, label, path.stem)
+    return from_toml_table(parse_toml(text, label), label, path.stem)
 
 
 def from_toml_table(data: dict[str, Any], label: str, default_name: str) -> Architecture:
@@ -117,4 +224,7 @@ def from_toml_table(data: dict[str, Any], label: str, default_name: str) -> Arch
 
 
 def _name_for_json(path: Path) -> str:
+    repo = path.parent.parent.parent.name  # HF cache: models--ORG--NAME/snapshots/<commit>/config.json
+    if path.parent.parent.name == "snapshots" and repo.startswith("models--"):
+        return repo.split("--", 2)[-1]
     return path.parent.name if path.name == "config.json" and path.parent.name else path.stem

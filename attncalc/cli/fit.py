@@ -1,0 +1,179 @@
+"""`attncalc fit MODEL …`: will it train, will it serve? The memory per GPU and a verdict.
+
+Exit 0 when every budget holds, 1 naming each that fails (CI), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from . import app
+from .common import Format, emit, handles_errors
+from .options import Model, Sets, load
+
+
+class RecomputeMode(str, Enum):
+    none = "none"
+    selective = "selective"
+    full = "full"
+
+
+def _opt(flag: str, help: str, *alias: str):
+    return typer.Option(flag, *alias, help=help, show_default=False)
+
+
+Bytes = Optional[str]
+
+
+@app.command(epilog="Examples: attncalc fit llama-2-70b --tp 8 --pp 4 --dp 16 --zero 1 --recompute selective "
+                    "--sequence-parallel --gpu-memory 80GiB · attncalc fit llama-3-8b --serve --context 32768 "
+                    "--batch 8 --quant int4-g128 --gpu-memory 24GiB · attncalc fit llama-2-7b --lora 8 "
+                    "--lora-targets q_proj,v_proj --quant nf4-dq --gpu-memory 24GB --format json")
+@handles_errors
+def fit(
+    model: Model,
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, markdown, json or csv."),
+    serve: Annotated[bool, _opt("--serve", "Serving: weights + KV cache + prefill peak (instead of training).")] = False,
+    train: Annotated[bool, _opt("--train", "Training (the default); with --serve, both.")] = False,
+    seq: Annotated[Optional[int], _opt("--seq", "Training tokens per sequence (default: n_ctx).", "-s")] = None,
+    micro_batch: Annotated[int, typer.Option("--micro-batch", help="Training micro-batch size (sequences).")] = 1,
+    tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel degree.")] = 1,
+    pp: Annotated[int, typer.Option("--pp", help="Pipeline stages.")] = 1,
+    dp: Annotated[int, typer.Option("--dp", help="Data-parallel degree.")] = 1,
+    ep: Annotated[int, typer.Option("--ep", help="Expert-parallel degree (divides dp × cp).")] = 1,
+    cp: Annotated[int, typer.Option("--cp", help="Context-parallel degree (splits the sequence).")] = 1,
+    zero: Annotated[int, typer.Option("--zero", help="ZeRO stage 0-3 over the data-parallel ranks.")] = 0,
+    optimizer: Annotated[str, typer.Option("--optimizer", help="adam, adam-fp32-grads, adam-distributed, adam-8bit, sgd-momentum, muon, adam-fp32.")] = "adam",
+    recompute: Annotated[RecomputeMode, typer.Option("--recompute", help="Activation recomputation: none, selective or full.")] = RecomputeMode.none,
+    sequence_parallel: Annotated[bool, typer.Option("--sequence-parallel", help="Megatron sequence parallelism (with --tp).")] = False,
+    flash: Annotated[bool, typer.Option("--flash/--no-flash", help="FlashAttention: no S × S scores kept (training default off, serving on).")] = False,
+    dropout: Annotated[bool, typer.Option("--dropout/--no-dropout", help="Dropout masks kept (Korthikanti's assumption; off for most LLMs today).")] = True,
+    capacity_factor: Annotated[str, typer.Option("--capacity-factor", help="MoE capacity factor (tokens per expert slot).")] = "1",
+    virtual_stages: Annotated[Optional[int], _opt("--virtual-stages", "Interleaved 1F1B: model chunks per pipeline stage.")] = None,
+    micro_batches: Annotated[Optional[int], _opt("--micro-batches", "Micro-batches per step (fewer than --pp holds fewer in flight).")] = None,
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Serving: concurrent sequences.")] = 1,
+    context: Annotated[Optional[int], _opt("--context", "Serving: tokens in the KV cache (default: n_ctx).", "-c")] = None,
+    kv_dtype: Annotated[str, typer.Option("--kv-dtype", help="Serving: KV cache dtype.")] = "bf16",
+    prefill_chunk: Annotated[Optional[int], _opt("--prefill-chunk", "Serving: tokens per prefill chunk (default: the context).")] = None,
+    quant: Annotated[Optional[str], _opt("--quant", "Weights format: bf16, int4-g128, int8, fp8, fp8-block128, mxfp4, nvfp4, nf4, nf4-dq…")] = None,
+    quant_keep: Annotated[str, typer.Option("--quant-keep", help="Format of embeddings, unembedding, norms, biases, routers.")] = "bf16",
+    quant_part: Annotated[Optional[list[str]], _opt("--quant-part", "Override one part: router=fp8 (repeatable).")] = None,
+    lora: Annotated[Optional[int], _opt("--lora", "Fine-tune LoRA adapters of this rank (base frozen; --quant for QLoRA).")] = None,
+    lora_targets: Annotated[str, typer.Option("--lora-targets", help="Comma-separated: q_proj,v_proj · query_key_value · all-linear …")] = "q_proj,v_proj",
+    allowance: Annotated[Bytes, _opt("--allowance", "Bytes set aside per GPU for buffers/fragmentation (e.g. 2GiB).")] = None,
+    gpu_memory: Annotated[Bytes, _opt("--gpu-memory", "Memory per GPU, the budget (e.g. 80GiB).", "--max-memory-per-gpu")] = None,
+    max_activation_memory: Annotated[Bytes, _opt("--max-activation-memory", "Fail above these training activation bytes per GPU.")] = None,
+    min_context: Annotated[Optional[str], _opt("--min-context", "Serving: fail unless this context fits at --batch.")] = None,
+    sets: Sets = None,
+) -> None:
+    """Memory per GPU for training (activations per tensor, ZeRO, parallelism, optimizer) or serving
+    (weights, KV cache, prefill), with a verdict: exit 1 when a budget fails."""
+    from fractions import Fraction
+
+    from ..core.activations import ActivationSettings
+    from ..core.lora import LoraSetup
+    from ..core.memory_plan import MemorySettings, memory_document
+    from ..core.quant import QuantScheme, parse_format, parse_overrides
+    from ..core.serving import ServingSetup
+    from ..core.training_memory import Parallelism
+    from ..errors import WorkloadError
+    from ..units import parse_quantity
+
+    def qty(flag: str, v: str | None) -> int | None:
+        if v is None:
+            return None
+        try:
+            return parse_quantity(v, what="byte" if "context" not in flag else "token")
+        except ValueError as err:
+            raise WorkloadError(f"{flag}: {err}") from None
+
+    arch = load(model, sets)
+    try:
+        cf = Fraction(capacity_factor)
+    except (ValueError, ZeroDivisionError):
+        raise WorkloadError(f"--capacity-factor: cannot read {capacity_factor!r} as a number") from None
+    scheme = None
+    if quant is not None or quant_part:
+        parse_format(quant or "bf16"), parse_format(quant_keep)
+        scheme = QuantScheme(quant or "bf16", quant_keep, parse_overrides(quant_part))
+    do_train = train or not serve
+    par = Parallelism(dp, tp, pp, ep, cp, zero)
+    acts = ActivationSettings(seq=arch.n_ctx if seq is None else seq, micro_batch=micro_batch, tp=tp, pp=pp, cp=cp,
+                              sequence_parallel=sequence_parallel, recompute=recompute.value, flash=flash,
+                              dropout=dropout, capacity_factor=cf, virtual_stages=virtual_stages,
+                              micro_batches=micro_batches)
+    serving = ServingSetup(batch=batch, context=arch.n_ctx if context is None else context, tp=tp, pp=pp,
+                           kv_dtype=kv_dtype, prefill_chunk=prefill_chunk, flash=True)
+    budget = qty("--gpu-memory", gpu_memory)
+    settings = MemorySettings(train=do_train, serve=serve, parallel=par, activations=acts, optimizer=optimizer,
+                              allowance=qty("--allowance", allowance) or 0, quant=scheme,
+                              lora=LoraSetup(lora, tuple(t for t in lora_targets.split(",") if t)) if lora is not None else None,
+                              serving=serving, gpu_memory=budget)
+    if lora is not None and not do_train:
+        raise WorkloadError("--lora describes fine-tuning: use it without --serve (or with --train)")
+    if max_activation_memory is not None and not do_train:
+        raise WorkloadError("--max-activation-memory needs training (drop --serve, or add --train)")
+    if min_context is not None and not serve:
+        raise WorkloadError("--min-context is a serving budget: add --serve")
+    doc = memory_document(arch, settings)
+    verdict = _verdict(doc, budget, qty("--max-activation-memory", max_activation_memory),
+                       qty("--min-context", min_context))
+    if fmt in (Format.json, Format.csv):
+        from ..present.document import SCHEMA_VERSION, to_csv, to_json
+
+        full = {"schema_version": SCHEMA_VERSION, "model": arch.name, **doc, "verdict": verdict}
+        emit(to_json(full) if fmt is Format.json else to_csv(full))
+    else:
+        from ..present.memory_sections import memory_sections
+        from ..present.terminal import print_sections, sections_markdown
+
+        header = [f"{arch.name}: memory per GPU" + (" (training" + (" + serving)" if serve else ")") if do_train else " (serving)")]
+        header += [_verdict_line(arch.name, verdict)]
+        sections = memory_sections(doc)
+        if fmt is Format.markdown:
+            emit(sections_markdown(header, sections))
+        else:
+            print_sections(header, sections)
+    if not verdict["ok"]:
+        raise typer.Exit(1)
+
+
+def _verdict(doc: dict, budget: int | None, max_act: int | None, min_ctx: int | None) -> dict:
+    mem, checks = doc["memory"], []
+    if budget is not None and "per_gpu" in mem:
+        checks.append({"name": "max_memory_per_gpu", "what": "training memory per GPU", "actual": mem["per_gpu"]["total"],
+                       "limit": budget, "relation": "<=", "ok": mem["per_gpu"]["total"] <= budget})
+    if budget is not None and "serving" in mem:
+        tot = mem["serving"]["per_gpu"]["total"]
+        checks.append({"name": "max_memory_per_gpu", "what": "serving memory per GPU", "actual": tot, "limit": budget,
+                       "relation": "<=", "ok": tot <= budget})
+    if max_act is not None and "per_gpu" in mem:
+        a = mem["per_gpu"]["activations"]
+        checks.append({"name": "max_activation_memory", "what": "activation memory per GPU", "actual": a,
+                       "limit": max_act, "relation": "<=", "ok": a <= max_act})
+    if min_ctx is not None and "serving" in mem:
+        if budget is None:
+            from ..errors import WorkloadError
+
+            raise WorkloadError("--min-context needs --gpu-memory (the memory the context must fit in)")
+        mc = mem["serving"]["max_context"]
+        actual = 2**62 if mc == "unbounded" else (mc or 0)
+        checks.append({"name": "min_context", "what": "largest context that fits", "actual": mc or 0, "limit": min_ctx,
+                       "relation": ">=", "ok": actual >= min_ctx})
+    return {"ok": all(c["ok"] for c in checks), "budgets": checks}
+
+
+def _verdict_line(name: str, v: dict) -> str:
+    from ..units import human, human_bytes
+
+    if not v["budgets"]:
+        return "no budget given (--gpu-memory 80GiB for a verdict)"
+    parts = []
+    for c in v["budgets"]:
+        fmt = human if c["name"] == "min_context" else human_bytes
+        actual = c["actual"] if isinstance(c["actual"], int) else 0
+        parts.append(f"{'ok' if c['ok'] else 'FAIL'} {c['what']} {fmt(actual)} {c['relation']} {fmt(c['limit'])}")
+    return ("fits: " if v["ok"] else "does not fit: ") + "; ".join(parts)

@@ -1,0 +1,194 @@
+"""`attncalc time MODEL --hw h100-sxm`: roofline lower bounds for prefill, decode and training, an
+estimate under stated efficiencies (or fitted to measurements), MFU under every convention, and
+CI budgets on the estimate. `attncalc list-hw`: the hardware table."""
+
+from __future__ import annotations
+
+import sys
+from fractions import Fraction
+from typing import Annotated, Optional
+
+import typer
+
+from . import app
+from .common import Format, emit, handles_errors, stdout
+from .options import Attention, AttentionMode, Batch, Context, Model, Recompute, Seq, Sets, Tokens, load, parse_tokens
+
+
+def _opt(flag: str, help: str):
+    return Annotated[Optional[str], typer.Option(flag, help=help, show_default=False)]
+
+
+# CI budgets on the roofline ESTIMATE (not the lower bound): name -> (what, max | min)
+TIME_BUDGETS = {"max_decode_ms": ("decode time per token, estimate (ms)", "max"),
+                "max_prefill_ms": ("prefill time, estimate (ms)", "max"),
+                "min_tokens_per_s": ("decode tokens/s, estimate", "min")}
+
+
+def resolve_hardware(ref: str):
+    """A hardware name, a TOML file, or `this` (measured now: imports numpy)."""
+    from ..core.hardware import from_mapping, load_hardware
+
+    if ref == "this":
+        print("attncalc: measuring this machine (sgemm and memory bandwidth probes)", file=sys.stderr)
+        from ..run.hwprobe import probe
+
+        return from_mapping(probe(), source="this")
+    return load_hardware(ref)
+
+
+@app.command("time", epilog="Examples: attncalc time llama-3-8b --hw h100-sxm · "
+                            "attncalc time llama-3-70b --hw h100-sxm --gpus 4 --batch 8 --context 4096 · "
+                            "attncalc time gpt3 --hw a100-80gb-sxm --tokens 300e9 --gpus 8 · "
+                            "attncalc time mistral-7b --hw h200 --efficiency compute=0.6,memory=0.8 · "
+                            "attncalc time llama-3-8b --hw h100-sxm --measured-prefill-s 0.12 --measured-decode-s 0.008 · "
+                            "attncalc time llama-3-8b --hw h100-sxm --mfu-tokens-per-s 3500 --seq 8192 · "
+                            "attncalc time palm-540b --hw tpu-v4 --seq 2048 --mfu-tokens-per-s 238300 --mfu-devices 6144 · "
+                            "attncalc time gpt2-small --hw this · attncalc time llama-3-8b --hw h200 --max-decode-ms 5")
+@handles_errors
+def time_command(
+    model: Model,
+    hw: Annotated[str, typer.Option("--hw", "--hardware", help="Hardware: a name (`attncalc list-hw`), a TOML file, or `this` (measured now).")],
+    batch: Batch = 1, seq: Seq = None, context: Context = None, tokens: Tokens = None, recompute: Recompute = False,
+    dtype: Annotated[Optional[str], typer.Option("--dtype", help="Weights dtype: fp32, tf32, bf16, fp16, fp8, int8, int4, fp4 (default bf16; fp32 where the hardware has no bf16 peak).", show_default=False)] = None,
+    compute_dtype: _opt("--compute-dtype", "Matmul dtype (default: the weights'; bf16 for int4): picks the peak.") = None,
+    kv_dtype: _opt("--kv-dtype", "KV cache dtype (default: the compute dtype).") = None,
+    gpus: Annotated[int, typer.Option("--gpus", help="Tensor-parallel GPUs (communication over the stated interconnect).")] = 1,
+    sparse: Annotated[bool, typer.Option("--sparse", help="Use the 2:4 structured-sparsity peak (labelled as such).")] = False,
+    attention: Attention = AttentionMode.auto,
+    efficiency: _opt("--efficiency", "compute=0.6,memory=0.8[,network=0.9] for the estimate (default 0.7, 0.9).") = None,
+    measured_prefill_s: _opt("--measured-prefill-s", "Your measured prefill time (s): fits the compute efficiency.") = None,
+    measured_decode_s: _opt("--measured-decode-s", "Your measured time per decode step (s): fits the memory efficiency.") = None,
+    measured_tokens_per_s: _opt("--measured-tokens-per-s", "Your measured decode tokens/s (all sequences): fits the memory efficiency.") = None,
+    mfu_tokens_per_s: _opt("--mfu-tokens-per-s", "A measured throughput: report MFU under every convention.") = None,
+    mfu_mode: Annotated[str, typer.Option("--mfu-mode", help="What the throughput measures: training, prefill or decode.")] = "training",
+    mfu_devices: Annotated[Optional[int], typer.Option("--mfu-devices", help="Chips the throughput ran on (default: --gpus), e.g. a data-parallel job.", show_default=False)] = None,
+    max_decode_ms: _opt("--max-decode-ms", "Budget: fail (exit 1) if the decode estimate per token is above this.") = None,
+    max_prefill_ms: _opt("--max-prefill-ms", "Budget: fail if the prefill estimate is above this.") = None,
+    min_tokens_per_s: _opt("--min-tokens-per-s", "Budget: fail if the decode estimate of tokens/s is below this.") = None,
+    sets: Sets = None,
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+) -> None:
+    """Roofline LOWER BOUNDS on prefill, decode and training time on named hardware, with an estimate and MFU."""
+    from ..core.workload import Convention, positive
+    from ..core.roofline import Efficiency, Measured, Setup, exact_number, parse_efficiency, time_document
+    from ..errors import WorkloadError
+
+    arch = load(model, sets)
+    s = arch.n_ctx if seq is None else positive("--seq", seq)
+    c = s if context is None else positive("--context", context, 0)
+    positive("--gpus", gpus)
+    if mfu_mode not in ("training", "prefill", "decode"):
+        raise WorkloadError(f"--mfu-mode must be training, prefill or decode, not {mfu_mode!r}")
+
+    def num(flag: str, raw: str | None) -> Fraction | None:
+        if raw is None:
+            return None
+        v = exact_number(raw, flag)
+        if v <= 0:
+            raise WorkloadError(f"{flag} must be positive, got {raw}")
+        return v
+
+    limits = {k: num("--" + k.replace("_", "-"), v) for k, v in
+              (("max_decode_ms", max_decode_ms), ("max_prefill_ms", max_prefill_ms),
+               ("min_tokens_per_s", min_tokens_per_s)) if v is not None}
+    measured = Measured(num("--measured-prefill-s", measured_prefill_s), num("--measured-decode-s", measured_decode_s),
+                        num("--measured-tokens-per-s", measured_tokens_per_s))
+    eff = parse_efficiency(efficiency) if efficiency else Efficiency()
+    hardware = resolve_hardware(hw)
+    if dtype is None:
+        dtype = "bf16" if "bf16" in hardware.dense or compute_dtype else "fp32"
+        if dtype == "fp32":
+            print(f"attncalc: {hardware.name} has no bf16 peak: using fp32 (--dtype to choose)", file=sys.stderr)
+    setup = Setup(hardware, dtype, compute_dtype, kv_dtype, gpus, sparse, eff)
+    tok = parse_tokens(tokens)
+    body = time_document(arch, setup, batch=positive("--batch", batch), seq=s, context=c, tokens=tok,
+                         conv=Convention(attention.value), recompute=recompute, measured=measured,
+                         mfu_tokens_per_s=num("--mfu-tokens-per-s", mfu_tokens_per_s), mfu_mode=mfu_mode,
+                         mfu_devices=mfu_devices)
+    from ..present.document import SCHEMA_VERSION, to_csv, to_json
+
+    doc = {"schema_version": SCHEMA_VERSION, "model": arch.name, "hardware": hardware.as_dict(), **body}
+    outcomes = []
+    if limits:
+        from ..core.budgets import Outcome
+
+        t = body["time"]
+        actual = {"max_decode_ms": Fraction(t["decode"]["estimate_ms_per_token"]),
+                  "max_prefill_ms": Fraction(t["prefill"]["estimate_ms"]),
+                  "min_tokens_per_s": Fraction(t["decode"]["tokens_per_s"])}
+        for name, limit in limits.items():
+            what, kind = TIME_BUDGETS[name]
+            ok = actual[name] <= limit if kind == "max" else actual[name] >= limit
+            outcomes.append(Outcome(name, what, actual[name], limit, "<=" if kind == "max" else ">=", ok, "time"))
+        doc["budgets"] = [o.as_dict() for o in outcomes]
+        doc["ok"] = all(o.ok for o in outcomes)
+    if fmt is Format.json:
+        emit(to_json(doc))
+    elif fmt is Format.csv:
+        emit(to_csv(doc))
+    elif fmt is Format.markdown:
+        from ..present.roofline import markdown
+
+        emit(markdown(doc, arch))
+    else:
+        from ..present.roofline import renderable
+
+        stdout().print(renderable(doc, arch))
+    failed = [o for o in outcomes if not o.ok]
+    for o in failed:
+        print(f"FAIL {arch.name}: {o.name}: {o.what} is {float(o.actual):,.4g}, limit {o.relation} {float(o.limit):,.4g}",
+              file=sys.stderr)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("list-hw", epilog="Example: attncalc list-hw --format csv")
+@handles_errors
+def list_hw(
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+) -> None:
+    """List the hardware table: dense and sparse peaks per dtype, memory, bandwidth, interconnect, source."""
+    from ..core.hardware import PEAK_KEYS, hardware_names, load_hardware
+    from ..present.roofline import rate
+    from ..units import human_flops
+
+    rows = [load_hardware(n) for n in hardware_names()]
+    if fmt is Format.json:
+        from ..present.document import SCHEMA_VERSION, to_json
+
+        emit(to_json({"schema_version": SCHEMA_VERSION, "hardware": [h.as_dict() for h in rows]}))
+        return
+    cols = ["name", "memory_bytes", "memory_bytes_per_s", "interconnect_bytes_per_s"]
+    cols += [f"dense_{k}" for k in PEAK_KEYS] + [f"sparse_{k}" for k in PEAK_KEYS] + ["source"]
+
+    def cells(h) -> list:
+        return ([h.name, h.memory_bytes, h.memory_bytes_per_s, h.interconnect_bytes_per_s]
+                + [h.dense.get(k) for k in PEAK_KEYS] + [h.sparse.get(k) for k in PEAK_KEYS] + [h.source])
+
+    if fmt is Format.csv:
+        from ..present.document import tabular_csv
+
+        emit(tabular_csv(cols, [["" if v is None else v for v in cells(h)] for h in rows]))
+        return
+
+    def peaks(h) -> str:
+        return ", ".join(f"{k} {human_flops(v)}/s" + (f" (sparse {human_flops(h.sparse[k])}/s)" if k in h.sparse else "")
+                         for k, v in h.dense.items())
+
+    if fmt is Format.markdown:
+        lines = ["| name | memory | bandwidth | interconnect | dense peaks (sparse) | source |", "|---|---:|---:|---|---|---|"]
+        lines += [f"| {h.name} | {(h.memory_bytes or 0) / 1e9:g} GB | {rate(h.memory_bytes_per_s)} | "
+                  f"{h.interconnect} {rate(h.interconnect_bytes_per_s)} | {peaks(h)} | {h.source} |" for h in rows]
+        emit("\n".join(lines) + "\n")
+        return
+    from rich.table import Table
+
+    t = Table(title="hardware (dense peaks; 2:4 sparse in parentheses); `this` = this machine, measured with --hw this",
+              title_justify="left")
+    for col in ("name", "memory", "bandwidth", "interconnect", "peaks", "source"):
+        t.add_column(col, overflow="fold", no_wrap=col in ("name",))
+    for h in rows:
+        t.add_row(h.name, f"{(h.memory_bytes or 0) / 1e9:g} GB", rate(h.memory_bytes_per_s),
+                  f"{h.interconnect} {rate(h.interconnect_bytes_per_s)}", peaks(h), h.source)
+    stdout().print(t)

@@ -1,0 +1,169 @@
+"""Evaluations of one model description (core.parts): parameters, FLOPs of a pass, KV numbers per
+token, and the counting conventions. Each returns a ``Node`` tree or plain exact integers.
+
+FLOP conventions (each a named option, shown in every output header):
+- A multiply-accumulate is 2 FLOPs (``--macs`` reports multiply-accumulates instead). A matmul of
+  a (tokens x cols) input by a (cols -> rows) matrix is 2 x tokens x rows x cols FLOPs, as in
+  Kaplan et al. 2020 Table 1 and PyTorch's ``torch.utils.flop_counter`` (``mm``: 2 m n k).
+- The attention core costs 2 d_head per (query, key) pair for the score and 2 d_head for the
+  weighted value (Vaswani et al. 2017 eq. 1); the pairs are the mask's (core.workload).
+- ``ops="matmul"`` counts matrix products only; ``ops="all"`` adds the element-wise work priced by
+  ``workload.ELEMENTWISE`` (softmax, norms, activations, biases, residual adds).
+- Embedding lookups cost nothing; the logits are a matmul even when tied.
+- Mixture of experts: each token runs the router and top_k experts (Fedus et al. 2021).
+- Training = forward + backward, the backward 2 x forward (Kaplan et al. 2020 sec. 2.1), plus one
+  more forward with full activation recomputation (Korthikanti et al. 2022).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Iterator
+
+from ..spec.arch import Architecture
+from .parts.base import Op, Part, Weight
+from .parts.model import block_kinds, describe
+from .tree import Node, group, leaf
+from .workload import ELEMENTWISE, Convention, Mask, positive
+
+# --- parameters ---------------------------------------------------------------------------------
+
+
+def params(node: Part | Weight | Op) -> Node | None:
+    """The parameter tree: weights with their shapes; tied weights are counted where they live."""
+    if isinstance(node, Weight):
+        return None if node.shared else leaf(node.name, node.label, node.rows, node.cols, node.formula, node.kind)
+    if isinstance(node, Op):
+        return None
+    return group(node.name, node.label, *(params(c) for c in node.children), count=node.count)
+
+
+@lru_cache(maxsize=64)
+def count_params(a: Architecture) -> Node:
+    """The whole model's parameter tree (tied weights counted once)."""
+    return params(describe(a))
+
+
+def weights(node: Part | Weight | Op, times: int = 1) -> Iterator[tuple[Weight, int]]:
+    """Every weight of the description (tied ones too) with how many copies the model holds."""
+    if isinstance(node, Weight):
+        yield node, times
+    elif isinstance(node, Part):
+        for c in node.children:
+            yield from weights(c, times * node.count)
+
+
+def inactive_params(node: Part | Weight | Op, times: int = 1) -> int:
+    """Parameters held but not run per token: the experts a router does not pick (Fedus et al. 2021)."""
+    if not isinstance(node, Part):
+        return 0
+    own = 0
+    if node.active is not None:
+        each = sum(w.rows * w.cols * t for w, t in weights(replace(node, count=1)) if not w.shared)
+        own = times * (node.count - node.active) * each
+    return own + sum(inactive_params(c, times * node.count) for c in node.children)
+
+
+def cached_numbers(kind: Part) -> int:
+    """Numbers one block of this kind keeps in the KV cache per token (keys and values of every
+    key/value head: 2 x n_kv_heads x d_head for grouped-query attention)."""
+    return sum(w.rows * t for w, t in weights(replace(kind, count=1)) if w.cached)
+
+
+# --- FLOPs --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """The sizes a pass runs over; ``pairs`` and ``positions`` are set per block kind by its mask."""
+
+    mode: str  # forward | decode
+    batch: int
+    length: int  # forward: tokens per sequence; decode: tokens already cached
+    tokens: int  # tokens through the projections and MLP (routed parts: times the experts run)
+    sequences: int  # rows through the pooler (0 when decoding)
+    pairs: int = 0
+    positions: int = 0
+
+    def units(self, over: str) -> int:
+        return {"tokens": self.tokens, "pairs": self.pairs, "positions": self.positions,
+                "sequences": self.sequences}[over]
+
+    def under(self, mask: Mask) -> "_Pass":
+        """Per-head pairs and position rows under one block kind's mask."""
+        if self.mode == "forward":
+            return replace(self, pairs=self.batch * mask.pairs(self.length), positions=self.length)
+        keys = mask.keys_at(self.length)
+        return replace(self, pairs=self.batch * keys, positions=keys)
+
+
+def _flops(node: Part | Weight | Op, w: _Pass, a: Architecture, conv: Convention) -> Node | None:
+    k = conv.per_mac
+    if isinstance(node, Weight):
+        if node.rows * node.cols == 0:
+            return None
+        if node.over is None:
+            return _flops(node.work, w, a, conv) if node.work else None
+        n, r, c = w.units(node.over), node.rows, node.cols
+        return Node(node.name, node.flop_label or node.label, k * n * r * c, shape=(r, c),
+                    formula=f"{k} × {n:,} tokens × {r:,} × {c:,}", kind="matmul")
+    if isinstance(node, Op):
+        if node.kind == "attention":
+            p, h = w.pairs, node.heads
+            heads = f"{h} heads × " if h != 1 else ""
+            return Node(node.name, node.label, k * h * p * node.width,
+                        formula=f"{k} × {heads}{p:,} pairs × {node.width}", kind="attention")
+        elements = w.units(node.over) * node.width
+        if conv.ops != "all" or not elements:
+            return None
+        cost = ELEMENTWISE[node.cost]
+        return Node(node.name, node.label, elements * cost, formula=f"{elements:,} × {cost} ({node.cost})",
+                    kind="elementwise")
+    count = node.count
+    if node.pattern is not None:
+        w = w.under(conv.mask(a, node.pattern))
+    if node.active is not None:  # routed: one node for the experts a token runs
+        w, count = replace(w, tokens=w.tokens * node.active), 1
+    return group(node.name, node.flop_label or node.label, *(_flops(c, w, a, conv) for c in node.children),
+                 count=count)
+
+
+@lru_cache(maxsize=64)  # a command asks for the same pass more than once (training, scaling)
+def _pass_tree(a: Architecture, w: _Pass, conv: Convention) -> Node:
+    tree = _flops(describe(a), w, a, conv)
+    return replace(tree, name=w.mode)
+
+
+def forward(a: Architecture, batch: int, seq: int, conv: Convention = Convention()) -> Node:
+    """A forward pass over ``batch`` sequences of ``seq`` tokens (prefill)."""
+    positive("batch", batch), positive("seq", seq)
+    return _pass_tree(a, _Pass("forward", batch, seq, batch * seq, batch), conv)
+
+
+def decode(a: Architecture, batch: int, context: int, conv: Convention = Convention()) -> Node:
+    """One decode step: one new token per sequence, attending over a cache of ``context`` tokens."""
+    positive("batch", batch), positive("context", context, 0)
+    return _pass_tree(a, _Pass("decode", batch, context, batch, 0), conv)
+
+
+def training(a: Architecture, tokens: int, seq: int, conv: Convention = Convention(),
+             recompute: bool = False) -> dict[str, int]:
+    """Training on ``tokens`` tokens cut into sequences of ``seq``: forward + backward (2 x the
+    forward of every part the loss reaches), plus one more forward with full activation
+    recomputation. A last partial sequence is counted at its own length."""
+    positive("tokens", tokens), positive("seq", seq)
+    full, rest = divmod(tokens, seq)
+    passes = ([forward(a, full, seq, conv)] if full else []) + ([forward(a, 1, rest, conv)] if rest else [])
+    untrained = [p.name for p in describe(a).children if isinstance(p, Part) and not p.trained]
+    fwd = sum(t.total for t in passes)
+    reached = fwd - sum(t.total_at(name) for t in passes for name in untrained)
+    out = {"tokens": tokens, "seq": seq, "sequences": full + (1 if rest else 0), "forward": fwd,
+           "backward": 2 * reached, "recompute": reached if recompute else 0}
+    out["total"] = out["forward"] + out["backward"] + out["recompute"]
+    return out
+
+
+def kinds(a: Architecture) -> tuple[Part, ...]:
+    """The model's block kinds, in order, each with its count."""
+    return block_kinds(describe(a))

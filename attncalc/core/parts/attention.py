@@ -1,0 +1,116 @@
+"""Attention, described once: heads and their four matrices, the attention core, biases, relative
+positions.
+
+References:
+- Vaswani et al. 2017, sec. 3.2.2: W_i^Q, W_i^K, W_i^V in R^{d_model x d_k} per head and
+  W^O in R^{h d_v x d_model}. The seed (3Blue1Brown, "Attention in transformers") names them query,
+  key, value-down (W_V of a head) and value-up (that head's d_model x d_head slice of W^O).
+- Attention over a (query, key) pair costs d_head multiply-accumulates for the score q.k and d_head
+  for adding its share of the value (Vaswani et al. 2017 eq. 1); which pairs exist is the mask's
+  business (core.workload).
+- Grouped-query / multi-query attention: Ainslie et al. 2023 (GQA), Shazeer 2019 (MQA): n_kv_heads
+  key and value heads, each shared by n_heads / n_kv_heads query heads; keys and values are what a
+  KV cache keeps (Pope et al. 2022, sec. 2).
+- Relative positions (Dai et al. 2019, Transformer-XL, sec. 3.3), as Gopher and Chinchilla use them:
+  per block a projection W_R of the sinusoidal position encodings (d_model x n_heads d_head), the
+  two global biases u and v (n_heads d_head each), and one more score per (query, key) pair.
+- Multi-head latent attention (DeepSeek-AI 2024, DeepSeek-V2 sec. 2.1, eqs. 9-19; DeepSeek-V3
+  sec. 2.1.1): queries from a low-rank compression (W_DQ, q_lora_rank, with its RMSNorm; or a plain
+  projection), keys and values from one shared latent c_KV = W_DKV h (kv_lora_rank, with its
+  RMSNorm) and one shared rotary key W_KR h (qk_rope_head_dim); per head W_UQ/W_QR (the query's
+  non-rotary and rotary parts), W_UK, W_UV and that head's slice of W_O. The cache keeps the latent
+  and the rotary key: kv_lora_rank + qk_rope_head_dim numbers per token per layer (V2 Table 1:
+  (d_c + d_h^R) l), whatever the number of heads. FLOPs are counted as the reference
+  implementation (``modeling_deepseek_v3.py``) executes them: keys and values decompressed per
+  token, the attention core over d_nope + d_rope per score and v_head_dim per value.
+- Query/key norms (Qwen3, Gemma 3: one RMSNorm of d_head shared by the heads; OLMo-2: over the full
+  n_heads d_head width) and attention sinks (gpt-oss: one learned logit per head).
+"""
+
+from __future__ import annotations
+
+from ...spec.arch import Architecture
+from .base import Op, Part, Weight, bias, norm, part
+from .ends import norm_cost
+
+HEAD_ORDER = ("query", "key", "value_down", "value_up")
+
+
+def attention(a: Architecture) -> Part:
+    if a.is_latent:
+        return latent_attention(a)
+    d, dh = a.d_model, a.head_dim
+    q = Weight("query", "query (W_Q)", dh, d, "d_head × d_model")
+    k = Weight("key", "key (W_K)", dh, d, "d_head × d_model", cached=True)
+    vd = Weight("value_down", "value-down (W_V)", dh, d, "d_head × d_model", cached=True)
+    vu = Weight("value_up", "value-up (W_O slice)", d, dh, "d_model × d_head")
+    core = (Op("scores", "scores (q·k)", "pairs", dh, kind="attention"),
+            Op("weighted_values", "weighted sum of values", "pairs", dh, kind="attention"),
+            Op("softmax", "softmax", "pairs", 1, "softmax"))
+    qkv_rows = (a.n_heads + 2 * a.kv_heads) * dh
+    biases = part("biases", "biases",
+                  bias("qkv", "query/key/value biases", qkv_rows if a.qkv_bias else 0, "(n_heads + 2 n_kv_heads) × d_head"),
+                  bias("out", "output bias", d if a.out_bias else 0, "d_model"))
+    relative = None
+    if a.positions == "relative":
+        relative = part("relative", "relative positions",
+                        Weight("projection", "W_R", a.n_heads * dh, d, "n_heads d_head × d_model", over="positions",
+                               flop_label="W_R of the position encodings"),
+                        Weight("biases", "u, v", 2 * a.n_heads * dh, 1, "2 n_heads d_head", "bias", over=None),
+                        Op("scores", "position scores", "pairs", dh, kind="attention", heads=a.n_heads))
+    return part("attention", "attention", heads(a, [q, vu, *core], [k, vd]), biases, relative, *extras(a))
+
+
+def extras(a: Architecture) -> list:
+    """Query/key norms and attention sinks, where the model has them."""
+    dh, cost = a.head_dim, norm_cost(a)
+    per = 2 if (a.norm == "layernorm" and a.norm_bias) else 1  # scale (and bias) per feature
+    both = " (scale, bias)" if per == 2 else ""
+    out: list = []
+    if a.qk_norm == "head":
+        out += [norm("q_norm", "query norm", per * dh, a.n_heads * dh, cost, f"d_head{both}, shared by the heads"),
+                norm("k_norm", "key norm", per * dh, a.kv_heads * dh, cost, f"d_head{both}, shared by the heads")]
+    elif a.qk_norm == "full":
+        out += [norm("q_norm", "query norm", per * a.n_heads * dh, a.n_heads * dh, cost, f"n_heads × d_head{both}"),
+                norm("k_norm", "key norm", per * a.kv_heads * dh, a.kv_heads * dh, cost, f"n_kv_heads × d_head{both}")]
+    if a.attention_sinks:
+        out.append(Weight("sinks", "attention sinks", a.n_heads, 1, "n_heads", "bias", over=None))
+    return out
+
+
+def latent_attention(a: Architecture) -> Part:
+    d, nope, rope, v = a.d_model, a.head_dim, a.rope_dim, a.value_dim
+    q_rank, kv_rank, cost = a.q_lora_rank, a.kv_lora_rank, norm_cost(a)
+    q_in = q_rank or d
+    per_head = [
+        Weight("query", "query up (W_UQ, W_QR)" if q_rank else "query (W_Q)", nope + rope, q_in,
+               "(d_nope + d_rope) × " + ("q_lora_rank" if q_rank else "d_model")),
+        Weight("key", "key up (W_UK)", nope, kv_rank, "d_nope × kv_lora_rank"),
+        Weight("value_down", "value up (W_UV)", v, kv_rank, "v_head_dim × kv_lora_rank"),
+        Weight("value_up", "value-up (W_O slice)", d, v, "d_model × v_head_dim"),
+        Op("scores", "scores (q·k)", "pairs", nope + rope, kind="attention"),
+        Op("weighted_values", "weighted sum of values", "pairs", v, kind="attention"),
+        Op("softmax", "softmax", "pairs", 1, "softmax"),
+    ]
+    shared = part(
+        "latent", "shared projections",
+        Weight("query_down", "query down (W_DQ)", q_rank, d, "q_lora_rank × d_model") if q_rank else None,
+        norm("query_norm", "query latent norm", q_rank, q_rank, cost, "q_lora_rank") if q_rank else None,
+        Weight("kv_down", "key/value down and rotary key (W_DKV, W_KR)", kv_rank + rope, d,
+               "(kv_lora_rank + d_rope) × d_model", cached=True),
+        norm("kv_norm", "key/value latent norm", kv_rank, kv_rank, cost, "kv_lora_rank"),
+    )
+    return part("attention", "latent attention", part("heads", "heads", part("head", "head", *per_head), count=a.n_heads),
+                shared, *extras(a))
+
+
+def heads(a: Architecture, per_query_head: list, per_kv_head: list) -> Part:
+    """Multi-head: ``heads`` x head (query, key, value-down, value-up, its core). Grouped-query:
+    ``kv_groups`` x group, each holding its query heads (query, value-up, core) and the key and
+    value-down they share."""
+    if a.group_size == 1:
+        rank = {n: i for i, n in enumerate(HEAD_ORDER)}
+        both = sorted(per_query_head + per_kv_head, key=lambda n: rank.get(n.name, len(rank)))
+        return part("heads", "heads", part("head", "head", *both), count=a.n_heads)
+    query_heads = part("heads", "query heads", part("head", "query head", *per_query_head), count=a.group_size)
+    return part("kv_groups", "key/value groups", part("group", "group", query_heads, *per_kv_head), count=a.kv_heads)

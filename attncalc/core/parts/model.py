@@ -1,0 +1,157 @@
+"""A model, described once: the embedding, an ordered stack of block kinds (each with its count),
+the final norm, the unembedding and the pooler.
+
+A block is attention + MLP + its norms + two residual adds (pre-norm: Radford et al. 2019; a
+parallel block, GPT-J / GPT-NeoX / Falcon, reads one norm's output into both). Layers differ by
+- their attention's reach: every k-th layer full and the others local (a sliding window or a
+  chunk): Gemma 2/3 (``sliding_window_pattern``), gpt-oss (``layer_types``), Llama 4 (chunked
+  attention, full attention on its NoPE layers);
+- their MLP: dense layers before the first mixture-of-experts layer (DeepSeek's
+  ``first_k_dense_replace``), then experts every k-th layer (``moe_layer_freq``,
+  ``decoder_sparse_step``, ``interleave_moe_layer_step``: layer i when i % k == offset).
+Layers that agree on both are one block kind; the stack lists each kind once with its count, in
+the order of its first layer. A model of one kind is ``block`` x n_layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from math import lcm
+
+from ...errors import ConfigError
+from ...spec.arch import Architecture
+from ..workload import Pattern
+from .attention import attention
+from .base import Op, Part, Weight, part
+from .ends import embedding, final_norm, norm_of, pooler, unembedding
+from .mlp import mlp
+
+MAX_PERIOD = 1 << 16  # layer patterns repeat within this many layers
+
+
+@dataclass(frozen=True)
+class Layer:
+    """What a layer is, as far as counting goes."""
+
+    reach: str  # full | sliding | chunked
+    moe: bool
+
+    def pattern(self, a: Architecture) -> Pattern:
+        if self.reach == "sliding":
+            return Pattern(window=a.sliding_window)
+        if self.reach == "chunked":
+            return Pattern(chunk=a.attention_chunk)
+        return Pattern()
+
+
+def layer_at(a: Architecture, i: int) -> Layer:
+    local = "sliding" if a.sliding_window else ("chunked" if a.attention_chunk else "full")
+    k = a.sliding_window_pattern
+    reach = "full" if (k and (i + 1) % k == 0) else local
+    moe = a.is_moe and i >= a.first_dense_layers and i % a.moe_every == a.moe_offset
+    return Layer(reach, moe)
+
+
+def layer_counts(a: Architecture) -> list[tuple[Layer, int, int]]:
+    """(layer kind, count, first layer index), in order of first appearance; counted by arithmetic
+    over one period of the pattern, so a model of a billion layers costs no more than one of 32."""
+    period = lcm(a.sliding_window_pattern or 1, a.moe_every)
+    if period > MAX_PERIOD:
+        raise ConfigError(f"layer pattern repeats every {period:,} layers; at most {MAX_PERIOD:,} supported",
+                          field="sliding_window_pattern")
+    found: dict[Layer, list[int]] = {}
+
+    def add(lo: int, hi: int) -> None:  # layers lo..hi-1
+        if hi <= lo:
+            return
+        for r in range(period):
+            first = lo + (r - lo) % period
+            if first < hi:
+                entry = found.setdefault(layer_at(a, first), [0, first])
+                entry[0] += (hi - 1 - first) // period + 1
+                entry[1] = min(entry[1], first)
+
+    dense = min(a.first_dense_layers, a.n_layers)
+    if dense:  # the first layers: dense MLP whatever the pattern says
+        for reach_first in range(min(dense, period)):
+            kind = Layer(layer_at(a, reach_first).reach, False)
+            n = (dense - 1 - reach_first) // period + 1
+            entry = found.setdefault(kind, [0, reach_first])
+            entry[0] += n
+    add(dense, a.n_layers)
+    return sorted(((k, n, first) for k, (n, first) in found.items()), key=lambda t: t[2])
+
+
+def kind_name(layer: Layer, varies: set[str]) -> tuple[str, str]:
+    """A name and label that say what sets this kind apart from the model's other kinds."""
+    words = []
+    if "reach" in varies:
+        words.append(layer.reach)
+    if "moe" in varies:
+        words.append("moe" if layer.moe else "dense")
+    name = "_".join(words) or "block"
+    label = {"block": "block"}.get(name, " ".join(words).replace("moe", "MoE") + " block")
+    return name, label
+
+
+def block(a: Architecture, layer: Layer, count: int, name: str = "block", label: str = "block") -> Part:
+    return part(
+        name, label,
+        attention(a),
+        mlp(a, layer.moe),
+        part("norms", "norms", norm_of(a, "norm", "norm"), count=a.norms_per_block),
+        Op("residual", "residual adds", "tokens", 2 * a.d_model, "residual"),
+        count=count, pattern=layer.pattern(a),
+    )
+
+
+def stack(a: Architecture) -> tuple[Part, ...]:
+    counts = layer_counts(a)
+    varies = {f for f in ("reach", "moe") if len({getattr(k, f) for k, _, _ in counts}) > 1}
+    return tuple(block(a, k, n, *kind_name(k, varies)) for k, n, _ in counts)
+
+
+@lru_cache(maxsize=64)
+def describe(a: Architecture) -> Part:
+    """The whole model; ``blocks`` holds one Part per block kind, in order, each with its count."""
+    return part(
+        "model", a.name,
+        embedding(a),
+        part("blocks", "blocks", *stack(a)),
+        final_norm(a),
+        unembedding(a),
+        pooler(a),
+    )
+
+
+@lru_cache(maxsize=64)
+def describe_mtp(a: Architecture) -> Part | None:
+    """DeepSeek-V3's multi-token prediction modules (sec. 2.2): per module two RMSNorms (of the
+    previous depth's hidden state and of the next token's embedding), a projection of their
+    concatenation (d_model x 2 d_model), one transformer block (a MoE block) and its output norm.
+    The embedding and output head are shared with the main model in use, but the checkpoint stores a
+    copy of each with every module (``model.layers.61.embed_tokens``, ``.shared_head.head``), and
+    its 685B (DeepSeek-V3 README_WEIGHTS: 671B main + 11.5B unique MTP + the two 0.9B copies)
+    counts them: so does this. Not part of ``describe``: the main model runs without them, and
+    transformers does not build them."""
+    if not a.mtp_layers:
+        return None
+    moe_layer = Layer("full" if not (a.sliding_window or a.attention_chunk) else "sliding", a.is_moe)
+    return part(
+        "mtp", "multi-token prediction",
+        part("module", "module",
+             part("norms", "input norms", norm_of(a, "norm", "norm"), count=2),
+             Weight("projection", "projection (M)", a.d_model, 2 * a.d_model, "d_model × 2 d_model"),
+             block(a, moe_layer, 1),
+             norm_of(a, "output_norm", "output norm"),
+             Weight("embedding_copy", "embedding (checkpoint copy)", a.vocab_size, a.d_model, "vocab_size × d_model",
+                    "embedding", over=None),
+             Weight("head_copy", "output head (checkpoint copy)", a.vocab_size, a.d_model, "vocab_size × d_model",
+                    "unembedding")),
+        count=a.mtp_layers,
+    )
+
+
+def block_kinds(model: Part) -> tuple[Part, ...]:
+    return next(c for c in model.children if c.name == "blocks").children

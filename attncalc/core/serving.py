@@ -1,0 +1,152 @@
+"""Serving memory per GPU and fit: weights + KV cache + the activation peak of a prefill chunk.
+
+- Weights under tensor parallelism: the rank-0 share of ``training_memory.stage_params`` (matrices
+  and vocab tables split t ways, norms/row-parallel biases/router replicated), in the weights
+  format (a ``quant.QuantScheme``: bits counted with their scales, then split t ways).
+- KV cache (Pope et al. 2022 §2): 2 (K and V) × blocks × KV heads on the rank × d_head × bytes per
+  token kept. With t ≤ n_kv_heads each rank holds ceil(n_kv_heads / t) heads; with t > n_kv_heads
+  the KV heads are replicated so every rank holds one (vLLM, Megatron: a query head's rank needs
+  its K and V). A sliding window caps the tokens kept.
+- Prefill activation peak: while a chunk of c tokens (of b sequences) passes one block, the live
+  tensors are the residual stream (2cbh, not split) plus the largest of: the Q/K/V projection output
+  2cb(a + 2 n_kv)d_head / t; the scores and softmax output of the rank's heads against the cached
+  context (2 × 2·a/t·c·ctx·b, absent with a FlashAttention kernel, which keeps c·b·a/t fp32 row
+  statistics); the MLP intermediate 2cb·d_ff·(2 if gated)/t (MoE: top_k × that). The logits of
+  the last position only (fp32, b·v/t) are added (an engine samples from the last position).
+  Nothing else (CUDA graphs, the engine's scratch) is counted: use the allowance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ..errors import WorkloadError
+from ..spec.arch import Architecture
+from .activations import whole
+from .memory import dtype_bytes, kv_tokens
+from .quant import QuantScheme, leaf_bits
+from .training_memory import Parallelism, check_tp, stage_params
+
+
+@dataclass(frozen=True)
+class ServingSetup:
+    batch: int = 1
+    context: int = 2048
+    tp: int = 1
+    pp: int = 1
+    quant: QuantScheme = QuantScheme()
+    kv_dtype: str = "bf16"
+    prefill_chunk: int | None = None  # tokens per prefill chunk (default: the whole context)
+    flash: bool = True
+    act_bytes: int = 2
+    allowance: int = 0
+
+
+def kv_heads_per_rank(a: Architecture, tp: int) -> int:
+    return max(1, -(-a.kv_heads // tp))
+
+
+def weights_per_gpu(a: Architecture, s: ServingSetup) -> int:
+    """Rank 0 of the most-loaded stage: each leaf's exact bits (scales included) times the share
+    of its elements the rank holds."""
+    def bits(leaf, elements: int) -> Fraction:
+        return Fraction(leaf_bits(s.quant, leaf) * elements, max(leaf.value, 1))
+
+    stages = stage_params(a, Parallelism(tp=s.tp, pp=s.pp), bits)
+    return max(whole(st.measured / 8) for st in stages)
+
+
+def kv_cache_per_gpu(a: Architecture, s: ServingSetup, context: int | None = None, batch: int | None = None) -> int:
+    ctx = s.context if context is None else context
+    b = s.batch if batch is None else batch
+    blocks = -(-a.n_layers // s.pp)
+    per_token = 2 * blocks * kv_heads_per_rank(a, s.tp) * a.head_dim * dtype_bytes(s.kv_dtype)
+    return whole(per_token * kv_tokens(a, ctx) * b)
+
+
+def prefill_peak(a: Architecture, s: ServingSetup, context: int | None = None, batch: int | None = None) -> dict:
+    ctx = s.context if context is None else context
+    b = s.batch if batch is None else batch
+    c = min(ctx, s.prefill_chunk or ctx)
+    t, B = s.tp, s.act_bytes
+    heads = -(-a.n_heads // t)
+    kv = kv_heads_per_rank(a, t)
+    seen = kv_tokens(a, ctx)
+    cands = {
+        "qkv_output": B * c * b * (heads + 2 * kv) * a.head_dim,
+        "mlp_intermediate": B * c * b * -(-a.ff_dim // t) * (2 if a.mlp == "gated" else 1) * (a.top_k if a.is_moe else 1),
+    }
+    if s.flash:
+        cands["attention_stats"] = 4 * c * b * heads + B * c * b * heads * a.head_dim
+    else:
+        cands["scores_and_softmax"] = 2 * B * heads * c * seen * b
+    largest = max(cands, key=cands.get)
+    residual = B * c * b * a.d_model
+    logits = 4 * b * -(-a.vocab_size // t) if a.unembedding != "none" else 0
+    return {"chunk": c, "residual": residual, "largest": largest, "largest_bytes": cands[largest],
+            "logits": logits, "total": residual + cands[largest] + logits, "candidates": cands}
+
+
+def serving_per_gpu(a: Architecture, s: ServingSetup, context: int | None = None, batch: int | None = None) -> dict:
+    w = weights_per_gpu(a, s)
+    kv = kv_cache_per_gpu(a, s, context, batch)
+    act = prefill_peak(a, s, context, batch)
+    return {"weights": w, "kv_cache": kv, "activations": act["total"], "allowance": s.allowance,
+            "total": w + kv + act["total"] + s.allowance, "prefill": act,
+            "kv_heads_per_gpu": kv_heads_per_rank(a, s.tp)}
+
+
+LIMIT = 1 << 40  # searching past 2^40 tokens or sequences means "no memory limit in sight"
+
+
+def _largest(fits, low: int = 1) -> int | None:
+    """Largest n >= low with fits(n) (fits monotone decreasing); None if even ``low`` fails;
+    LIMIT if it never stops fitting."""
+    if not fits(low):
+        return None
+    hi = low
+    while hi < LIMIT and fits(hi * 2):
+        hi *= 2
+    if hi >= LIMIT:
+        return LIMIT
+    lo, hi = hi, min(hi * 2, LIMIT)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
+
+
+def max_context(a: Architecture, s: ServingSetup, memory: int) -> int | None:
+    return _largest(lambda n: serving_per_gpu(a, s, context=n)["total"] <= memory)
+
+
+def max_batch(a: Architecture, s: ServingSetup, memory: int) -> int | None:
+    return _largest(lambda n: serving_per_gpu(a, s, batch=n)["total"] <= memory)
+
+
+def serving_document(a: Architecture, s: ServingSetup, memory: int | None) -> dict:
+    """memory.serving.{per_gpu, max_context, max_batch, fits}."""
+    for name in ("batch", "context", "tp", "pp", "prefill_chunk"):
+        v = getattr(s, name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise WorkloadError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
+    check_tp(a, s.tp)
+    if s.pp > a.n_layers:
+        raise WorkloadError(f"--pp {s.pp} is more than the {a.n_layers} blocks")
+    m = serving_per_gpu(a, s)
+    doc = {
+        "settings": {"batch": s.batch, "context": s.context, "tp": s.tp, "pp": s.pp, "kv_dtype": s.kv_dtype,
+                     "weights": s.quant.matrices, "prefill_chunk": m["prefill"]["chunk"], "flash": s.flash},
+        "per_gpu": {k: m[k] for k in ("weights", "kv_cache", "activations", "allowance", "total")},
+        "kv_heads_per_gpu": m["kv_heads_per_gpu"],
+        "prefill_peak": {k: m["prefill"][k] for k in ("residual", "largest", "largest_bytes", "logits")},
+        "memory": memory, "max_context": None, "max_batch": None, "fits": None,
+    }
+    if memory is not None:
+        doc["fits"] = m["total"] <= memory
+        mc, mb = max_context(a, s, memory), max_batch(a, s, memory)
+        doc["max_context"] = "unbounded" if mc == LIMIT else mc
+        doc["max_batch"] = "unbounded" if mb == LIMIT else mb
+        doc["max_context_within_n_ctx"] = None if mc is None else min(mc, a.n_ctx)
+    return doc
