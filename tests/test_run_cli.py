@@ -73,7 +73,8 @@ def attncalc(*args, env=None, cwd=None, timeout=300):
 
 
 @pytest.mark.parametrize("spelling,dtype", [("fp32", "float32"), ("F32", "float32"),
-                                            ("float64", "float64"), ("fp64", "float64")])
+                                            ("single", "float32"), ("float64", "float64"),
+                                            ("fp64", "float64"), ("double", "float64")])
 def test_dtype_spellings_of_count_are_accepted(spelling, dtype):
     from attncalc.run.execute.spec import normalize_dtype
 
@@ -92,7 +93,7 @@ def test_run_fp64_spelling(cli):
 def test_dtypes_the_kernel_cannot_execute_are_refused_with_the_reason(cli, dtype):
     r = cli("run", "gpt2-small", "--dtype", dtype)
     assert r.code == 2 and r.out == "" and len(r.err.strip().splitlines()) == 1
-    assert "float32 or float64 only" in r.err and dtype in r.err
+    assert ("float32 or float64 only" in r.err or "not TF32" in r.err) and dtype in r.err
 
 
 def test_unknown_dtype(cli):

@@ -25,7 +25,7 @@ def run(
     heads: Annotated[Optional[int], typer.Option("--heads", help="Run only this many query heads (a block too large for the machine).", show_default=False)] = None,
     layers: Annotated[int, typer.Option("--layers", help="Attention blocks applied in sequence.")] = 1,
     threads: Annotated[Optional[int], typer.Option("--threads", help="Threads (default: all cores).", show_default=False)] = None,
-    dtype: Annotated[str, typer.Option("--dtype", help="fp32/float32/f32 or fp64/float64/f64 (the kernel executes these two).")] = "float32",
+    dtype: Annotated[str, typer.Option("--dtype", help="fp32 (float32, f32, single) or fp64 (float64, f64, double): the kernel executes these two.")] = "float32",
     attention: Attention = AttentionMode.auto,
     repeat: Annotated[int, typer.Option("--repeat", help="Timed runs.")] = 5,
     warmup: Annotated[int, typer.Option("--warmup", help="Untimed runs first.")] = 1,

@@ -16,30 +16,34 @@ import numpy as np
 from ...errors import WorkloadError
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
-# Spellings accepted for the executed dtypes (the same names `count --dtype` takes, and f32/f64).
-DTYPE_NAMES = {"fp32": "float32", "float32": "float32", "f32": "float32",
-               "fp64": "float64", "float64": "float64", "f64": "float64"}
 
 
 def normalize_dtype(name: str) -> str:
-    """float32 or float64 from any accepted spelling; WorkloadError (one line) otherwise.
+    """float32 or float64 from any spelling `count` takes for fp32/fp64 (core.memory.DTYPES:
+    fp32, float32, f32, single; fp64, float64, f64, double; any case, "-" and "_" ignored).
 
-    Types that `count` knows for memory (bf16, fp16, fp8, int8, int4, tf32) are refused with
-    the reason: the kernel executes float32 and float64 only (NumPy has no bfloat16, and the
-    BLAS gemm it calls is sgemm or dgemm).
+    Other types `count` knows (bf16, fp16, fp8, int8, int4) are refused with the reason: the
+    kernel executes float32 and float64 only (NumPy has no bfloat16, and the BLAS gemm it calls
+    is sgemm or dgemm). tf32, which `count` stores as 4 bytes, is refused too: the kernel
+    computes full float32, not TF32's 10-bit mantissa.
     """
-    key = str(name).strip().lower()
-    if key in DTYPE_NAMES:
-        return DTYPE_NAMES[key]
-    from ...core.memory import DTYPE_BYTES
+    from ...core.memory import canonical_dtype
+    from ...errors import shown
 
-    if key in DTYPE_BYTES or key in ("float8", "int16", "float128"):
-        raise WorkloadError(
-            f"--dtype {name}: the kernel executes float32 or float64 only (sgemm/dgemm); "
-            f"{name} can be counted (`attncalc count --dtype {name}`), not run"
-        )
+    key = str(name).strip().lower().replace("-", "").replace("_", "")
+    if key == "tf32":
+        raise WorkloadError("--dtype tf32: the kernel computes full float32 (sgemm), not TF32; "
+                            "use fp32")
+    try:
+        canon = canonical_dtype(name)
+    except WorkloadError:
+        raise WorkloadError(f"--dtype {shown(name)}: unknown; run takes fp32 (float32, f32, "
+                            "single) or fp64 (float64, f64, double)") from None
+    if canon in ("fp32", "fp64"):
+        return "float32" if canon == "fp32" else "float64"
     raise WorkloadError(
-        f"--dtype {name!r}: unknown; run takes {', '.join(DTYPE_NAMES)}"
+        f"--dtype {shown(name)}: the kernel executes float32 or float64 only (sgemm/dgemm); "
+        f"{canon} can be counted (`attncalc count --dtype {canon}`), not run"
     )
 
 
