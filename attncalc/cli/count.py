@@ -26,6 +26,8 @@ def count(
     d_ff: DFf = None, vocab_size: Vocab = None,
     summary: bool = typer.Option(False, "--summary", "-q", help="Only the headline: total, one head, all heads, "
                                  "FLOPs per token, KV bytes per token, weights."),
+    hw: str = typer.Option(None, "--hw", help="Also the roofline time bounds on this hardware (`attncalc list-hw`, "
+                           "a TOML file, or `this`); `attncalc time` has every option.", show_default=False),
 ) -> None:
     """Count parameters, FLOPs and memory exactly: per matrix, per head, per block, in total."""
     from ..core.report import build
@@ -38,10 +40,18 @@ def count(
     if summary and fmt in (Format.json, Format.csv):
         raise fail(f"--summary is for table and markdown output; --format {fmt.value} gives every figure")
     report = build(arch, work, conv)
+    timing = None
+    if hw is not None:  # issue 12: the roofline's lower bounds beside the counts (core.roofline)
+        from ..core.roofline import Setup, time_document
+        from .time import resolve_hardware
+
+        w = report.flops.workload
+        timing = time_document(arch, Setup(resolve_hardware(hw), dtype, None, kv_dtype), batch=w["batch"],
+                               seq=w["seq"], context=w["context"], tokens=w["tokens"], conv=conv)
     if fmt in (Format.json, Format.csv):
         from ..present.document import count_document, to_csv, to_json
 
-        doc = count_document(report)
+        doc = count_document(report) | (timing or {})
         emit(to_json(doc) if fmt is Format.json else to_csv(doc))
         return
     from ..present.headline import headline
@@ -57,6 +67,16 @@ def count(
         blocks += [Para(h, "dim") for h in header]
         blocks += [section_table(sec) for sec in
                    param_sections(arch, report.params) + flop_sections(arch, report.flops, report.memory)]
+    if timing is not None:
+        from ..present.roofline import summary_rows
+        from ..present.tables import TEXT, Column, Table
+
+        t = Table(f"time on {timing['time']['hardware']}: LOWER BOUNDS under the roofline (`attncalc time` for the "
+                  "parts and assumptions)", (Column("what", TEXT), Column("bound", TEXT), Column("estimate", TEXT),
+                                             Column("bound by", TEXT)), key="time")
+        for row in summary_rows(timing):
+            t.add(*row)
+        blocks.append(t)
     if fmt is Format.markdown:
         emit(markdown(blocks))
     else:

@@ -182,13 +182,13 @@ def list_hw(
                   f"{h.interconnect} {rate(h.interconnect_bytes_per_s)} | {peaks(h)} | {h.source} |" for h in rows]
         emit("\n".join(lines) + "\n")
         return
-    from rich.table import Table
+    from ..present.tables import TEXT, Column, Table, print_page
 
-    t = Table(title="hardware (dense peaks; 2:4 sparse in parentheses); `this` = this machine, measured with --hw this",
-              title_justify="left")
-    for col in ("name", "memory", "bandwidth", "interconnect", "peaks", "source"):
-        t.add_column(col, overflow="fold", no_wrap=col in ("name",))
+    t = Table("hardware (dense peaks; 2:4 sparse in parentheses; `this` = this machine, measured with --hw this; "
+              "sources: --format csv or json)",
+              (Column("name", TEXT), Column("memory", TEXT), Column("bandwidth", TEXT), Column("interconnect", TEXT),
+               Column("peaks", TEXT)), key="hardware")
     for h in rows:
-        t.add_row(h.name, f"{(h.memory_bytes or 0) / 1e9:g} GB", rate(h.memory_bytes_per_s),
-                  f"{h.interconnect} {rate(h.interconnect_bytes_per_s)}", peaks(h), h.source)
-    stdout().print(t)
+        t.add(h.name, f"{(h.memory_bytes or 0) / 1e9:g} GB", rate(h.memory_bytes_per_s),
+              f"{h.interconnect} {rate(h.interconnect_bytes_per_s)}", peaks(h))
+    print_page([t])
