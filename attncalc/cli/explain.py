@@ -18,6 +18,8 @@ def explain(
     plain: bool = typer.Option(False, "--plain", help="One line per step: text = factors = result (no columns)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f",
                                help="table, json (steps as section, text, factors, result), csv or markdown."),
+    hw: str = typer.Option(None, "--hw", help="Also one block's roofline arithmetic on this hardware: "
+                           "FLOPs ÷ peak against bytes ÷ bandwidth, part by part.", show_default=False),
 ) -> None:
     """Write out the arithmetic: each matrix, a head, a block, all blocks, embeddings, the total, FLOPs."""
     from ..core.report import build
@@ -45,6 +47,20 @@ def explain(
     from ..present.tables import csv, markdown, print_page
 
     blocks = explain_blocks(title, sections)
+    if hw is not None:  # issue 12: the bound arithmetic of one block, prefill and one decode step
+        from ..core.roofline import Setup, time_document
+        from ..present.roofline import explain_block
+        from ..present.tables import TEXT, Column, Table
+        from .time import resolve_hardware
+
+        doc = time_document(arch, Setup(resolve_hardware(hw)), batch=1, seq=s, context=s, conv=conv)
+        for which in ("prefill", "decode"):
+            t = Table(f"{which} of one block on {doc['time']['hardware']}: max(FLOPs ÷ peak, bytes ÷ bandwidth), "
+                      "a LOWER BOUND per part", (Column("part", TEXT), Column("compute", TEXT), Column("memory", TEXT)),
+                      key=f"roofline_{which}")
+            for row in explain_block(doc, which):
+                t.add(*row)
+            blocks.append(t)
     if fmt is Format.csv:
         emit(csv([b for b in blocks if hasattr(b, "columns")]))
     elif fmt is Format.markdown:
