@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.evaluate import kinds
-from ..core.figures import Params, PassFlops, head_matrices
+from ..core.figures import Params, PassFlops, attention_kind, head_matrices, main_kind
 from ..core.workload import Convention
 from ..spec.arch import Architecture
 
@@ -30,9 +30,11 @@ def n(x: int) -> str:
 
 def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
     tree = s.tree
-    att = tree.get("blocks.block.attention")
+    kinds_ = tree.get("blocks").children
+    att = tree.get("blocks.block.attention") or attention_kind(kinds_).child("attention")
     mats = head_matrices(att)
-    L, H, KV = a.n_layers, a.n_heads, a.kv_heads
+    # blocks with attention heads (all of them, but for a hybrid's Mamba layers)
+    L, H, KV = s.attention.heads_total // s.attention.heads_per_block, a.n_heads, a.kv_heads
     head = []
     for key, node in mats.items():
         r, c = node.shape
@@ -55,7 +57,9 @@ def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
         copies = H if key in ("query", "value_up") else KV
         block.append(Step(f"all {NAMES[key]} matrices = {'n_heads' if copies == H else 'n_kv_heads'} × n_layers × one",
                           f"{copies} × {L} × {n(node.value)}", copies * L * node.value))
-    mlp_node = tree.get("blocks.block.mlp")
+    main = tree.get("blocks.block") or main_kind(kinds_)
+    mlp_node = main.child("mlp")
+    L = sum(k.count for k in kinds_ if k.child("mlp").each == mlp_node.each)  # blocks with this MLP
     expert = mlp_node.get("expert")
     body = expert.children if expert else mlp_node.children
     mlp = []
@@ -68,8 +72,12 @@ def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
         copies = a.n_experts if expert else 1
         mlp.append(Step(f"  in all blocks = {mult}n_layers × one", f"{(str(copies) + ' × ') if expert else ''}{L} × {n(leaf.value)}",
                         copies * L * leaf.value))
-    mlp.append(Step("MLP in all blocks (with biases" + (", router" if expert else "") + ")",
-                    f"{L} × {n(s.mlp.per_block)}", s.mlp.total))
+    if s.mlp.total == L * s.mlp.per_block:
+        mlp.append(Step("MLP in all blocks (with biases" + (", router" if expert else "") + ")",
+                        f"{L} × {n(s.mlp.per_block)}", s.mlp.total))
+    else:  # a hybrid's dense and MoE layers
+        mlp.append(Step("MLP in all blocks, block kind by block kind",
+                        " + ".join(f"{k.count} × {n(k.mlp_per_block)}" for k in s.kinds), s.mlp.total))
     emb_v = a.vocab_size * a.d_model
     ends = [Step("embedding W_E = vocab_size × d_model", f"{n(a.vocab_size)} × {n(a.d_model)}", emb_v)]
     if a.unembedding != "none":
@@ -114,12 +122,17 @@ def flop_steps(a: Architecture, f: PassFlops, seq: int, conv: Convention) -> lis
     steps.append(Step(f"weighted sum of values: {k} × pairs × d_head", f"{k} × {n(pairs)} × {a.head_dim}", parts["weighted_values"]))
     head_total = sum(parts.values())
     steps.append(Step("one head", " + ".join(n(v) for v in parts.values()), head_total))
-    blk = fwd.get("blocks.block")
+    kinds_ = fwd.get("blocks").children
+    blk = fwd.get("blocks.block") or attention_kind(kinds_)
     att, mlp = blk.child("attention").each, blk.child("mlp").each
     block = [Step("attention in one block", "all heads and shared key/value projections", att),
-             Step("MLP in one block", f"{k} × tokens × matrix entries", mlp),
-             Step("one block", f"{n(att)} + {n(mlp)}", blk.each),
-             Step("all blocks", f"{a.n_layers} × {n(blk.each)}", fwd.get("blocks").total)]
+             Step("MLP in one block", f"{k} × tokens × matrix entries", mlp)]
+    if len(kinds_) == 1:
+        block += [Step("one block", f"{n(att)} + {n(mlp)}", blk.each),
+                  Step("all blocks", f"{a.n_layers} × {n(blk.each)}", fwd.get("blocks").total)]
+    else:
+        block += [Step(f"one {kd.label}", " + ".join(n(c.total) for c in kd.children), kd.each) for kd in kinds_]
+        block.append(Step("all blocks", " + ".join(f"{kd.count} × {n(kd.each)}" for kd in kinds_), fwd.get("blocks").total))
     if fwd.get("unembedding"):
         block.append(Step(f"logits: {k} × tokens × vocab_size × d_model", f"{k} × {n(seq)} × {n(a.vocab_size)} × {n(a.d_model)}",
                           fwd.get("unembedding").total))

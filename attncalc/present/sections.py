@@ -7,7 +7,7 @@ A row is (item, how it is computed, exact integer or None, share of the total or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ..core.figures import CONVENTIONS, MATRICES, Params, head_matrices
+from ..core.figures import CONVENTIONS, MATRICES, Params, attention_kind, head_matrices
 from ..core.tree import Node
 from ..spec.arch import Architecture
 
@@ -53,8 +53,9 @@ def header_lines(a: Architecture) -> list[str]:
 def param_sections(a: Architecture, s: Params) -> list[Section]:
     total = s.total
     tree = s.tree
-    blk = tree.get("blocks.block")
+    blk = tree.get("blocks.block") or attention_kind(tree.get("blocks").children)  # several kinds: the main attention kind
     att = blk.child("attention")
+    L = s.n_layers if len(s.kinds) == 1 else None  # several block kinds: see the block kinds section
     mats = head_matrices(att)
     head_rows = [
         Row(f"{WORDS[m]} ({CONVENTIONAL[m]})", f"{x(*mats[m].shape)}", mats[m].value) for m in MATRICES
@@ -83,7 +84,8 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
     block_rows += _mlp_rows(a, blk.child("mlp"))
     if s.norms.per_block:
         block_rows.append(Row("norms", f"{a.norms_per_block} × {a.norm_params:,} ({a.norm})", s.norms.per_block))
-    block_rows.append(Row("one block", "attention + MLP + norms", s.per_block, strong=True))
+    block_rows.append(Row("one block", "attention + MLP + norms", s.per_block, strong=True) if L else
+                      Row(f"one {blk.label}", "attention + MLP + norms", blk.each, strong=True))
 
     model_rows = []
     emb = tree.get("embedding")
@@ -93,13 +95,18 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
     if emb and len([c for c in emb.children if c.total]) > 1:
         model_rows.append(Row("embeddings", " + ".join(c.label.split(" (")[0] for c in emb.children if c.total),
                               s.embedding, s.embedding / total))
-    model_rows.append(Row(f"{a.n_layers} blocks", f"{a.n_layers} × {s.per_block:,}", s.blocks, s.blocks / total))
-    model_rows.append(Row("  of which attention heads", f"{a.n_layers} × {s.attention.heads_per_block:,}",
+    by_kind = "by block kind (below)"
+    model_rows.append(Row(f"{s.n_layers} blocks", f"{L} × {s.per_block:,}" if L else by_kind, s.blocks, s.blocks / total))
+    model_rows.append(Row("  of which attention heads", f"{L} × {s.attention.heads_per_block:,}" if L else by_kind,
                           s.attention.heads_total, s.attention.heads_total / total))
     if s.attention.total != s.attention.heads_total:
-        model_rows.append(Row("  of which attention", f"{a.n_layers} × {s.attention.per_block:,} (heads, biases)",
+        model_rows.append(Row("  of which attention", f"{L} × {s.attention.per_block:,} (heads, biases)" if L else by_kind,
                               s.attention.total, s.attention.total / total))
-    model_rows.append(Row("  of which MLP", f"{a.n_layers} × {s.mlp.per_block:,}", s.mlp.total,
+    if s.cross_attention:
+        model_rows.append(Row("  of which cross-attention", by_kind, s.cross_attention, s.cross_attention / total))
+    if s.mamba:
+        model_rows.append(Row("  of which Mamba mixers", by_kind, s.mamba, s.mamba / total))
+    model_rows.append(Row("  of which MLP", f"{L} × {s.mlp.per_block:,}" if L else by_kind, s.mlp.total,
                           s.mlp.total / total))
     if s.norms.final:
         model_rows.append(Row("final norm", a.norm, s.norms.final))
