@@ -4,6 +4,7 @@ their counts, the per-sequence caches). Every number is read from the Report's t
 
 from __future__ import annotations
 
+from ..core.memory import dtype_bytes
 from ..core.report import Report
 from ..core.tree import Node
 from .explain import Step, n
@@ -37,7 +38,7 @@ def mixer_steps(report: Report) -> list[tuple[str, list[Step]]]:
         steps = []
         for leaf in head.children:
             r, c = leaf.shape
-            over = "the encoder's tokens, once per sequence" if "encoder" in leaf.label else "decoder tokens"
+            over = "the encoder's tokens, once per sequence" if leaf.name in ("key", "value_down") else "decoder tokens"
             steps.append(Step(f"{leaf.label} = {leaf.formula} (runs over {over})", f"{n(r)} × {n(c)}", leaf.value))
         steps.append(Step("one cross-attention head", " + ".join(n(c.value) for c in head.children), head.each))
         steps.append(Step("cross-attention in one decoder block = n_heads × one head", f"{heads.count} × {n(head.each)}",
@@ -46,7 +47,8 @@ def mixer_steps(report: Report) -> list[tuple[str, list[Step]]]:
         kv = report.memory.kv_cache
         enc = report.flops.workload.get("encoder_seq") or 0
         steps.append(Step(f"cross K, V cached per sequence = decoder blocks × 2 × n_heads × d_head × encoder tokens "
-                          f"× bytes ({kv.dtype})", f"{kind.count} × 2 × {a.n_heads} × {a.head_dim} × {n(enc)}",
+                          f"× bytes ({kv.dtype})", f"{kind.count} × 2 × {a.n_heads} × {a.head_dim} × {n(enc)} × "
+                          f"{dtype_bytes(kv.dtype)}",
                           kv.cross_per_sequence))
         fwd = report.flops.forward.tree
         f_kind = next(k for k in fwd.get("blocks").children if k.get("cross_attention") is not None)
@@ -61,7 +63,8 @@ def mixer_steps(report: Report) -> list[tuple[str, list[Step]]]:
         steps = _matrix_steps(m, layers, "Mamba layer")
         kv = report.memory.kv_cache
         steps.append(Step(f"recurrent state per sequence = Mamba layers × d_inner × (d_state + d_conv) × bytes ({kv.dtype})",
-                          f"{layers} × {n(a.mamba_inner)} × ({a.mamba_d_state} + {a.mamba_d_conv})", kv.state_per_sequence))
+                          f"{layers} × {n(a.mamba_inner)} × ({a.mamba_d_state} + {a.mamba_d_conv}) × {dtype_bytes(kv.dtype)}",
+                          kv.state_per_sequence))
         fwd = report.flops.forward.tree
         f_kind = next(k for k in fwd.get("blocks").children if k.get("mamba") is not None)
         fm = f_kind.child("mamba")

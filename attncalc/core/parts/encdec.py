@@ -42,9 +42,9 @@ def self_attention(a: Architecture) -> Part:
 def cross_attention(a: Architecture) -> Part:
     d, dh = a.d_model, a.head_dim
     q = Weight("query", "query (W_Q)", dh, d, "d_head × d_model")
-    k = Weight("key", "key (W_K, over the encoder's tokens)", dh, d, "d_head × d_model", over="encoder_tokens",
+    k = Weight("key", "key (W_K)", dh, d, "d_head × d_model", over="encoder_tokens",
                cached=True)
-    vd = Weight("value_down", "value-down (W_V, over the encoder's tokens)", dh, d, "d_head × d_model",
+    vd = Weight("value_down", "value-down (W_V)", dh, d, "d_head × d_model",
                 over="encoder_tokens", cached=True)
     vu = Weight("value_up", "value-up (W_O slice)", d, dh, "d_model × d_head")
     core = (Op("scores", "scores (q·k) over the encoder's tokens", "cross_pairs", dh, kind="attention"),
