@@ -147,6 +147,9 @@ class Convention:
         mask = "causal (triangle, diagonal included)" if self.causal(a) else "full (S × S)"
         if a.sliding_window and self.causal(a):
             mask += f", sliding window {a.sliding_window:,}"
+        if a.is_encoder_decoder and self.causal(a):
+            mask += ("; encoder full (S × S)" if self.attention == "auto" else "; encoder causal too") + \
+                ", cross-attention to every encoder token"
         unit = "1 per multiply-accumulate (MACs)" if self.macs else "2 FLOPs per multiply-accumulate"
         ops = "matmuls only" if self.ops == "matmul" else "matmuls + element-wise (softmax, norms, activations, adds)"
         return f"attention {mask}; {unit}; {ops}"
