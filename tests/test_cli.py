@@ -83,7 +83,7 @@ def test_mixtral_active_convention(cli):
 
 
 @pytest.mark.parametrize("args,needle", [
-    (["count", "gpt-3"], "did you mean 'gpt3'"),
+    (["count", "gtp3"], "did you mean 'gpt3'"),  # (gpt-3 itself resolves: an alias)
     (["count", "nope.toml"], "nope.toml: no such file"),
     (["count", "gpt3", "--batch", "0"], "--batch must be an integer >= 1"),
     (["count", "gpt3", "--context", "-1"], "--context must be an integer >= 0"),

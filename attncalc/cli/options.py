@@ -35,6 +35,15 @@ Recompute = Annotated[bool, typer.Option("--recompute", help="Training with full
 Attention = Annotated[AttentionMode, typer.Option("--attention", help="auto: the model's own (causal for decoders); causal: the triangle; full: S × S.")]
 Ops = Annotated[OpsMode, typer.Option("--ops", help="matmul: matrix products only; all: also softmax, norms, activations, adds.")]
 Macs = Annotated[bool, typer.Option("--macs", help="Report multiply-accumulates instead of FLOPs (1 instead of 2).")]
+
+
+class LatentMode(str, Enum):
+    naive = "naive"
+    absorbed = "absorbed"
+
+
+Latent = Annotated[LatentMode, typer.Option("--latent", help="Latent attention (DeepSeek): naive, as transformers runs it "
+                                                           "(keys and values decompressed), or absorbed (over the cached latent).")]
 Dtype = Annotated[str, typer.Option("--dtype", help="Weights dtype for memory: fp64, fp32, bf16, fp16, fp8, int8, int4 (or float32, bfloat16, half, e4m3…).")]
 KvDtype = Annotated[Optional[str], typer.Option("--kv-dtype", help="KV cache dtype (default: --dtype).", show_default=False)]
 Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Change a field: --set n_kv_heads=8 (repeatable).", show_default=False)]

@@ -152,6 +152,8 @@ def _flops(node: Part | Weight | Op, w: _Pass, a: Architecture, conv: Convention
         return Node(node.name, node.flop_label or node.label, k * n * r * c, shape=(r, c),
                     formula=f"{k} × {n:,} tokens × {r:,} × {c:,}", kind="matmul")
     if isinstance(node, Op):
+        if node.variant and node.variant != conv.latent:
+            return None
         if node.kind == "state":
             return None
         if node.kind in ("attention", "product"):

@@ -151,6 +151,11 @@ def kind_attention(k: Node) -> Node:
     return k.get("attention") or Node("attention", "attention")
 
 
+def main_block(tree: Node) -> Node:
+    """That kind's node in a parameter or FLOP tree."""
+    return main_kind(tree.get("blocks").children)
+
+
 def heads_of(attention: Node) -> int:
     return attention.total_at("heads") + attention.total_at("kv_groups")
 

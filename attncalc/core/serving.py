@@ -24,7 +24,8 @@ from fractions import Fraction
 from ..errors import WorkloadError
 from ..spec.arch import Architecture
 from .activations import whole
-from .memory import dtype_bytes, kv_tokens
+from .evaluate import cached_numbers, kinds
+from .memory import dtype_bytes, kept_tokens, kv_tokens
 from .quant import QuantScheme, leaf_bits
 from .training_memory import Parallelism, check_tp, stage_params
 
@@ -58,11 +59,19 @@ def weights_per_gpu(a: Architecture, s: ServingSetup) -> int:
 
 
 def kv_cache_per_gpu(a: Architecture, s: ServingSetup, context: int | None = None, batch: int | None = None) -> int:
+    """The first pipeline stage's cache on one tensor-parallel rank: its layers, kind by kind (a
+    window or chunk caps what a kind keeps), each key/value head on ceil(n_kv_heads / tp) ranks'
+    worth; a latent-attention cache (one latent and rotary key per token, DeepSeek-V2 sec. 2.1.2)
+    is needed whole by every rank, so it is replicated, not split."""
     ctx = s.context if context is None else context
     b = s.batch if batch is None else batch
-    blocks = -(-a.n_layers // s.pp)
-    per_token = 2 * blocks * kv_heads_per_rank(a, s.tp) * a.head_dim * dtype_bytes(s.kv_dtype)
-    return whole(per_token * kv_tokens(a, ctx) * b)
+    stage = a.replace(n_layers=-(-a.n_layers // s.pp))  # the first stage: the first layers
+    per_kind = {k.name: k for k in kinds(a)}
+    total = Fraction(0)
+    for kind in kinds(stage):
+        numbers = cached_numbers(per_kind.get(kind.name, kind)) if a.is_latent else 2 * kv_heads_per_rank(a, s.tp) * a.head_dim
+        total += kind.count * numbers * dtype_bytes(s.kv_dtype) * kept_tokens(kind.pattern, ctx) * b
+    return whole(total)
 
 
 def prefill_peak(a: Architecture, s: ServingSetup, context: int | None = None, batch: int | None = None) -> dict:
@@ -94,7 +103,7 @@ def serving_per_gpu(a: Architecture, s: ServingSetup, context: int | None = None
     act = prefill_peak(a, s, context, batch)
     return {"weights": w, "kv_cache": kv, "activations": act["total"], "allowance": s.allowance,
             "total": w + kv + act["total"] + s.allowance, "prefill": act,
-            "kv_heads_per_gpu": kv_heads_per_rank(a, s.tp)}
+            "kv_heads_per_gpu": None if a.is_latent else kv_heads_per_rank(a, s.tp)}
 
 
 LIMIT = 1 << 40  # searching past 2^40 tokens or sequences means "no memory limit in sight"

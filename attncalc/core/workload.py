@@ -121,8 +121,11 @@ class Convention:
     attention: str = "auto"  # auto (the model's own: causal for decoders) | causal | full
     ops: str = "matmul"  # matmul | all
     macs: bool = False
+    latent: str = "naive"  # latent attention: naive (keys, values decompressed) | absorbed (over the latent)
 
     def __post_init__(self) -> None:
+        if self.latent not in ("naive", "absorbed"):
+            raise WorkloadError(f"--latent must be naive or absorbed, not {self.latent!r}")
         if self.attention not in ("auto", "causal", "full"):
             raise WorkloadError(f"--attention must be auto, causal or full, not {self.attention!r}")
         if self.ops not in ("matmul", "all"):
@@ -152,12 +155,17 @@ class Convention:
                 ", cross-attention to every encoder token"
         unit = "1 per multiply-accumulate (MACs)" if self.macs else "2 FLOPs per multiply-accumulate"
         ops = "matmuls only" if self.ops == "matmul" else "matmuls + element-wise (softmax, norms, activations, adds)"
-        return f"attention {mask}; {unit}; {ops}"
+        latent = ""
+        if a.is_latent:
+            latent = ("; latent attention absorbed (scores and values over the cached latent)" if self.latent == "absorbed"
+                      else "; latent attention as transformers runs it (keys and values decompressed)")
+        return f"attention {mask}; {unit}; {ops}{latent}"
 
     def as_dict(self, a: Architecture) -> dict:
         return {"attention": "causal" if self.causal(a) else "full", "sliding_window": a.sliding_window if self.causal(a) else None,
                 "ops": self.ops, "unit": "mac" if self.macs else "flop", "flops_per_mac": self.per_mac,
-                "backward_factor": 2, "elementwise_costs": dict(ELEMENTWISE) if self.ops == "all" else {}}
+                "backward_factor": 2, "elementwise_costs": dict(ELEMENTWISE) if self.ops == "all" else {},
+                **({"latent_attention": self.latent} if a.is_latent else {})}
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,11 @@ def exact_cell(r: dict[str, Any], i: int) -> str:
     return text
 
 
-def approx_cell(r: dict[str, Any], i: int) -> str:
+def approx_cell(r: dict[str, Any], i: int, marks: bool = False) -> str:
     v = r["approx"][i]
     text = f"{100 * v:.1f}%" if r["unit"] == "share" else approx(round(v), r["unit"])
+    if marks and r["largest"] != r["smallest"]:
+        text += " ▲" if i == r["largest"] else (" ▼" if i == r["smallest"] else "")
     ratio = r["ratios"][i]
     return text if i == 0 or ratio is None else f"{text} ×{ratio:.2f}"
 
@@ -57,12 +59,12 @@ def compare_blocks(names: Sequence[str], rows: Sequence[dict[str, Any]], workloa
     vertical = Table("", (Column("model", TEXT),) + tuple(Column(r["label"], EXACT) for r in rows))
     for i, n in enumerate(names):
         vertical.add(n, *[_aside(r, i) for r in rows])
-    main = Table(title, cols, key="exact", vertical=vertical)
-    for r in rows:
-        main.add(r["label"], *[exact_cell(r, i) for i in range(len(names))])
     rounded = Table(f"rounded, × ratio to {names[0]}", cols, key="approx", optional=True)
     for r in rows:
-        rounded.add(r["label"], *[approx_cell(r, i) for i in range(len(names))])
+        rounded.add(r["label"], *[approx_cell(r, i, marks=True) for i in range(len(names))])
+    main = Table(title, cols, key="exact", vertical=vertical, narrow=rounded)
+    for r in rows:
+        main.add(r["label"], *[exact_cell(r, i) for i in range(len(names))])
     # when the main table goes vertical its blocks already hold the rounded figures and ratios
     blocks: list[Block] = [main, rounded]
     if bars:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.evaluate import kinds
-from ..core.figures import Params, PassFlops, attention_kind, head_matrices, main_kind
+from ..core.figures import Params, PassFlops, attention_kind, head_matrices, main_block
 from ..core.workload import Convention
 from ..spec.arch import Architecture
 
@@ -30,16 +30,18 @@ def n(x: int) -> str:
 
 def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
     tree = s.tree
-    kinds_ = tree.get("blocks").children
-    att = tree.get("blocks.block.attention") or attention_kind(kinds_).child("attention")
+    att = main_block(tree).get("attention") or attention_kind(tree.get("blocks").children).child("attention")
     mats = head_matrices(att)
     # blocks with attention heads (all of them, but for a hybrid's Mamba layers)
     L, H, KV = s.attention.heads_total // s.attention.heads_per_block, a.n_heads, a.kv_heads
     head = []
     for key, node in mats.items():
         r, c = node.shape
-        dims = "d_model × d_head" if key == "value_up" else "d_head × d_model"
-        head.append(Step(f"{NAMES[key]} = {dims}", f"{n(r)} × {n(c)}", node.value))
+        if a.is_latent:  # the leaf says what it is: an up-projection from a latent
+            name, dims = node.label, node.formula
+        else:
+            name, dims = NAMES[key], "d_model × d_head" if key == "value_up" else "d_head × d_model"
+        head.append(Step(f"{name} = {dims}", f"{n(r)} × {n(c)}", node.value))
     head.append(Step("one head = query + key + value-down + value-up",
                      " + ".join(n(m.value) for m in mats.values()), s.attention.per_head))
     block = []
@@ -57,11 +59,12 @@ def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
         copies = H if key in ("query", "value_up") else KV
         block.append(Step(f"all {NAMES[key]} matrices = {'n_heads' if copies == H else 'n_kv_heads'} × n_layers × one",
                           f"{copies} × {L} × {n(node.value)}", copies * L * node.value))
-    main = tree.get("blocks.block") or main_kind(kinds_)
+    main = main_block(tree)
     mlp_node = main.child("mlp")
-    L = sum(k.count for k in kinds_ if k.child("mlp").each == mlp_node.each)  # blocks with this MLP
     expert = mlp_node.get("expert")
     body = expert.children if expert else mlp_node.children
+    blocks_with = main.count  # the layers of the main kind: all of them for a model of one kind
+    where = "in all blocks" if blocks_with == L else f"in the {blocks_with} {main.label}s"
     mlp = []
     for leaf in body:
         if leaf.kind != "matrix":
@@ -70,14 +73,12 @@ def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
         mult = f"{a.n_experts} experts × " if expert else ""
         mlp.append(Step(f"MLP {leaf.label} = {leaf.formula.replace(' x ', ' × ')}", f"{n(r)} × {n(c)}", leaf.value))
         copies = a.n_experts if expert else 1
-        mlp.append(Step(f"  in all blocks = {mult}n_layers × one", f"{(str(copies) + ' × ') if expert else ''}{L} × {n(leaf.value)}",
-                        copies * L * leaf.value))
-    if s.mlp.total == L * s.mlp.per_block:
-        mlp.append(Step("MLP in all blocks (with biases" + (", router" if expert else "") + ")",
-                        f"{L} × {n(s.mlp.per_block)}", s.mlp.total))
-    else:  # a hybrid's dense and MoE layers
-        mlp.append(Step("MLP in all blocks, block kind by block kind",
-                        " + ".join(f"{k.count} × {n(k.mlp_per_block)}" for k in s.kinds), s.mlp.total))
+        layers = "n_layers" if blocks_with == L else "blocks"
+        mlp.append(Step(f"  {where} = {mult}{layers} × one", f"{(str(copies) + ' × ') if expert else ''}{blocks_with} × {n(leaf.value)}",
+                        copies * blocks_with * leaf.value))
+    per_kind = " + ".join(f"{k.count} × {n(k.mlp_per_block)}" for k in s.kinds)
+    mlp.append(Step("MLP in all blocks (with biases" + (", router" if expert else "") + ")",
+                    f"{L} × {n(s.mlp.per_block)}" if len(s.kinds) == 1 else per_kind, s.mlp.total))
     emb_v = a.vocab_size * a.d_model
     ends = [Step("embedding W_E = vocab_size × d_model", f"{n(a.vocab_size)} × {n(a.d_model)}", emb_v)]
     if a.unembedding != "none":
@@ -98,41 +99,65 @@ def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
     total.append(Step("attention heads' share of all parameters", f"{n(s.attention.heads_total)} / {n(s.total)}",
                       round(100 * s.attention.heads_total / s.total, 1)))
     return [("one head", head), ("heads, block by block", block), ("the MLP", mlp),
-            ("embedding and unembedding", ends), ("the total", total)]
+            ("embedding and unembedding", ends), ("the total", total), ("the KV cache, per token", kv_steps(a, s))]
+
+
+def kv_steps(a: Architecture, s: Params) -> list[Step]:
+    """What one token leaves in the cache: keys and values of every key/value head, or (latent
+    attention, DeepSeek-V2 sec. 2.1.2 and Table 1) one latent and one shared rotary key, which the
+    up-projections W_UK and W_UV turn back into every head's keys and values when needed."""
+    L = a.n_layers
+    if a.is_latent:
+        per = a.kv_lora_rank + a.rope_dim
+        return [Step("numbers one layer caches = kv_lora_rank + d_rope (latent and rotary key, for all heads)",
+                     f"{n(a.kv_lora_rank)} + {a.rope_dim}", per),
+                Step("numbers per token = n_layers × per layer", f"{L} × {n(per)}", L * per),
+                Step(f"multi-head attention would cache 2 × n_heads × (d_nope + d_rope) per layer",
+                     f"2 × {a.n_heads} × {a.head_dim + a.rope_dim}", 2 * a.n_heads * (a.head_dim + a.rope_dim))]
+    per = 2 * a.kv_heads * a.head_dim
+    return [Step("numbers one layer caches = 2 (key, value) × n_kv_heads × d_head", f"2 × {a.kv_heads} × {a.head_dim}", per),
+            Step("numbers per token = n_layers × per layer", f"{L} × {n(per)}", L * per)]
 
 
 def flop_steps(a: Architecture, f: PassFlops, seq: int, conv: Convention) -> list[tuple[str, list[Step]]]:
     """The forward pass of one sequence of ``seq`` tokens (``f``: that pass's figures)."""
     fwd = f.tree
     k = conv.per_mac
-    mask = conv.mask(a, kinds(a)[0].pattern)
+    main = main_block(fwd)
+    mask = conv.mask(a, next(kd for kd in kinds(a) if kd.name == main.name).pattern)  # the main kind's reach
     causal, window = mask.causal, mask.window
     pairs = mask.pairs(seq)
     parts = f.attention.per_head_parts
     steps = []
+    formulas = f.attention.per_head_formulas
     for key in ("query", "key", "value_down", "value_up"):
-        steps.append(Step(f"{NAMES[key]}: {k} × tokens × d_head × d_model", f"{k} × {n(seq)} × {a.head_dim} × {n(a.d_model)}", parts[key]))
+        if a.is_latent:  # shapes differ per matrix: the FLOP tree's own factors
+            steps.append(Step(f"{key.replace('_', '-')}: {k} × tokens × rows × cols",
+                              formulas[key].replace(" tokens", ""), parts[key]))
+        else:
+            steps.append(Step(f"{NAMES[key]}: {k} × tokens × d_head × d_model", f"{k} × {n(seq)} × {a.head_dim} × {n(a.d_model)}", parts[key]))
     if causal and not window:
         steps.append(Step("pairs a causal mask keeps = S × (S + 1) / 2", f"{n(seq)} × {n(seq + 1)} / 2", pairs))
     elif causal:
         steps.append(Step(f"pairs within a window of {n(window)}", "W(W + 1)/2 + (S − W) × W", pairs))
     else:
         steps.append(Step("pairs, full attention = S × S", f"{n(seq)} × {n(seq)}", pairs))
-    steps.append(Step(f"scores q·k: {k} × pairs × d_head", f"{k} × {n(pairs)} × {a.head_dim}", parts["scores"]))
-    steps.append(Step(f"weighted sum of values: {k} × pairs × d_head", f"{k} × {n(pairs)} × {a.head_dim}", parts["weighted_values"]))
+    qk, v = (a.head_dim + a.rope_dim, a.value_dim) if a.is_latent else (a.head_dim, a.head_dim)
+    width = "(d_nope + d_rope)" if a.is_latent else "d_head"
+    steps.append(Step(f"scores q·k: {k} × pairs × {width}", f"{k} × {n(pairs)} × {qk}", parts["scores"]))
+    steps.append(Step(f"weighted sum of values: {k} × pairs × {'v_head_dim' if a.is_latent else 'd_head'}",
+                      f"{k} × {n(pairs)} × {v}", parts["weighted_values"]))
     head_total = sum(parts.values())
     steps.append(Step("one head", " + ".join(n(v) for v in parts.values()), head_total))
-    kinds_ = fwd.get("blocks").children
-    blk = fwd.get("blocks.block") or attention_kind(kinds_)
+    blk = main_block(fwd)
+    if blk.get("attention") is None:  # a hybrid whose most layers are Mamba: its attention layers' kind
+        blk = attention_kind(fwd.get("blocks").children)
     att, mlp = blk.child("attention").each, blk.child("mlp").each
     block = [Step("attention in one block", "all heads and shared key/value projections", att),
-             Step("MLP in one block", f"{k} × tokens × matrix entries", mlp)]
-    if len(kinds_) == 1:
-        block += [Step("one block", f"{n(att)} + {n(mlp)}", blk.each),
-                  Step("all blocks", f"{a.n_layers} × {n(blk.each)}", fwd.get("blocks").total)]
-    else:
-        block += [Step(f"one {kd.label}", " + ".join(n(c.total) for c in kd.children), kd.each) for kd in kinds_]
-        block.append(Step("all blocks", " + ".join(f"{kd.count} × {n(kd.each)}" for kd in kinds_), fwd.get("blocks").total))
+             Step("MLP in one block", f"{k} × tokens × matrix entries", mlp),
+             Step("one block", f"{n(att)} + {n(mlp)}", blk.each),
+             Step("all blocks", f"{a.n_layers} × {n(blk.each)}" if len(f.kinds) == 1
+                  else " + ".join(f"{kk.count} × {n(kk.per_block)}" for kk in f.kinds), fwd.get("blocks").total)]
     if fwd.get("unembedding"):
         block.append(Step(f"logits: {k} × tokens × vocab_size × d_model", f"{k} × {n(seq)} × {n(a.vocab_size)} × {n(a.d_model)}",
                           fwd.get("unembedding").total))

@@ -103,15 +103,23 @@ def estimates_section(f: Flops, mac: bool) -> Section:
                    share_label="exact ÷ estimate", share_kind="ratio")
 
 
+def kv_formula(a: Architecture, per_elem: str, dtype: str) -> str:
+    """What one token's cache holds, in names: keys and values per key/value head, or MLA's latent."""
+    if a.is_latent:  # DeepSeek-V2 Table 1: (d_c + d_h^R) l numbers per token
+        return (f"{a.n_layers} layers × ({a.kv_lora_rank:,} latent + {a.rope_dim} rotary key) × "
+                f"{per_elem} bytes ({dtype})")
+    layers = a.n_layers if not a.has_mamba else \
+        sum(1 for i in range(a.n_layers) if i % a.attention_every == a.attention_offset)  # Mamba layers keep none
+    return f"2 × {layers} layers × {a.kv_heads} kv heads × {a.head_dim} × {per_elem} bytes ({dtype})"
+
+
 def memory_section(a: Architecture, mem: Memory) -> Section:
     kv, tr = mem.kv_cache, mem.training
     kept = f", window keeps {kv.tokens_kept:,}" if kv.tokens_kept != kv.context else ""
     b = dtype_bytes(kv.dtype)
     per_elem = f"{b.numerator}" if b.denominator == 1 else f"{b.numerator}/{b.denominator}"
-    caching = a.n_layers if not a.has_mamba else sum(1 for i in range(a.n_layers) if i % a.attention_every == a.attention_offset)
     kv_rows = (
-        Row("KV cache per token", f"2 × {caching} layers × {a.kv_heads} kv heads × {a.head_dim} × "
-                                  f"{per_elem} bytes ({kv.dtype})", kv.per_token),
+        Row("KV cache per token", kv_formula(a, per_elem, kv.dtype), kv.per_token),
         Row("KV cache", f"batch {kv.batch} × context {kv.context:,}{kept}", kv.total, strong=True),
     ) if a.causal else ()
     return Section(f"memory (bytes; weights in {mem.dtype}" + (f", KV cache in {kv.dtype})" if a.causal else ")"), (

@@ -52,8 +52,10 @@ def memory_sections(doc: dict[str, Any]) -> list[Section]:
     if sv:
         g = sv["per_gpu"]
         s = sv["settings"]
+        holds = ("the whole latent cache (replicated)" if sv["kv_heads_per_gpu"] is None
+                 else f"{sv['kv_heads_per_gpu']} KV head(s) per GPU")
         rows = [Row("weights", f"{s['weights']}, split over tp={s['tp']}", g["weights"], _share(g["weights"], g["total"])),
-                Row("KV cache", f"batch {s['batch']} × context {s['context']:,}; {sv['kv_heads_per_gpu']} KV head(s) per GPU",
+                Row("KV cache", f"batch {s['batch']} × context {s['context']:,}; {holds}",
                     g["kv_cache"], _share(g["kv_cache"], g["total"])),
                 Row("activations", f"prefill chunk {s['prefill_chunk']:,}: residual + {sv['prefill_peak']['largest']} + last logits",
                     g["activations"], _share(g["activations"], g["total"])),

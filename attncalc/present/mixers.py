@@ -78,9 +78,9 @@ def mixer_steps(report: Report) -> list[tuple[str, list[Step]]]:
 
 
 def kind_section(report: Report) -> Section | None:
-    """`count`: each block kind with its count and figures, for models of more than one kind."""
+    """`count`: each block kind of an encoder-decoder or hybrid with its mixer, count and figures."""
     p, f = report.params, report.flops
-    if len(p.kinds) < 2:
+    if not (report.arch.is_encoder_decoder or report.arch.has_mamba):
         return None
     fk = {k.name: k for k in f.forward.kinds}
     rows = []

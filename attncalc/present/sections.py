@@ -7,7 +7,7 @@ A row is (item, how it is computed, exact integer or None, share of the total or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ..core.figures import CONVENTIONS, MATRICES, Params, attention_kind, head_matrices
+from ..core.figures import CONVENTIONS, MATRICES, Params, attention_kind, head_matrices, main_block
 from ..core.tree import Node
 from ..spec.arch import Architecture
 
@@ -53,9 +53,10 @@ def header_lines(a: Architecture) -> list[str]:
 def param_sections(a: Architecture, s: Params) -> list[Section]:
     total = s.total
     tree = s.tree
-    blk = tree.get("blocks.block") or attention_kind(tree.get("blocks").children)  # several kinds: the main attention kind
+    blk = main = main_block(tree)
+    if blk.get("attention") is None:  # a hybrid whose most layers are Mamba: its attention layers' kind
+        blk = attention_kind(tree.get("blocks").children)
     att = blk.child("attention")
-    L = s.n_layers if len(s.kinds) == 1 else None  # several block kinds: see the block kinds section
     mats = head_matrices(att)
     head_rows = [
         Row(f"{WORDS[m]} ({CONVENTIONAL[m]})", f"{x(*mats[m].shape)}", mats[m].value) for m in MATRICES
@@ -76,15 +77,17 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
         block_rows.append(Row("attention biases", bias_words(att), s.attention.biases_per_block))
     if s.attention.relative_positions_per_block:
         block_rows.append(Row("relative positions", "W_R + u, v (Transformer-XL)", s.attention.relative_positions_per_block))
+    if s.attention.shared_per_block:
+        block_rows.append(Row("shared by the heads", shared_words(att), s.attention.shared_per_block))
     if s.attention.per_block != s.attention.heads_per_block:
-        block_rows.append(Row("attention", "heads + " + ("biases" if s.attention.biases_per_block else "")
-                              + (" + " if s.attention.biases_per_block and s.attention.relative_positions_per_block else "")
-                              + ("relative positions" if s.attention.relative_positions_per_block else ""),
-                              s.attention.per_block, strong=True))
+        parts = [w for w, v in (("biases", s.attention.biases_per_block),
+                                ("relative positions", s.attention.relative_positions_per_block),
+                                ("shared", s.attention.shared_per_block)) if v]
+        block_rows.append(Row("attention", " + ".join(["heads", *parts]), s.attention.per_block, strong=True))
     block_rows += _mlp_rows(a, blk.child("mlp"))
     if s.norms.per_block:
         block_rows.append(Row("norms", f"{a.norms_per_block} × {a.norm_params:,} ({a.norm})", s.norms.per_block))
-    block_rows.append(Row("one block", "attention + MLP + norms", s.per_block, strong=True) if L else
+    block_rows.append(Row("one block", "attention + MLP + norms", s.per_block, strong=True) if blk is main else
                       Row(f"one {blk.label}", "attention + MLP + norms", blk.each, strong=True))
 
     model_rows = []
@@ -95,18 +98,26 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
     if emb and len([c for c in emb.children if c.total]) > 1:
         model_rows.append(Row("embeddings", " + ".join(c.label.split(" (")[0] for c in emb.children if c.total),
                               s.embedding, s.embedding / total))
-    by_kind = "by block kind (below)"
-    model_rows.append(Row(f"{s.n_layers} blocks", f"{L} × {s.per_block:,}" if L else by_kind, s.blocks, s.blocks / total))
-    model_rows.append(Row("  of which attention heads", f"{L} × {s.attention.heads_per_block:,}" if L else by_kind,
+    if len(s.kinds) == 1:
+        model_rows.append(Row(f"{a.n_layers} blocks", f"{a.n_layers} × {s.per_block:,}", s.blocks, s.blocks / total))
+    else:
+        for k in s.kinds:
+            model_rows.append(Row(f"{k.count} {k.label}s", f"{k.count} × {k.per_block:,} ({k.attention_reach})",
+                                  k.total, k.total / total))
+        model_rows.append(Row(f"{s.n_layers} blocks", " + ".join(k.name for k in s.kinds), s.blocks, s.blocks / total))
+    model_rows.append(Row("  of which attention heads", f"{a.n_layers} × {s.attention.heads_per_block:,}"
+                          if len(s.kinds) == 1 else "every block's heads",
                           s.attention.heads_total, s.attention.heads_total / total))
     if s.attention.total != s.attention.heads_total:
-        model_rows.append(Row("  of which attention", f"{L} × {s.attention.per_block:,} (heads, biases)" if L else by_kind,
+        model_rows.append(Row("  of which attention", f"{a.n_layers} × {s.attention.per_block:,} (heads, biases, shared)"
+                              if len(s.kinds) == 1 else "every block's attention",
                               s.attention.total, s.attention.total / total))
     if s.cross_attention:
-        model_rows.append(Row("  of which cross-attention", by_kind, s.cross_attention, s.cross_attention / total))
+        model_rows.append(Row("  of which cross-attention", "every decoder block's", s.cross_attention, s.cross_attention / total))
     if s.mamba:
-        model_rows.append(Row("  of which Mamba mixers", by_kind, s.mamba, s.mamba / total))
-    model_rows.append(Row("  of which MLP", f"{L} × {s.mlp.per_block:,}" if L else by_kind, s.mlp.total,
+        model_rows.append(Row("  of which Mamba mixers", "every Mamba layer's", s.mamba, s.mamba / total))
+    model_rows.append(Row("  of which MLP", f"{a.n_layers} × {s.mlp.per_block:,}" if len(s.kinds) == 1
+                          else " + ".join(f"{k.count} × {k.mlp_per_block:,}" for k in s.kinds), s.mlp.total,
                           s.mlp.total / total))
     if s.norms.final:
         model_rows.append(Row("final norm", a.norm, s.norms.final))
@@ -131,6 +142,18 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
     ]
 
 
+def shared_words(attention: Node) -> str:
+    """What every head of this attention shares, named from its tree (MLA's latent projections and
+    norms, query/key norms, sinks)."""
+    heads = {"heads", "kv_groups", "biases", "relative"}
+    labels = []
+    for c in attention.children:
+        if c.name in heads or not c.total:
+            continue
+        labels += [g.label for g in c.children if g.total] if c.children else [c.label]
+    return ", ".join(labels)
+
+
 def bias_words(attention: Node) -> str:
     """The biases this attention has, named from its tree (Qwen2: query/key/value biases only)."""
     node = attention.get("biases")
@@ -148,7 +171,14 @@ def _mlp_rows(a: Architecture, mlp: Node) -> list[Row]:
         rows.append(Row(prefix + leaf_.label, how, leaf_.value))
     if expert:
         rows.append(Row(f"{a.n_experts} experts", f"{a.n_experts} × {expert.each:,} (top {a.top_k} active)", expert.total))
-        router = mlp.child("router")
-        rows.append(Row("router", x(*router.shape), router.value))
-    rows.append(Row("MLP", f"{a.mlp} MLP, d_ff {a.ff_dim:,}", mlp.each, strong=True))
+        shared = mlp.get("shared")
+        if shared is not None:
+            rows.append(Row(f"{shared.count} shared expert{'s' if shared.count > 1 else ''}",
+                            f"{shared.count} × {shared.each:,} (d_ff {a.shared_ff_dim:,}, every token)", shared.total))
+        for name in ("shared_gate", "router", "router_bias"):
+            node = mlp.get(name)
+            if node is not None:
+                rows.append(Row(node.label, x(*node.shape) if node.shape[1] > 1 else node.formula, node.value))
+    width = f"d_ff {a.expert_ff_dim:,} per expert" if expert else f"d_ff {a.ff_dim:,}"
+    rows.append(Row("MLP", f"{a.mlp} MLP, {width}", mlp.each, strong=True))
     return rows

@@ -56,6 +56,7 @@ class Table:
     key: str = ""  # a machine name for the table (CSV's "table" column)
     vertical: "Table | None" = None  # the table to lay out vertically when this one does not fit
     optional: bool = False  # when it does not fit, leave it out (its figures are shown elsewhere)
+    narrow: "Table | None" = None  # tried side by side before the vertical layout (e.g. rounded figures)
 
     def add(self, *cells: Any, strong: bool = False) -> None:
         if len(cells) != len(self.columns):
@@ -303,9 +304,14 @@ def _vertical(t: Table, width: int) -> list[Line]:
     return out
 
 
-def table_lines(t: Table, width: int) -> list[Line]:
+def table_lines(t: Table, width: int, drawn: set[int] | None = None) -> list[Line]:
     grid = _grid(t)
     plan = _plan(t, grid, width) if t.columns else None
+    if plan is None and t.narrow is not None and _plan(t.narrow, _grid(t.narrow), width) is not None:
+        if drawn is not None:
+            drawn.add(id(t.narrow))  # drawn here: not again where it stands on its own
+        return [(x, "dim") for x in wrap(f"{t.title}: exact values need a wider terminal (or --format json)", width)] \
+            + table_lines(t.narrow, width)
     if plan is None and t.optional:
         return []
     out: list[Line] = [(x, "bold") for x in wrap(t.title, width)] if t.title else []
@@ -326,9 +332,12 @@ def table_lines(t: Table, width: int) -> list[Line]:
 def page_lines(blocks: Sequence[Block], width: int) -> list[Line]:
     out: list[Line] = []
     previous = None
+    drawn: set[int] = set()
     for b in blocks:
         if isinstance(b, Table):
-            lines = table_lines(b, width)
+            if id(b) in drawn:
+                continue
+            lines = table_lines(b, width, drawn)
             if out and lines:
                 out.append(("", ""))
             out += lines

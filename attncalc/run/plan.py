@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..spec.arch import Architecture
 from ..errors import WorkloadError
 from ..core.evaluate import forward
+from ..core.figures import main_block
 from ..core.workload import Convention, positive
 
 
@@ -30,7 +31,7 @@ class Plan:
 def attention_flops(a: Architecture, batch: int, seq: int, conv: Convention) -> int:
     """Matmul FLOPs of one attention block (no biases): projections + scores + weighted values."""
     bare = a.replace(qkv_bias=False, out_bias=False)
-    return forward(bare, batch, seq, Convention(conv.attention, "matmul")).get("blocks.block.attention").each
+    return main_block(forward(bare, batch, seq, Convention(conv.attention, "matmul"))).child("attention").each
 
 
 def plan(a: Architecture, *, batch: int, seq: int, conv: Convention, heads: int | None = None,

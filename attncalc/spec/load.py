@@ -47,14 +47,31 @@ def _natural_key(name: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
+# Names people type for a preset: the paper's or the checkpoint's name.
+ALIASES = {
+    "gpt2": "gpt2-small", "gpt-2": "gpt2-small", "gpt2-124m": "gpt2-small", "gpt2-355m": "gpt2-medium",
+    "gpt2-774m": "gpt2-large", "gpt2-1.5b": "gpt2-xl", "gpt3-175b": "gpt3", "gpt-3": "gpt3", "davinci": "gpt3",
+    "bert": "bert-base", "bert-base-uncased": "bert-base", "bert-large-uncased": "bert-large",
+    "llama3-8b": "llama-3-8b", "llama-3.1-70b": "llama-3-70b", "deepseek-v3-671b": "deepseek-v3",
+    "deepseek-r1": "deepseek-v3", "kimi-k2-instruct": "kimi-k2", "palm": "palm-540b",
+    "mixtral": "mixtral-8x7b", "mistral": "mistral-7b", "gpt-oss": "gpt-oss-120b",
+    "qwen3-235b": "qwen3-235b-a22b", "llama-4-scout-17b-16e": "llama-4-scout", "olmo2-7b": "olmo-2-7b",
+}
+
+
+def _squash(name: str) -> str:
+    """Spelling-insensitive key: case, '-', '_' and spaces ignored (llama3.1-8B = llama-3.1-8b)."""
+    return "".join(ch for ch in name.lower() if ch not in "-_ ")
+
+
 def load_preset(name: str) -> Architecture:
     paths = preset_paths()
-    if name not in paths:
-        lowered = {n.lower(): n for n in paths}
-        if name.lower() in lowered:
-            return load_file(paths[lowered[name.lower()]])
-        raise UnknownModelError(name, difflib.get_close_matches(name.lower(), list(paths), n=3, cutoff=0.5))
-    return load_file(paths[name])
+    if name in paths:
+        return load_file(paths[name])
+    squashed = {_squash(n): n for n in paths} | {_squash(a): t for a, t in ALIASES.items() if t in paths}
+    if _squash(name) in squashed:
+        return load_file(paths[squashed[_squash(name)]])
+    raise UnknownModelError(name, difflib.get_close_matches(name.lower(), list(paths) + list(ALIASES), n=3, cutoff=0.5))
 
 
 def load_model(ref: str) -> Architecture:

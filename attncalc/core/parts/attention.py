@@ -88,8 +88,13 @@ def latent_attention(a: Architecture) -> Part:
         Weight("key", "key up (W_UK)", nope, kv_rank, "d_nope × kv_lora_rank"),
         Weight("value_down", "value up (W_UV)", v, kv_rank, "v_head_dim × kv_lora_rank"),
         Weight("value_up", "value-up (W_O slice)", d, v, "d_model × v_head_dim"),
-        Op("scores", "scores (q·k)", "pairs", nope + rope, kind="attention"),
-        Op("weighted_values", "weighted sum of values", "pairs", v, kind="attention"),
+        # as the reference implementation runs it: keys and values decompressed per token
+        Op("scores", "scores (q·k)", "pairs", nope + rope, kind="attention", variant="naive"),
+        Op("weighted_values", "weighted sum of values", "pairs", v, kind="attention", variant="naive"),
+        # absorbed (DeepSeek-V2 sec. 2.1.2: W_UK folded into the query, W_UV into the output): the
+        # scores and the weighted sum run over the cached latent (and rotary key) themselves
+        Op("scores", "scores (q·latent)", "pairs", kv_rank + rope, kind="attention", variant="absorbed"),
+        Op("weighted_values", "weighted sum of latents", "pairs", kv_rank, kind="attention", variant="absorbed"),
         Op("softmax", "softmax", "pairs", 1, "softmax"),
     ]
     shared = part(

@@ -40,6 +40,7 @@ class Op:
     # (a product of two activations, counted like a matmul: Mamba's C . state readout), "state" (no work:
     # numbers a sequence keeps between decode steps, `width` per sequence: Mamba's recurrent state)
     heads: int = 1  # the attention core written per head: heads x pairs x width
+    variant: str = ""  # counted only under this latent-attention convention (naive | absorbed); "" always
 
 
 @dataclass(frozen=True)
