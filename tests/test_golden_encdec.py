@@ -324,3 +324,15 @@ def test_count_t5_shows_both_block_kinds(cli):
     assert doc["flops"]["workload"]["encoder_seq"] == 96
     table = cli("count", "t5-base", "--seq", "64")
     assert table.code == 0 and "12 × encoder block" in table.out and "12 × decoder block" in table.out
+
+
+@pytest.mark.parametrize("name", ["t5-base", "jamba-v0.1"])
+@pytest.mark.parametrize("batch,context", [(1, 1), (3, 100), (2, 4096)])
+def test_serving_cache_at_tp1_is_counts_cache(name, batch, context):
+    """`fit --serve` at tp = 1 keeps what `count` says the cache holds: no KV for Mamba layers or
+    the encoder, the per-sequence cross K, V and Mamba state included."""
+    from attncalc.core.serving import ServingSetup, kv_cache_per_gpu
+
+    a = arch(name)
+    assert kv_cache_per_gpu(a, ServingSetup(batch=batch, context=context)) == \
+        kv_cache(a, dtype="bf16", batch=batch, context=context).total
