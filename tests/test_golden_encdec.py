@@ -336,3 +336,28 @@ def test_serving_cache_at_tp1_is_counts_cache(name, batch, context):
     a = arch(name)
     assert kv_cache_per_gpu(a, ServingSetup(batch=batch, context=context)) == \
         kv_cache(a, dtype="bf16", batch=batch, context=context).total
+
+
+def test_explain_steps_agree_with_count(cli):
+    """`explain`'s cross-attention and Mamba steps end on the figures `count` reports."""
+    doc = json.loads(cli("count", "t5-base", "--seq", "40", "--format", "json").out)
+    steps = json.loads(cli("explain", "t5-base", "--seq", "40", "--format", "json").out)["steps"]
+    cross = [s for s in steps if s["section"] == "cross-attention (encoder-decoder)"]
+    assert cross and any(s["result"] == doc["params"]["cross_attention"] for s in cross)
+    jamba = str(GOLDEN / G["jamba-v0.1"]["config"])
+    doc = json.loads(cli("count", jamba, "--seq", "40", "--format", "json").out)
+    steps = json.loads(cli("explain", jamba, "--seq", "40", "--format", "json").out)["steps"]
+    mamba = [s for s in steps if s["section"] == "the Mamba mixer (hybrid)"]
+    assert any(s["result"] == doc["params"]["mamba"] for s in mamba)
+    assert any(s["result"] == doc["memory"]["kv_cache"]["state_per_sequence"] for s in mamba)
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "x"])
+def test_bad_encoder_seq_refused(cli, value):
+    r = cli("count", "t5-base", "--encoder-seq", value)
+    assert r.code == 2 and r.out == "" and "encoder-seq" in r.err
+
+
+def test_encoder_seq_refused_without_an_encoder(cli):
+    r = cli("count", "gpt2-small", "--encoder-seq", "5")
+    assert r.code == 2 and r.out == "" and "--encoder-seq" in r.err

@@ -36,6 +36,8 @@ def count(
                 d_ff=d_ff, vocab_size=vocab_size)
     conv = Convention(attention.value, ops.value, macs, latent.value)
     work = Workload(batch, seq, context, parse_tokens(tokens), recompute, dtype, kv_dtype, encoder_seq)
+    if encoder_seq is not None and not arch.is_encoder_decoder:
+        raise fail(f"--encoder-seq is for encoder-decoder models (T5); {arch.name} has no encoder stack")
     if summary and fmt in (Format.json, Format.csv):
         raise fail(f"--summary is for table and markdown output; --format {fmt.value} gives every figure")
     report = build(arch, work, conv)
