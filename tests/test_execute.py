@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -178,3 +179,107 @@ def test_second_process_loads_from_cache():
     cached, seconds = proc.stdout.split()
     assert cached == "True", proc.stdout
     assert float(seconds) < 5.0
+
+
+# --- numba settings and the cache directory (attncalc.run.settings) -------------------------------
+
+
+def test_cache_dir_choice(tmp_path):
+    from attncalc.run.settings import choose_cache_dir
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    # package folder writable: numba's own place beside it
+    assert choose_cache_dir(str(pkg), {"HOME": str(tmp_path)}) == (None, True, None)
+    # /proc/self cannot be written, even by root: the user cache, silently
+    d, on, note = choose_cache_dir("/proc/self", {"HOME": str(tmp_path)})
+    assert d == str(tmp_path / ".cache" / "attncalc" / "numba") and on and note is None
+    # a NUMBA_CACHE_DIR that cannot be written: the user cache, saying so
+    d, on, note = choose_cache_dir(str(pkg), {"HOME": str(tmp_path),
+                                              "NUMBA_CACHE_DIR": "/proc/self/numba"})
+    assert d.endswith("attncalc/numba") and on and "NUMBA_CACHE_DIR=/proc/self/numba" in note
+    # HOME unwritable too: the temporary directory, saying so
+    d, on, note = choose_cache_dir("/proc/self", {"HOME": "/proc/self"})
+    assert d.startswith(tempfile.gettempdir()) and on and d in note
+
+
+def test_no_writable_cache_dir(monkeypatch):
+    from attncalc.run import settings
+
+    monkeypatch.setattr(settings.tempfile, "gettempdir", lambda: "/proc/self")
+    d, on, note = settings.choose_cache_dir("/proc/self", {"HOME": "/proc/self"})
+    assert d is None and on is False and "compiled in every run" in note
+
+
+@pytest.mark.parametrize("env,ok", [
+    ({}, True), ({"NUMBA_NUM_THREADS": "4"}, True), ({"NUMBA_NUM_THREADS": "0"}, False),
+    ({"NUMBA_NUM_THREADS": " "}, True), ({"NUMBA_THREADING_LAYER": "omp"}, True),
+    ({"NUMBA_THREADING_LAYER": "OpenMP"}, False), ({"NUMBA_DISABLE_JIT": "0"}, True),
+    ({"NUMBA_DISABLE_JIT": "1"}, False), ({"ATTNCALC_BLAS": "MKL"}, True),
+    ({"ATTNCALC_BLAS": "atlas"}, False),
+])
+def test_check_environment(env, ok):
+    from attncalc.run.settings import check_environment
+
+    if ok:
+        check_environment(env)
+    else:
+        with pytest.raises(WorkloadError) as info:
+            check_environment(env)
+        assert "\n" not in str(info.value)
+
+
+# --- the decomposition (attncalc.run.execute.layout) ------------------------------------------------
+
+BENCH_SHAPES = [(1, 512, 768, 12, 12, 64), (1, 2048, 2048, 16, 16, 128),
+                (1, 2048, 12288, 8, 8, 128), (1, 8192, 1024, 8, 8, 128),
+                (8, 128, 768, 12, 12, 64), (1, 4096, 4096, 32, 8, 128)]
+
+
+@pytest.mark.parametrize("shape", BENCH_SHAPES)
+def test_layout_gives_every_thread_work(shape):
+    from attncalc.run.execute.layout import balance
+
+    spec = RunSpec(*shape, check=False)
+    for workers in (1, 2, 3, 4, 8, 12, 16, 32):
+        lay = execute.choose_layout(spec, workers)
+        rows = lay.seqs * spec.seq
+        n_r = -(-rows // lay.proj_rows)
+        p_tasks = n_r * (-(-lay.heads * spec.d_head // lay.proj_cols)
+                         + 2 * -(-lay.kv_groups * spec.d_head // lay.proj_cols))
+        core_tasks = lay.seqs * lay.heads * -(-spec.seq // lay.block_q)
+        o_tasks = -(-rows // lay.out_rows) * -(-spec.d_model // lay.out_cols)
+        # the queue's efficiency with equal tiles (critical path within 4/3 of perfect)
+        assert min(balance(p_tasks, workers), balance(o_tasks, workers)) >= 0.75, (workers, lay)
+        assert core_tasks >= min(workers, lay.seqs * lay.heads * -(-spec.seq // 64))
+        # the projections stay GEMMs of at least 64 x 64
+        assert min(lay.proj_rows, rows) >= min(64, rows) and lay.proj_cols >= 64
+        assert spec.batch % lay.seqs == 0 and spec.n_heads % lay.heads == 0
+        if workers == 1:  # nothing to balance: the largest tiles
+            assert lay.proj_cols >= lay.heads * spec.d_head and lay.out_cols >= spec.d_model
+
+
+def test_layout_balance_is_exact_for_equal_tasks():
+    from attncalc.run.execute.layout import balance
+
+    assert balance(16, 16) == 1.0 and balance(17, 16) == 17 / 32 and balance(48, 16) == 1.0
+    assert balance(3, 1) == 1.0
+
+
+def test_several_sequences_per_step_for_short_batched_sequences():
+    lay = execute.choose_layout(RunSpec(8, 128, 768, 12, 12, 64, check=False), 4)
+    assert lay.seqs == 8  # 1024 rows per step instead of 128
+    lay = execute.choose_layout(RunSpec(3, 4096, 768, 12, 12, 64, check=False), 4)
+    assert lay.seqs == 1  # long sequences: one at a time
+
+
+def test_causal_tasks_costliest_first():
+    spec = RunSpec(1, 1000, 64, 2, 2, 32, causal=True, check=False)
+    lay = execute.choose_layout(spec, 16)
+    _, heads, rows = execute.plan_tasks(spec, lay)
+    def pairs(i0):  # kept (query, key) pairs of the tile starting at row i0, brute force
+        return sum(i + 1 for i in range(i0, min(i0 + lay.block_q, 1000)))
+
+    costs = [pairs(int(r)) for r in rows]
+    assert costs[0] >= 0.9 * max(costs) and costs[1] == costs[0]  # both heads' costliest first
+    assert rows[-1] == 0 and costs[-1] == min(costs)

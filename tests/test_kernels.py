@@ -22,15 +22,19 @@ kernels = pytest.importorskip("attncalc.run.kernels")
 TOL = {"float32": 2e-5, "float64": 1e-12}
 
 
-def run_once(spec: RunSpec, workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Kernel output and float64 reference (all rows, every batch item)."""
+def run_once(spec: RunSpec, workers: int = 2, layout=None) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel output and float64 reference (all rows, every batch item).
+
+    ``workers`` sizes the layout and the per-worker scratch; numba runs them on at most this
+    machine's threads (prange splits the workers' loops over the threads it has), so the
+    layouts chosen for 16 threads are checked here too.
+    """
     import numba
 
-    workers = min(workers, numba.config.NUMBA_NUM_THREADS)
-    numba.set_num_threads(workers)
+    numba.set_num_threads(min(workers, numba.config.NUMBA_NUM_THREADS))
     x, w = execute.make_inputs(spec)
     out = np.full_like(x, np.nan)
-    block = execute.Block(spec, w, workers)
+    block = execute.Block(spec, w, workers, layout)
     from attncalc.run import machine as sysinfo
 
     with sysinfo.blas_threads(1):
@@ -83,20 +87,48 @@ def test_float64_matches_reference_tightly(causal, window):
 @pytest.mark.parametrize("n_kv_heads", [4, 2, 1], ids=["mha", "gqa-2", "mqa"])
 def test_heads_in_several_steps(monkeypatch, cols, n_kv_heads):
     """Steps of 1, 2 or 4 heads: K/V kept across steps of one group, output accumulated."""
-    monkeypatch.setattr(execute.memory, "STEP_COLS", cols)
+    monkeypatch.setattr(execute.layout, "STEP_COLS", cols)
     spec = RunSpec(2, 40, 12, 4, n_kv_heads, 4, causal=True, window=None, seed=cols)
     assert execute.step_plan(spec)[0] * 4 <= cols
     out, ref = run_once(spec)
     assert rel_err(out, ref) < TOL["float32"]
 
 
+def layout(**kw):
+    base = dict(heads=2, kv_groups=1, seqs=1, block_q=96, block_k=48, proj_rows=64,
+                proj_cols=16, out_rows=64, out_cols=16, workers=2)
+    base.update(kw)
+    return execute.Layout(**base)
+
+
 @pytest.mark.parametrize("causal,window", [(True, None), (False, None), (True, 40), (False, 25)])
-def test_small_tiles(monkeypatch, causal, window):
+def test_small_tiles(causal, window):
     """Many query and key tiles (96 x 48, unaligned): partly masked tiles in bands of 64 rows."""
-    monkeypatch.setattr(execute.driver, "BLOCK_Q", 96)
-    monkeypatch.setattr(execute.driver, "BLOCK_K", 48)
     spec = RunSpec(1, 333, 16, 2, 1, 8, causal=causal, window=window, seed=7)
-    out, ref = run_once(spec)
+    out, ref = run_once(spec, layout=layout())
+    assert rel_err(out, ref) < TOL["float32"]
+
+
+@pytest.mark.parametrize("lay", [
+    dict(proj_rows=32, proj_cols=16, out_rows=48, out_cols=16),  # column pieces of Q, K, V, Y
+    dict(proj_rows=100, proj_cols=20, out_rows=7, out_cols=40),  # uneven last pieces
+    dict(seqs=3, heads=2, kv_groups=1, block_q=64),  # three sequences per step
+    dict(seqs=1, heads=1, kv_groups=1, proj_cols=8),  # one head per step, several pieces
+], ids=["pieces", "uneven", "seqs-per-step", "one-head"])
+def test_decompositions_agree(lay):
+    """Every way of cutting the block into tiles gives the reference's output."""
+    spec = RunSpec(3, 90, 24, 4, 2, 8, causal=True, seed=3)
+    out, ref = run_once(spec, layout=layout(**lay))
+    assert rel_err(out, ref) < TOL["float32"]
+
+
+@pytest.mark.parametrize("workers", [1, 3, 8, 16])
+@pytest.mark.parametrize("shape", [(1, 200, 96, 6, 6, 16), (4, 64, 48, 4, 2, 12)],
+                         ids=["one-seq", "batch-4"])
+def test_layout_for_many_threads(workers, shape):
+    """The layouts chosen for 1..16 threads (smaller tiles, several sequences per step)."""
+    spec = RunSpec(*shape, causal=True, seed=workers)
+    out, ref = run_once(spec, workers=workers)
     assert rel_err(out, ref) < TOL["float32"]
 
 
@@ -131,7 +163,7 @@ def test_fast_exp_accuracy():
 
 
 def test_blas_backend_is_reported():
-    assert kernels.BLAS_BACKEND in ("cblas-ilp64", "numpy-callback")
+    assert kernels.BLAS_BACKEND in ("mkl", "openblas", "numpy-callback")
 
 
 def test_numpy_callback_backend_in_subprocess():
@@ -151,3 +183,15 @@ def test_numpy_callback_backend_in_subprocess():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("ok")
+
+
+def test_gemm_panels_is_the_product():
+    """The sgemm probe's product through the kernel's BLAS, in row panels over the workers."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((300, 70), dtype=np.float32)
+    b = rng.standard_normal((70, 50), dtype=np.float32)
+    c = np.full((300, 50), np.nan, np.float32)
+    kernels.gemm_panels(a, b, c, 64, np.zeros(3, np.int64))
+    np.testing.assert_allclose(c, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
+    g = execute.probe.kernel_sgemm_samples(1, target_s=0.01, repeats=2)
+    assert len(g) == 2 and all(0.1 < x < 1e5 for x in g)

@@ -25,7 +25,7 @@ def run(
     heads: Annotated[Optional[int], typer.Option("--heads", help="Run only this many query heads (a block too large for the machine).", show_default=False)] = None,
     layers: Annotated[int, typer.Option("--layers", help="Attention blocks applied in sequence.")] = 1,
     threads: Annotated[Optional[int], typer.Option("--threads", help="Threads (default: all cores).", show_default=False)] = None,
-    dtype: Annotated[str, typer.Option("--dtype", help="float32 or float64.")] = "float32",
+    dtype: Annotated[str, typer.Option("--dtype", help="fp32 (float32, f32, single) or fp64 (float64, f64, double): the kernel executes these two.")] = "float32",
     attention: Attention = AttentionMode.auto,
     repeat: Annotated[int, typer.Option("--repeat", help="Timed runs.")] = 5,
     warmup: Annotated[int, typer.Option("--warmup", help="Untimed runs first.")] = 1,
@@ -42,8 +42,9 @@ def run(
 
     if fmt not in ("table", "json"):
         raise WorkloadError(f"--format must be table or json for run, not {fmt!r}")
-    if dtype not in ("float32", "float64"):
-        raise WorkloadError(f"--dtype must be float32 or float64, not {dtype!r}")
+    from ..run.execute.spec import normalize_dtype
+
+    dtype = normalize_dtype(dtype)
     for name, value, low in (("--repeat", repeat, 1), ("--warmup", warmup, 0), ("--threads", threads or 1, 1)):
         if value < low:
             raise WorkloadError(f"{name} must be an integer >= {low}, got {value}")
@@ -65,6 +66,13 @@ def run(
     with err_console.status("starting", spinner="dots") as status:
         result = run_attention(spec, progress=lambda msg: status.update(msg))
     gflops = p.flops / result.median_s / 1e9
+    ratio = gflops / result.sgemm_gflops if result.sgemm_gflops else None
+    warnings = list(result.warnings)
+    if ratio is not None and ratio > 1:
+        warnings.append(
+            f"the block ran at {ratio:.2f} x the sgemm probe, above 1: the machine was busy "
+            "while the probe ran (a block cannot beat the GEMMs it is made of); read the ratio "
+            "with care")
     from ..present.document import envelope
 
     doc = envelope(**{
@@ -74,13 +82,20 @@ def run(
                   "window": p.window, "dtype": dtype, "model_heads": arch.n_heads},
         "flops": p.flops, "median_s": result.median_s, "min_s": result.min_s, "max_s": result.max_s,
         "times_s": result.times, "gflops": gflops, "sgemm_gflops": result.sgemm_gflops,
-        "ratio_to_sgemm": gflops / result.sgemm_gflops if result.sgemm_gflops else None,
+        "ratio_to_sgemm": ratio, "sgemm_samples": result.sgemm_samples,
+        "sgemm_spread": result.sgemm_spread, "sgemm_numpy_gflops": result.sgemm_numpy_gflops,
+        "sgemm_kernel_blas_gflops": result.sgemm_kernel_gflops,
         "compile_s": result.compile_s, "cached": result.cached, "threads": result.threads,
+        "blas": result.blas, "blas_backend": result.blas_backend,
+        "threading_layer": result.threading_layer, "layout": result.layout,
+        "cache_dir": result.cache_dir, "warnings": warnings,
         "peak_memory_bytes": result.peak_memory_bytes, "estimated_bytes": result.estimated_bytes,
         "max_rel_error": result.max_rel_error, "tolerance": result.tolerance, "check_passed": result.check_passed,
         "model_attention_flops": p.model_flops,
         "model_attention_s": result.median_s * p.model_flops / p.flops,
     })
+    for w in warnings:
+        print(f"attncalc: warning: {w}", file=sys.stderr)
     if fmt == "json":
         emit(json.dumps(doc, indent=2) + "\n")
     else:
@@ -107,8 +122,13 @@ def _table(d: dict, arch) -> None:
     t.add_row("counted FLOPs", f"{d['flops']:,} ({human_flops(d['flops'])}; same convention as `count`, matmuls)")
     t.add_row("time", f"median {d['median_s'] * 1e3:,.1f} ms (min {d['min_s'] * 1e3:,.1f}, max {d['max_s'] * 1e3:,.1f}) over {len(d['times_s'])} runs")
     t.add_row("achieved", f"{d['gflops']:,.1f} GFLOP/s on {d['threads']} threads")
+    lay = d["layout"]
+    t.add_row("executed with", f"{d['blas']}; numba {d['threading_layer']} threads; steps of "
+                               f"{lay['seqs']} sequence(s) x {lay['heads']} head(s), query tiles of {lay['block_q']}")
     if d["sgemm_gflops"]:
-        t.add_row("sgemm, same run", f"{d['sgemm_gflops']:,.1f} GFLOP/s: the block reached {d['ratio_to_sgemm']:.2f} of it")
+        t.add_row("sgemm, same run", f"{d['sgemm_gflops']:,.1f} GFLOP/s (the faster of NumPy's matmul "
+                                     f"{d['sgemm_numpy_gflops']:,.0f} and the kernel's BLAS {d['sgemm_kernel_blas_gflops']:,.0f}; "
+                                     f"spread {d['sgemm_spread']:.0%}): the block reached {d['ratio_to_sgemm']:.2f} of it")
     t.add_row("JIT compile", "loaded from cache (no compilation)" if d["cached"] else f"{d['compile_s']:.1f} s (first run; cached for the next)")
     t.add_row("peak memory added", f"{human_bytes(d['peak_memory_bytes'])} (estimated {human_bytes(d['estimated_bytes'])} before allocating)")
     if d["max_rel_error"] is not None:

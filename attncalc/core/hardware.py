@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, WorkloadError
-from ..spec.load import read_text
+from ..spec.load import data_dirs, data_files, read_text
 
 # dtype names accepted for compute, and the table key each reads.
 DTYPE_KEYS = {"fp32": "fp32", "float32": "fp32", "tf32": "tf32", "bf16": "bf16", "bfloat16": "bf16",
@@ -93,19 +93,12 @@ def dtype_key(dtype: str) -> str:
 
 
 def hardware_dirs() -> list[Path]:
-    package = Path(__file__).resolve().parent.parent
-    env = os.environ.get("ATTNCALC_HARDWARE")
-    candidates = ([Path(env)] if env else []) + [package / "hardware_data", package.parent / "hardware"]
-    return [p for p in candidates if p.is_dir()]
+    return data_dirs("ATTNCALC_HARDWARE", "hardware")
 
 
 @lru_cache(maxsize=1)
 def hardware_paths() -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for d in hardware_dirs():
-        for p in sorted(d.glob("*.toml")):
-            found.setdefault(p.stem, p)
-    return found
+    return data_files(hardware_dirs())
 
 
 def hardware_names() -> list[str]:

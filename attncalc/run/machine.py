@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import re
 import sys
 from contextlib import contextmanager
 from typing import Iterator
@@ -188,3 +189,75 @@ def blas_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         lib.set_threads(old if old else n)
+
+
+# --- MKL (optional: the `mkl` wheel, `pip install attncalc[mkl]`) ---------------------------------
+
+
+class MklLibrary:
+    """Intel MKL's single dynamic library (``libmkl_rt``), as far as ctypes can reach it.
+
+    ``sgemm``/``dgemm`` are its ILP64 CBLAS entry points (``cblas_?gemm_64``, 64-bit integers,
+    the same signature the kernels bind for OpenBLAS). The threading layer is set to
+    sequential before any other call (``MKL_Set_Threading_Layer``, oneMKL Developer Reference,
+    "Dynamic Libraries in the lib/intel64 Directory"): the kernels call gemm from their own
+    threads, one product per thread.
+    """
+
+    def __init__(self, path: str, lib: ctypes.CDLL):
+        self.path, self._lib = path, lib
+        self.sgemm = lib.cblas_sgemm_64
+        self.dgemm = lib.cblas_dgemm_64
+        buf = ctypes.create_string_buffer(256)
+        get_version = getattr(lib, "MKL_Get_Version_String", None)
+        if get_version is not None:
+            get_version.argtypes, get_version.restype = [ctypes.c_char_p, ctypes.c_int], None
+            get_version(buf, len(buf))
+        text = buf.value.decode(errors="replace")
+        match = re.search(r"Version (\d+(?:\.\d+)*)", text)
+        self.version = match.group(1) if match else text.strip()
+
+
+MKL_THREADING_SEQUENTIAL = 1  # mkl_service.h: MKL_THREADING_INTEL 0, SEQUENTIAL 1, ...
+
+
+def _mkl_candidates() -> list[str]:
+    import ctypes.util
+    import sysconfig
+
+    names = ("libmkl_rt.so.3", "libmkl_rt.so.2", "libmkl_rt.so", "libmkl_rt.3.dylib",
+             "libmkl_rt.2.dylib", "libmkl_rt.dylib", "mkl_rt.2.dll", "mkl_rt.dll")
+    dirs = []
+    for base in (sys.prefix, sys.base_prefix, sysconfig.get_config_var("LIBDIR") or ""):
+        if base:
+            dirs += [os.path.join(base, "lib"), os.path.join(base, "Library", "bin"), base]
+    found = [os.path.join(d, n) for d in dict.fromkeys(dirs) for n in names
+             if os.path.isfile(os.path.join(d, n))]
+    other = ctypes.util.find_library("mkl_rt")
+    if other:
+        found.append(other)
+    return found
+
+
+_MKL: list = []
+
+
+def mkl() -> MklLibrary | None:
+    """Find (once) MKL's runtime with ILP64 CBLAS, set it sequential; None when absent."""
+    if _MKL:
+        return _MKL[0]
+    info = None
+    for path in _mkl_candidates():
+        try:
+            lib = ctypes.CDLL(path)
+            set_layer = lib.MKL_Set_Threading_Layer
+            lib.cblas_sgemm_64, lib.cblas_dgemm_64  # noqa: B018 (ILP64 entry points present)
+        except (OSError, AttributeError):
+            continue
+        set_layer.argtypes, set_layer.restype = [ctypes.c_int], ctypes.c_int
+        if set_layer(MKL_THREADING_SEQUENTIAL) != MKL_THREADING_SEQUENTIAL:
+            continue
+        info = MklLibrary(path, lib)
+        break
+    _MKL.append(info)
+    return info

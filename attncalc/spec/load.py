@@ -22,21 +22,32 @@ from ..errors import ConfigError, UnknownModelError
 MAX_CONFIG_BYTES = 16 * 1024 * 1024  # a config larger than this is not a config
 
 
-def preset_dirs() -> list[Path]:
+def data_dirs(env: str, folder: str) -> list[Path]:
+    """Where a kind of data file lives: $env if set, then the wheel's copy (attncalc/<folder>_data),
+    then the checkout's (<folder>/ beside the package)."""
     package = Path(__file__).resolve().parent.parent
-    env = os.environ.get("ATTNCALC_PRESETS")
-    candidates = ([Path(env)] if env else []) + [package / "presets_data", package.parent / "presets"]
+    value = os.environ.get(env)
+    candidates = ([Path(value)] if value else []) + [package / f"{folder}_data", package.parent / folder]
     return [p for p in candidates if p.is_dir()]
+
+
+def data_files(dirs: list[Path]) -> dict[str, Path]:
+    """Name -> TOML file; the first directory wins on a clash."""
+    found: dict[str, Path] = {}
+    for d in dirs:
+        for p in sorted(d.glob("*.toml")):
+            found.setdefault(p.stem, p)
+    return found
+
+
+def preset_dirs() -> list[Path]:
+    return data_dirs("ATTNCALC_PRESETS", "presets")
 
 
 @lru_cache(maxsize=1)
 def preset_paths() -> dict[str, Path]:
     """Preset name -> file; the first directory wins on a clash."""
-    found: dict[str, Path] = {}
-    for d in preset_dirs():
-        for p in sorted(d.glob("*.toml")):
-            found.setdefault(p.stem, p)
-    return found
+    return data_files(preset_dirs())
 
 
 def preset_names() -> list[str]:

@@ -7,7 +7,7 @@ checks the output against :func:`reference_attention`, a plain NumPy implementat
 counts are not computed here: they come from the counting core.
 
 Modules, one role each: :mod:`.spec` (RunSpec, RunResult, validation, seeded inputs),
-:mod:`.memory` (estimate, guard, heads per step; runs before numba is imported or anything is
+:mod:`.layout` (the kernel's parallel decomposition), :mod:`.memory` (estimate, guard; runs before numba is imported or anything is
 allocated), :mod:`.reference` (NumPy reference and the check), :mod:`.probe` (sgemm probe),
 :mod:`.driver` (the kernel's buffers and tasks, compile), :mod:`.run` (run_attention).
 """
@@ -22,16 +22,9 @@ import os
 # is imported first, as ``attncalc run`` does; an explicit setting is kept.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-from .driver import Block, block_rows, compile_kernel, plan_tasks  # noqa: E402
-from .memory import (  # noqa: E402
-    BLOCK_K,
-    BLOCK_Q,
-    STEP_BUDGET,
-    STEP_COLS,
-    check_memory,
-    estimate_bytes,
-    step_plan,
-)
+from .driver import Block, compile_kernel, plan_tasks  # noqa: E402
+from .layout import BLOCK_K, BLOCK_Q, Layout, choose_layout  # noqa: E402
+from .memory import check_memory, estimate_bytes, step_plan  # noqa: E402
 from .probe import sgemm_probe  # noqa: E402
 from .reference import (  # noqa: E402
     CHECK_ROWS,
@@ -44,8 +37,8 @@ from .run import run_attention  # noqa: E402
 from .spec import RunResult, RunSpec, Weights, make_inputs, validate  # noqa: E402
 
 __all__ = [
-    "BLOCK_K", "BLOCK_Q", "CHECK_ROWS", "RTOL", "STEP_BUDGET", "STEP_COLS", "Block", "RunResult",
-    "RunSpec", "Weights", "block_rows", "check_memory", "check_rows", "compile_kernel",
+    "BLOCK_K", "BLOCK_Q", "CHECK_ROWS", "RTOL", "Block", "Layout", "RunResult",
+    "RunSpec", "Weights", "check_memory", "choose_layout", "check_rows", "compile_kernel",
     "estimate_bytes", "make_inputs", "max_rel_error", "plan_tasks", "reference_attention",
     "run_attention", "sgemm_probe", "step_plan", "validate",
 ]

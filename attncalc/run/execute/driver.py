@@ -9,79 +9,64 @@ import time
 
 import numpy as np
 
+from ...core.workload import Mask
 from .. import machine as sysinfo
-from .memory import BLOCK_K, BLOCK_Q, step_plan
+from .layout import Layout, choose_layout
 from .spec import DTYPES, RunSpec, Weights, make_inputs
 
 
-def _key_range(i: int, seq: int, causal: bool, window: int | None) -> tuple[int, int]:
-    if causal:
-        return (max(0, i - window + 1) if window else 0), i + 1
-    if window:
-        return max(0, i - window + 1), min(seq, i + window)
-    return 0, seq
+def plan_tasks(spec: RunSpec, lay: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The core's tasks of one step: (sequence in the step, local head, first query row).
 
-
-def plan_tasks(spec: RunSpec, kh: int) -> tuple[np.ndarray, np.ndarray]:
-    """The core's tasks of one step: (local head, first query row) of each query tile.
-
-    Ordered costliest first (causal tiles near the end of the sequence see more keys), which
-    the kernel's work queue turns into longest-processing-time-first scheduling.
+    Ordered costliest first (a tile's cost: its kept (query, key) pairs; causal tiles near the
+    end of the sequence see more keys), which the kernel's work queue turns into
+    longest-processing-time-first scheduling.
     """
-    s = spec.seq
-    tiles = []
-    for i0 in range(0, s, BLOCK_Q):
-        nq = min(BLOCK_Q, s - i0)
-        lo = _key_range(i0, s, spec.causal, spec.window)[0]
-        hi = _key_range(i0 + nq - 1, s, spec.causal, spec.window)[1]
-        keys = -(-(hi - lo) // BLOCK_K) * BLOCK_K  # whole key tiles
-        tiles.append((nq * keys, i0))
-    tasks = sorted(((cost, hl, i0) for hl in range(kh) for cost, i0 in tiles),
-                   key=lambda t: (-t[0], t[1], t[2]))
-    return (np.array([t[1] for t in tasks], np.int64), np.array([t[2] for t in tasks], np.int64))
+    s, bq = spec.seq, lay.block_q
+    mask = Mask(bool(spec.causal), spec.window or None)  # the counting core's one mask
 
+    def kept(i0: int) -> int:  # kept (query, key) pairs of the tile starting at row i0
+        return sum(hi - lo for lo, hi in (mask.key_range(i, s) for i in range(i0, min(s, i0 + bq))))
 
-def block_rows(seq: int, workers: int) -> int:
-    """Rows per chunk of the projection phases: 256, or an even split for short sequences.
-
-    Chunks of 256 rows keep each single-threaded product near BLAS peak and leave the work
-    queue enough chunks to even out threads that the machine slows down.
-    """
-    rows = -(-seq // workers)
-    return max(16, min(256, -(-rows // 16) * 16))
+    tiles = [(kept(i0), i0) for i0 in range(0, s, bq)]
+    tasks = sorted(((cost, sq, hl, i0) for sq in range(lay.seqs) for hl in range(lay.heads)
+                    for cost, i0 in tiles), key=lambda t: (-t[0], t[3], t[1], t[2]))
+    return (np.array([t[1] for t in tasks], np.int64), np.array([t[2] for t in tasks], np.int64),
+            np.array([t[3] for t in tasks], np.int64))
 
 
 class Block:
     """Buffers and scratch for one shape; ``__call__(x, out)`` runs one block."""
 
-    def __init__(self, spec: RunSpec, weights: Weights, workers: int):
+    def __init__(self, spec: RunSpec, weights: Weights, workers: int,
+                 layout: Layout | None = None):
         from .. import kernels
 
         self.k = kernels
         self.spec, self.w = spec, weights
         dt = DTYPES[spec.dtype]
         s, dh = spec.seq, spec.d_head
-        self.kh, kg = step_plan(spec)
-        self.q_buf = np.empty((s, self.kh * dh), dt)
-        self.c_buf = np.empty((s, self.kh * dh), dt)
-        self.k_buf = np.empty((s, kg * dh), dt)
-        self.v_buf = np.empty((s, kg * dh), dt)
-        self.task_head, self.task_row = plan_tasks(spec, self.kh)
-        self.rows = block_rows(s, workers)
-        self.block_q, self.block_k = BLOCK_Q, BLOCK_K
-        self.s_scr = np.empty((workers, BLOCK_Q, BLOCK_K), dt)
-        self.m_scr = np.empty((workers, BLOCK_Q), dt)
-        self.l_scr = np.empty((workers, BLOCK_Q), dt)
+        lay = self.layout = layout or choose_layout(spec, workers)
+        rows = lay.seqs * s
+        self.q_buf = np.empty((rows, lay.heads * dh), dt)
+        self.c_buf = np.empty((rows, lay.heads * dh), dt)
+        self.k_buf = np.empty((rows, lay.kv_groups * dh), dt)
+        self.v_buf = np.empty((rows, lay.kv_groups * dh), dt)
+        self.task_seq, self.task_head, self.task_row = plan_tasks(spec, lay)
+        self.s_scr = np.empty((workers, lay.block_q, lay.block_k), dt)
+        self.m_scr = np.empty((workers, lay.block_q), dt)
+        self.l_scr = np.empty((workers, lay.block_q), dt)
         self.counters = np.zeros(3, np.int64)
 
     def __call__(self, x: np.ndarray, out: np.ndarray) -> None:
-        s, w = self.spec, self.w
+        s, w, lay = self.spec, self.w, self.layout
         d = s.d_model
         self.k.attention_block(
             x.reshape(-1, d), w.w_q, w.w_k, w.w_v, w.w_o, out.reshape(-1, d), self.q_buf,
             self.k_buf, self.v_buf, self.c_buf, self.s_scr, self.m_scr, self.l_scr, s.seq,
-            s.n_heads, s.n_kv_heads, self.kh, bool(s.causal), int(s.window or 0),
-            self.block_q, self.block_k, self.rows, self.task_head, self.task_row, self.counters,
+            s.n_heads, s.n_kv_heads, lay.heads, lay.seqs, bool(s.causal), int(s.window or 0),
+            lay.block_q, lay.block_k, lay.proj_rows, lay.proj_cols, lay.out_rows, lay.out_cols,
+            self.task_seq, self.task_head, self.task_row, self.counters,
         )
 
 

@@ -16,6 +16,17 @@ def sgemm_probe(threads: int | None = None, target_s: float = 0.2, repeats: int 
     Calibrated on a 1024^3 product, then ``repeats`` timed products of side n (a multiple of
     256); returns the median. BLAS runs on ``threads`` threads (default: as configured).
     """
+    return statistics.median(sgemm_samples(threads, target_s, repeats))
+
+
+# Spread of the probe's samples, (max - min) / median, above which run warns that the machine
+# was busy during the probe (a quiet machine gives a few percent).
+NOISY_SPREAD = 0.15
+
+
+def sgemm_samples(threads: int | None = None, target_s: float = 0.2,
+                  repeats: int = 3) -> list[float]:
+    """The probe's individual GFLOP/s samples (see :func:`sgemm_probe`)."""
     with sysinfo.blas_threads(threads):
         rng = np.random.default_rng(0)
         a = rng.standard_normal((1024, 1024), dtype=np.float32)
@@ -35,4 +46,36 @@ def sgemm_probe(threads: int | None = None, target_s: float = 0.2, repeats: int 
             t0 = time.perf_counter()
             np.matmul(a, b, out=c)
             times.append(time.perf_counter() - t0)
-    return 2 * n**3 / statistics.median(times) / 1e9
+    return [2 * n**3 / t / 1e9 for t in times]
+
+
+def kernel_sgemm_samples(threads: int, target_s: float = 0.2, repeats: int = 3) -> list[float]:
+    """GFLOP/s samples of a square float32 product through the kernel's own BLAS and threads.
+
+    Row panels of 256 over ``threads`` numba workers, each a single-threaded gemm of the
+    backend the kernel binds (MKL or OpenBLAS): the yardstick for that backend, which NumPy's
+    matmul is not when the kernel uses MKL. Same sizing as :func:`sgemm_samples`.
+    """
+    from .. import kernels
+
+    counters = np.zeros(threads + 1, np.int64)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1024, 1024), dtype=np.float32)
+    c = np.empty_like(a)
+    with sysinfo.blas_threads(1):
+        kernels.gemm_panels(a, a, c, 256, counters)
+        t0 = time.perf_counter()
+        kernels.gemm_panels(a, a, c, 256, counters)
+        rate = 2 * 1024**3 / max(time.perf_counter() - t0, 1e-6)
+        n = int(round((target_s * rate / 2) ** (1 / 3) / 256)) * 256
+        n = min(max(n, 512), 8192)
+        a = rng.standard_normal((n, n), dtype=np.float32)
+        b = rng.standard_normal((n, n), dtype=np.float32)
+        c = np.empty_like(a)
+        kernels.gemm_panels(a, b, c, 256, counters)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            kernels.gemm_panels(a, b, c, 256, counters)
+            times.append(time.perf_counter() - t0)
+    return [2 * n**3 / t / 1e9 for t in times]

@@ -3,19 +3,63 @@
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from dataclasses import asdict
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import numpy as np
 
 from .. import machine as sysinfo
 from ...errors import WorkloadError
+from ..settings import check_environment
 from .driver import Block, compile_kernel
 from .memory import check_memory
-from .probe import sgemm_probe
+from .probe import NOISY_SPREAD, kernel_sgemm_samples, sgemm_samples
 from .reference import RTOL, max_rel_error
 from .spec import RunResult, RunSpec, make_inputs
+
+
+@contextmanager
+def _threading_layer_errors() -> Iterator[None]:
+    """numba refuses a threading layer it cannot load at its first thread launch (a ValueError
+    with a hint); say it in one line, naming the setting."""
+    try:
+        yield
+    except ValueError as err:
+        if "threading layer" not in str(err).lower():
+            raise
+        import os
+
+        layer = os.environ.get("NUMBA_THREADING_LAYER", "")
+        first = str(err).strip().splitlines()[0]
+        hint = " (pip install tbb)" if "tbb" in str(err).lower() else ""
+        raise WorkloadError(f"NUMBA_THREADING_LAYER={layer}: {first}{hint}") from None
+
+
+def _compile_with_clock(dtype: str, say: Callable[[str], None]) -> tuple[float, bool]:
+    """compile_kernel, saying the elapsed seconds every half second while it runs.
+
+    A first compile takes about 10 s (both dtypes, 2-core VM); a load from the cache well under
+    one, so the clock only shows when there is something to wait for.
+    """
+    done = threading.Event()
+    t0 = time.perf_counter()
+
+    def tick() -> None:
+        while not done.wait(0.5):
+            say(f"compiling the kernel for {dtype} (first run only; cached after it): "
+                f"{time.perf_counter() - t0:.0f} s")
+
+    clock = threading.Thread(target=tick, daemon=True)
+    clock.start()
+    try:
+        with _threading_layer_errors():
+            return compile_kernel(dtype)
+    finally:
+        done.set()
+        clock.join()
 
 
 def _set_threads(spec: RunSpec) -> int:
@@ -41,14 +85,19 @@ def run_attention(spec: RunSpec, progress: Callable[[str], None] | None = None,
     A KeyboardInterrupt between kernel calls propagates after BLAS threads are restored.
     """
     say = progress or (lambda _msg: None)
+    check_environment()  # numba settings the kernel cannot run under: one line, exit 2
     estimated = check_memory(spec)  # before numba is imported or anything is allocated
 
     say("loading the kernel")
     from .. import kernels
 
-    threads = _set_threads(spec)
+    with _threading_layer_errors():
+        threads = _set_threads(spec)
     say("compiling the kernel (cached after the first run)")
-    compile_s, cached = compile_kernel(spec.dtype)
+    compile_s, cached = _compile_with_clock(spec.dtype, say)
+    import numba
+
+    layer = numba.threading_layer()
 
     sysinfo.reset_peak_rss()
     base = sysinfo.current_rss()
@@ -59,6 +108,7 @@ def run_attention(spec: RunSpec, progress: Callable[[str], None] | None = None,
     out = np.empty_like(x)
     spare = np.empty_like(x) if spec.layers > 1 else None
     block = Block(spec, weights, threads)
+    layout = block.layout
 
     def forward() -> np.ndarray:
         src, dst = x, out
@@ -83,10 +133,28 @@ def run_attention(spec: RunSpec, progress: Callable[[str], None] | None = None,
         if spec.check:
             block(x, out)
     block = spare = None  # free K, V and the scratch before the check
-    gflops = None
+    gflops = spread = None
+    samples: list[float] = []
+    warnings: list[str] = []
+    if kernels.CACHE_NOTE:
+        warnings.append(kernels.CACHE_NOTE)
+    numpy_gflops = kernel_gflops = None
     if probe:
         say("sgemm probe")
-        gflops = sgemm_probe(threads)
+        numpy_samples = sgemm_samples(threads)
+        kernel_samples = kernel_sgemm_samples(threads)
+        numpy_gflops = statistics.median(numpy_samples)
+        kernel_gflops = statistics.median(kernel_samples)
+        # the yardstick: the faster of NumPy's matmul and the kernel's own BLAS on its threads
+        samples = kernel_samples if kernel_gflops > numpy_gflops else numpy_samples
+        gflops = statistics.median(samples)
+        spread = (max(samples) - min(samples)) / gflops
+        if spread > NOISY_SPREAD:
+            warnings.append(
+                f"the sgemm probe varied by {spread:.0%} within this run "
+                f"({min(samples):.0f}-{max(samples):.0f} GFLOP/s): the machine was busy, so the "
+                "ratio to sgemm is unreliable; rerun on a quiet machine"
+            )
     if spec.check:
         say("checking against the NumPy reference")
         err = max_rel_error(spec, x, weights, out)
@@ -97,4 +165,8 @@ def run_attention(spec: RunSpec, progress: Callable[[str], None] | None = None,
         compile_s=compile_s, cached=cached, threads=threads, peak_memory_bytes=int(peak),
         estimated_bytes=estimated, sgemm_gflops=gflops, max_rel_error=err, tolerance=tol,
         check_passed=passed, blas_backend=kernels.BLAS_BACKEND, spec=asdict(spec),
+        blas=kernels.BLAS_DESCRIPTION, threading_layer=layer, sgemm_samples=samples,
+        sgemm_spread=spread, sgemm_numpy_gflops=numpy_gflops, sgemm_kernel_gflops=kernel_gflops,
+        cache_dir=kernels.env.CACHE_DIR, layout=asdict(layout),
+        warnings=warnings,
     )

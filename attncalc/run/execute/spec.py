@@ -18,6 +18,35 @@ from ...errors import WorkloadError
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
+def normalize_dtype(name: str) -> str:
+    """float32 or float64 from any spelling `count` takes for fp32/fp64 (core.memory.DTYPES:
+    fp32, float32, f32, single; fp64, float64, f64, double; any case, "-" and "_" ignored).
+
+    Other types `count` knows (bf16, fp16, fp8, int8, int4) are refused with the reason: the
+    kernel executes float32 and float64 only (NumPy has no bfloat16, and the BLAS gemm it calls
+    is sgemm or dgemm). tf32, which `count` stores as 4 bytes, is refused too: the kernel
+    computes full float32, not TF32's 10-bit mantissa.
+    """
+    from ...core.memory import canonical_dtype
+    from ...errors import shown
+
+    key = str(name).strip().lower().replace("-", "").replace("_", "")
+    if key == "tf32":
+        raise WorkloadError("--dtype tf32: the kernel computes full float32 (sgemm), not TF32; "
+                            "use fp32")
+    try:
+        canon = canonical_dtype(name)
+    except WorkloadError:
+        raise WorkloadError(f"--dtype {shown(name)}: unknown; run takes fp32 (float32, f32, "
+                            "single) or fp64 (float64, f64, double)") from None
+    if canon in ("fp32", "fp64"):
+        return "float32" if canon == "fp32" else "float64"
+    raise WorkloadError(
+        f"--dtype {shown(name)}: the kernel executes float32 or float64 only (sgemm/dgemm); "
+        f"{canon} can be counted (`attncalc count --dtype {canon}`), not run"
+    )
+
+
 @dataclass
 class RunSpec:
     """One executed workload: the attention block's shape and how to run it."""
@@ -59,6 +88,15 @@ class RunResult:
     check_passed: bool | None = None
     blas_backend: str = ""
     spec: dict = field(default_factory=dict)
+    blas: str = ""  # which BLAS library and version the kernel's gemm calls
+    threading_layer: str = ""  # numba's threading layer in use
+    sgemm_samples: list[float] = field(default_factory=list)
+    sgemm_spread: float | None = None  # (max - min) / median of the probe's samples
+    sgemm_numpy_gflops: float | None = None  # NumPy's matmul on ``threads`` threads
+    sgemm_kernel_gflops: float | None = None  # the kernel's BLAS, row panels on its threads
+    cache_dir: str | None = None  # where numba caches the compiled kernel (None: nowhere)
+    layout: dict = field(default_factory=dict)  # the kernel's decomposition (see layout.py)
+    warnings: list[str] = field(default_factory=list)  # for stderr: noisy probe, cache fallback
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -87,7 +125,7 @@ def validate(spec: RunSpec) -> None:
     if spec.max_memory is not None:
         _positive("max_memory", spec.max_memory)
     if spec.dtype not in DTYPES:
-        raise WorkloadError(f"dtype must be one of {', '.join(DTYPES)}, got {spec.dtype!r}")
+        spec.dtype = normalize_dtype(spec.dtype)  # fp32 -> float32; bf16 etc. refused
 
 
 @dataclass

@@ -7,7 +7,8 @@ Modules, one role each:
 
 - :mod:`.env`: numba's cache directory and threading layer (set before numba loads), and
   cache freshness keyed on the whole package;
-- :mod:`.blas`: the BLAS ``gemm`` bound as an external symbol (or a portable callback);
+- :mod:`.blas`: the BLAS ``gemm`` (MKL when installed, else NumPy's OpenBLAS) bound as an
+  external symbol (or a portable callback);
 - :mod:`.expf`: the vectorised float32 exp and the softmax's row operations;
 - :mod:`.core`: the attention core (tiles of queries, online softmax, masking by key ranges);
 - :mod:`.block`: the whole block, phased by steps of heads (projections, core, output).
@@ -24,11 +25,13 @@ from . import env
 env.configure()
 env.apply_threading_layer()
 
-from .blas import BLAS_BACKEND  # noqa: E402
-from .block import attention_block  # noqa: E402
+from .blas import BLAS_BACKEND, BLAS_DESCRIPTION  # noqa: E402
+from .env import CACHE_DIR, CACHE_NOTE  # noqa: E402  (set by configure() above)
+from .block import attention_block, gemm_panels  # noqa: E402
 from .core import attention_core  # noqa: E402
 from .expf import exp_tile_check  # noqa: E402
 
-env.stamp_caches(attention_block, attention_core, exp_tile_check)
+env.stamp_caches(attention_block, attention_core, exp_tile_check, gemm_panels)
 
-__all__ = ["BLAS_BACKEND", "attention_block", "attention_core", "exp_tile_check"]
+__all__ = ["BLAS_BACKEND", "BLAS_DESCRIPTION", "CACHE_DIR", "CACHE_NOTE", "attention_block",
+           "attention_core", "exp_tile_check", "gemm_panels"]

@@ -24,6 +24,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .blas import CBLAS_NO_TRANS, CBLAS_TRANS, gemm
+from .env import CACHE
 from .expf import exp_exact, exp_tile, row_max, scale, zero
 
 # Rows per band where a tile is partly masked (see _attend_tile).
@@ -140,14 +141,14 @@ def _attend_tile(f32, q_addr, ldq, k_addr, v_addr, ldkv, c_addr, ldc, c_t, i0, n
         scale(c_t[i], 1.0 / l_t[i])
 
 
-@njit(parallel=True, cache=True, fastmath=True, nogil=True)
+@njit(parallel=True, cache=CACHE, fastmath=True, nogil=True)
 def attention_core(q_buf, k_buf, v_buf, c_buf, s_scr, m_scr, l_scr, seq, d_head, group, h0, g0,
-                   causal, window, block_q, block_k, task_head, task_row, counters):
-    """Phase A of one step (one sequence, heads h0 ..): C = softmax(mask(Q K^T)) V.
+                   causal, window, block_q, block_k, task_seq, task_head, task_row, counters):
+    """Phase A of one step (sequences and heads h0 .. of the step): C = softmax(mask(Q K^T)) V.
 
-    q_buf, c_buf [seq, kh*d_head] (Q already scaled); k_buf, v_buf [seq, kg*d_head] hold the kv
-    groups g0 ..; one task per (local head, query tile), taken from a work queue
-    (``counters[1]``) by ``s_scr.shape[0]`` workers.
+    q_buf, c_buf [nb*seq, kh*d_head] (Q already scaled); k_buf, v_buf [nb*seq, kg*d_head] hold
+    the kv groups g0 ..; one task per (sequence, local head, query tile), taken from a work
+    queue (``counters[1]``) by ``s_scr.shape[0]`` workers.
     """
     f32 = q_buf.itemsize == 4
     isz = q_buf.itemsize
@@ -165,12 +166,16 @@ def attention_core(q_buf, k_buf, v_buf, c_buf, s_scr, m_scr, l_scr, seq, d_head,
             t = fetch_add(counters, 1, 1)
             if t >= n_tasks:
                 break
+            r_seq = task_seq[t] * seq
             hl = task_head[t]
             i0 = task_row[t]
             nq = min(block_q, seq - i0)
             gl = (h0 + hl) // group - g0
             col = hl * d_head
-            _attend_tile(f32, qa + (i0 * ldq + col) * isz, ldq, ka + gl * d_head * isz,
-                         va + gl * d_head * isz, ldkv, ca + (i0 * ldq + col) * isz, ldq,
-                         c_buf[i0:i0 + nq, col:col + d_head], i0, nq, seq, causal, window,
+            r = r_seq + i0
+            _attend_tile(f32, qa + (r * ldq + col) * isz, ldq,
+                         ka + (r_seq * ldkv + gl * d_head) * isz,
+                         va + (r_seq * ldkv + gl * d_head) * isz, ldkv,
+                         ca + (r * ldq + col) * isz, ldq,
+                         c_buf[r:r + nq, col:col + d_head], i0, nq, seq, causal, window,
                          block_k, s_t, m_t, l_t)

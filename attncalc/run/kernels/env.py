@@ -10,35 +10,42 @@ import hashlib
 import os
 import sys
 
-
-def _cache_dir_for(package_dir: str) -> str | None:
-    """A user cache dir when the package dir (where numba puts ``__pycache__``) is read-only."""
-    pycache = os.path.join(package_dir, "__pycache__")
-    target = pycache if os.path.isdir(pycache) else package_dir
-    if os.access(target, os.W_OK):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "attncalc", "numba")
+from ..settings import check_environment, choose_cache_dir
 
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
+#: False when no writable cache directory exists: the kernels are then compiled without
+#: ``cache=True`` (numba refuses ``cache=True`` without a place to write). Set by configure().
+CACHE = True
+#: Where the compiled kernels are cached (None: numba's default beside the package, or none).
+CACHE_DIR: str | None = None
+#: What configure() changed from the user's settings, for stderr (None: nothing to say).
+CACHE_NOTE: str | None = None
+
 
 def configure() -> None:
-    """Set NUMBA_CACHE_DIR (when needed) and the threading layer; call before importing numba."""
-    if "NUMBA_CACHE_DIR" not in os.environ:
-        user_cache = _cache_dir_for(PACKAGE_DIR)
-        if user_cache is not None:
-            os.makedirs(user_cache, exist_ok=True)
-            os.environ["NUMBA_CACHE_DIR"] = user_cache
-            if "numba" in sys.modules:  # imported earlier by someone else: re-read it
-                from numba.core import config
+    """Check numba's settings, choose the cache directory and the threading layer.
 
-                config.reload_config()
+    Call before importing numba. Raises WorkloadError for a setting the kernel cannot run
+    under (see :mod:`attncalc.run.settings`).
+    """
+    global CACHE, CACHE_DIR, CACHE_NOTE
+    check_environment()
+    cache_dir, CACHE, CACHE_NOTE = choose_cache_dir(PACKAGE_DIR)
+    CACHE_DIR = cache_dir if cache_dir is not None else (
+        os.path.join(PACKAGE_DIR, "__pycache__") if CACHE else None)
+    if cache_dir is not None and os.environ.get("NUMBA_CACHE_DIR") != cache_dir:
+        os.environ["NUMBA_CACHE_DIR"] = cache_dir
+        if "numba" in sys.modules:  # imported earlier by someone else: re-read it
+            from numba.core import config
+
+            config.reload_config()
     # numba's OpenMP threading layer and another OpenMP runtime in one process (PyTorch in the
     # benchmark) slow each other down badly; the workqueue layer has no such conflict and costs
     # nothing here (one parallel region per phase, tasks of milliseconds).
-    os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+    if not os.environ.get("NUMBA_THREADING_LAYER", "").strip():
+        os.environ["NUMBA_THREADING_LAYER"] = "workqueue"
 
 
 def apply_threading_layer() -> None:

@@ -18,6 +18,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from .env import CACHE
+
 # Cephes expf: exp(x) = 2^n * exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 split in two
 # for exactness), exp(r) = 1 + r + r^2 P(r) on |r| <= ln(2) / 2.
 _LOG2E = np.float32(1.44269504088896341)
@@ -121,7 +123,7 @@ def exp_exact(seg, m):
     return total
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=CACHE, fastmath=True)
 def exp_tile_check(x, m):
     """Test hook: the vectorised float32 exp applied to a copy of ``x`` (1-D float32)."""
     row = x.copy()
