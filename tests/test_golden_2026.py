@@ -19,8 +19,8 @@ from .conftest import GOLDEN
 GOLDEN_2026 = json.loads((GOLDEN / "golden_2026.json").read_text())["models"]
 CONFIGS = GOLDEN / "hf_configs_2026"
 FULL_MATMUL = Convention(attention="full", ops="matmul")  # what FlopCounterMode counts (eager attention)
-# Not (yet) read: encoder-decoder and state-space hybrids are modelled separately; these configs
-# must be refused by name, never counted wrong.
+# Configs that must be refused by name, never counted wrong. (T5 and Jamba, whose layer kinds are
+# stacks and mixers, are tested in tests/test_golden_encdec.py.)
 REFUSED = {"gpt2-cross-attention": "add_cross_attention", "defaults-deepseek-v2": "num_experts_per_tok"}
 NAMES = sorted(n for n in GOLDEN_2026 if n not in REFUSED and GOLDEN_2026[n]["class"] not in
                ("T5ForConditionalGeneration", "JambaForCausalLM"))

@@ -387,7 +387,7 @@ def test_folder_without_config_json(cli, tmp_path):
 
 def test_unsupported_model_type_names_the_next_step(cli, tmp_path):
     f = tmp_path / "config.json"
-    f.write_text('{"model_type": "t5"}')
+    f.write_text('{"model_type": "bart"}')
     one_line_error(cli("count", str(f)), "`attncalc init NAME`")
 
 

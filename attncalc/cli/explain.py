@@ -32,7 +32,9 @@ def explain(
     s = arch.n_ctx if seq is None else positive("--seq", seq)
     conv = Convention(attention.value, "matmul", macs)
     report = build(arch, Workload(seq=s), conv)
-    sections = param_steps(arch, report.params) + flop_steps(arch, report.flops.forward, s, conv)
+    from ..present.mixers import mixer_steps
+
+    sections = param_steps(arch, report.params) + mixer_steps(report) + flop_steps(arch, report.flops.forward, s, conv)
     from ..present.explain import explain_blocks, explain_document, explain_plain, explain_title
 
     title = explain_title(arch)

@@ -29,6 +29,7 @@ OptModel = Annotated[Optional[str], typer.Argument(help=MODEL_HELP + " Optional 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Sequences per forward pass / decode step.")]
 Seq = Annotated[Optional[int], typer.Option("--seq", "-s", help="Tokens per sequence (default: the model's n_ctx).", show_default=False)]
 Context = Annotated[Optional[int], typer.Option("--context", "-c", help="Tokens in the KV cache for decode and memory (default: --seq).", show_default=False)]
+EncoderSeq = Annotated[Optional[int], typer.Option("--encoder-seq", help="Encoder-decoder models (T5): tokens per encoder sequence, read by the encoder and the cross-attention (default: --seq).", show_default=False)]
 Tokens = Annotated[Optional[str], typer.Option("--tokens", "-t", help="Training tokens, e.g. 300e9 or 1.4T.", show_default=False)]
 Recompute = Annotated[bool, typer.Option("--recompute", help="Training with full activation recomputation (one more forward).")]
 Attention = Annotated[AttentionMode, typer.Option("--attention", help="auto: the model's own (causal for decoders); causal: the triangle; full: S × S.")]

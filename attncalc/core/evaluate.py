@@ -11,6 +11,12 @@ FLOP conventions (each a named option, shown in every output header):
   ``workload.ELEMENTWISE`` (softmax, norms, activations, biases, residual adds).
 - Embedding lookups cost nothing; the logits are a matmul even when tied.
 - Mixture of experts: each token runs the router and top_k experts (Fedus et al. 2021).
+- Encoder-decoder (T5): the encoder stack and the cross-attention's K and V run over the encoder's
+  tokens (``encoder_seq`` per sequence); cross-attention pairs are decoder tokens x encoder tokens.
+  A decode step runs the decoder only: one new token per sequence attends over the decoder's cache
+  (self) and over the encoder's cached keys and values (cross); nothing runs over the encoder.
+- Mamba layers (hybrids): see core.parts.mamba; products of two activations (the scan's readout)
+  are counted like matmuls.
 - Training = forward + backward, the backward 2 x forward (Kaplan et al. 2020 sec. 2.1), plus one
   more forward with full activation recomputation (Korthikanti et al. 2022).
 """
@@ -67,8 +73,35 @@ def inactive_params(node: Part | Weight | Op, times: int = 1) -> int:
 
 def cached_numbers(kind: Part) -> int:
     """Numbers one block of this kind keeps in the KV cache per token (keys and values of every
-    key/value head: 2 x n_kv_heads x d_head for grouped-query attention)."""
-    return sum(w.rows * t for w, t in weights(replace(kind, count=1)) if w.cached)
+    key/value head: 2 x n_kv_heads x d_head for grouped-query attention). An encoder block keeps
+    none: the encoder runs once, before decoding."""
+    if kind.pattern is not None and kind.pattern.encoder:
+        return 0
+    return sum(w.rows * t for w, t in weights(replace(kind, count=1)) if w.cached and w.over == "tokens")
+
+
+def cross_cached_numbers(kind: Part) -> int:
+    """Numbers one decoder block keeps per ENCODER token: its cross-attention keys and values,
+    computed once per sequence (2 x n_heads x d_head for T5)."""
+    return sum(w.rows * t for w, t in weights(replace(kind, count=1)) if w.cached and w.over == "encoder_tokens")
+
+
+def ops(node: Part | Weight | Op, times: int = 1) -> Iterator[tuple[Op, int]]:
+    """Every op of the description (element-wise work of weights too) with how many copies run."""
+    if isinstance(node, Op):
+        yield node, times
+    elif isinstance(node, Weight):
+        if node.work is not None:
+            yield node.work, times
+    else:
+        for c in node.children:
+            yield from ops(c, times * node.count)
+
+
+def state_numbers(kind: Part) -> int:
+    """Numbers one block of this kind keeps per sequence between decode steps, whatever the context:
+    a Mamba layer's SSM state and conv window (d_inner x (d_state + d_conv))."""
+    return sum(o.width * t for o, t in ops(replace(kind, count=1)) if o.kind == "state")
 
 
 # --- FLOPs --------------------------------------------------------------------------------------
@@ -85,10 +118,20 @@ class _Pass:
     sequences: int  # rows through the pooler (0 when decoding)
     pairs: int = 0
     positions: int = 0
+    enc_length: int = 0  # encoder-decoder: tokens per encoder sequence
+    enc_tokens: int = 0  # tokens through the encoder (0 when decoding: it ran before)
+    cross_pairs: int = 0  # (decoder query, encoder key) pairs of one head
 
     def units(self, over: str) -> int:
         return {"tokens": self.tokens, "pairs": self.pairs, "positions": self.positions,
-                "sequences": self.sequences}[over]
+                "sequences": self.sequences, "encoder_tokens": self.enc_tokens,
+                "cross_pairs": self.cross_pairs}[over]
+
+    def encoder(self) -> "_Pass | None":
+        """The pass through an encoder stack: its tokens, its length; none when decoding."""
+        if self.mode != "forward":
+            return None
+        return replace(self, tokens=self.enc_tokens, length=self.enc_length)
 
     def under(self, mask: Mask) -> "_Pass":
         """Per-head pairs and position rows under one block kind's mask."""
@@ -111,11 +154,15 @@ def _flops(node: Part | Weight | Op, w: _Pass, a: Architecture, conv: Convention
     if isinstance(node, Op):
         if node.variant and node.variant != conv.latent:
             return None
-        if node.kind == "attention":
-            p, h = w.pairs, node.heads
+        if node.kind == "state":
+            return None
+        if node.kind in ("attention", "product"):
+            p, h = w.units(node.over), node.heads
             heads = f"{h} heads × " if h != 1 else ""
+            unit = {"pairs": "pairs", "cross_pairs": "pairs"}.get(node.over, node.over)
             return Node(node.name, node.label, k * h * p * node.width,
-                        formula=f"{k} × {heads}{p:,} pairs × {node.width}", kind="attention")
+                        formula=f"{k} × {heads}{p:,} {unit} × {node.width if node.kind == 'attention' else f'{node.width:,}'}",
+                        kind="attention" if node.kind == "attention" else "matmul")
         elements = w.units(node.over) * node.width
         if conv.ops != "all" or not elements:
             return None
@@ -123,6 +170,10 @@ def _flops(node: Part | Weight | Op, w: _Pass, a: Architecture, conv: Convention
         return Node(node.name, node.label, elements * cost, formula=f"{elements:,} × {cost} ({node.cost})",
                     kind="elementwise")
     count = node.count
+    if node.pattern is not None and node.pattern.encoder:
+        w = w.encoder()
+        if w is None:
+            return None
     if node.pattern is not None:
         w = w.under(conv.mask(a, node.pattern))
     if node.active is not None:  # routed: one node for the experts a token runs
@@ -137,26 +188,36 @@ def _pass_tree(a: Architecture, w: _Pass, conv: Convention) -> Node:
     return replace(tree, name=w.mode)
 
 
-def forward(a: Architecture, batch: int, seq: int, conv: Convention = Convention()) -> Node:
-    """A forward pass over ``batch`` sequences of ``seq`` tokens (prefill)."""
+def forward(a: Architecture, batch: int, seq: int, conv: Convention = Convention(),
+            encoder_seq: int | None = None) -> Node:
+    """A forward pass over ``batch`` sequences of ``seq`` tokens (prefill); an encoder-decoder's
+    encoder reads ``encoder_seq`` tokens per sequence (default ``seq``)."""
     positive("batch", batch), positive("seq", seq)
-    return _pass_tree(a, _Pass("forward", batch, seq, batch * seq, batch), conv)
+    enc = seq if encoder_seq is None else positive("encoder_seq", encoder_seq)
+    enc = enc if a.is_encoder_decoder else 0
+    return _pass_tree(a, _Pass("forward", batch, seq, batch * seq, batch, enc_length=enc, enc_tokens=batch * enc,
+                               cross_pairs=batch * seq * enc), conv)
 
 
-def decode(a: Architecture, batch: int, context: int, conv: Convention = Convention()) -> Node:
-    """One decode step: one new token per sequence, attending over a cache of ``context`` tokens."""
+def decode(a: Architecture, batch: int, context: int, conv: Convention = Convention(),
+           encoder_seq: int | None = None) -> Node:
+    """One decode step: one new token per sequence, attending over a cache of ``context`` tokens
+    (and, for an encoder-decoder, over the ``encoder_seq`` encoder tokens: default ``context``)."""
     positive("batch", batch), positive("context", context, 0)
-    return _pass_tree(a, _Pass("decode", batch, context, batch, 0), conv)
+    enc = context if encoder_seq is None else positive("encoder_seq", encoder_seq)
+    enc = enc if a.is_encoder_decoder else 0
+    return _pass_tree(a, _Pass("decode", batch, context, batch, 0, enc_length=enc, cross_pairs=batch * enc), conv)
 
 
 def training(a: Architecture, tokens: int, seq: int, conv: Convention = Convention(),
-             recompute: bool = False) -> dict[str, int]:
+             recompute: bool = False, encoder_seq: int | None = None) -> dict[str, int]:
     """Training on ``tokens`` tokens cut into sequences of ``seq``: forward + backward (2 x the
     forward of every part the loss reaches), plus one more forward with full activation
     recomputation. A last partial sequence is counted at its own length."""
     positive("tokens", tokens), positive("seq", seq)
     full, rest = divmod(tokens, seq)
-    passes = ([forward(a, full, seq, conv)] if full else []) + ([forward(a, 1, rest, conv)] if rest else [])
+    passes = ([forward(a, full, seq, conv, encoder_seq)] if full else []) + \
+        ([forward(a, 1, rest, conv, encoder_seq)] if rest else [])
     untrained = [p.name for p in describe(a).children if isinstance(p, Part) and not p.trained]
     fwd = sum(t.total for t in passes)
     reached = fwd - sum(t.total_at(name) for t in passes for name in untrained)

@@ -72,6 +72,9 @@ class KindParams:
     mlp_active_per_block: int
     norms_per_block: int
     total: int
+    mixer: str = "attention"  # attention | mamba (a hybrid's state-space layers)
+    cross_attention_per_block: int = 0  # an encoder-decoder's decoder blocks
+    mamba_per_block: int = 0
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class Params:
     pooler: int
     conventions: ParamConventions
     kinds: list[KindParams]
+    cross_attention: int  # cross-attention in all decoder blocks (encoder-decoder)
+    mamba: int  # Mamba mixers in all blocks (hybrids)
     tree: Node = hidden()
 
     def share(self, part: int) -> Fraction:
@@ -135,6 +140,17 @@ def main_kind(kinds: tuple[Node, ...]) -> Node:
     return max(kinds, key=lambda k: k.count)
 
 
+def attention_kind(kinds: tuple[Node, ...]) -> Node:
+    """The block kind most attention layers have: what per-head and per-block attention figures
+    describe (a hybrid's Mamba layers have no heads)."""
+    return main_kind(tuple(k for k in kinds if k.get("attention") is not None) or kinds)
+
+
+def kind_attention(k: Node) -> Node:
+    """A block kind's attention, or an empty node (a Mamba layer)."""
+    return k.get("attention") or Node("attention", "attention")
+
+
 def main_block(tree: Node) -> Node:
     """That kind's node in a parameter or FLOP tree."""
     return main_kind(tree.get("blocks").children)
@@ -151,7 +167,7 @@ def params_of(a: Architecture, tree: Node | None = None) -> Params:
     described = {k.name: k for k in block_kinds(model)}
     blk = main_kind(kinds)
     n = sum(k.count for k in kinds)
-    att, mlp = blk.child("attention"), blk.child("mlp")
+    att, mlp = kind_attention(attention_kind(kinds)), blk.child("mlp")
     mats = head_matrices(att)
     biases, rel = att.total_at("biases"), att.total_at("relative")
     heads_per_block = heads_of(att)
@@ -165,8 +181,10 @@ def params_of(a: Architecture, tree: Node | None = None) -> Params:
         d = described[k.name]
         mlp_k = k.child("mlp")
         idle = inactive_params(replace(d, count=1))
-        return KindParams(k.name, k.label, k.count, reach(d.pattern), k.each, k.child("attention").each, mlp_k.each,
-                          mlp_k.each - idle, k.total_at("norms"), k.total)
+        return KindParams(k.name, k.label, k.count, reach(d.pattern), k.each, kind_attention(k).each, mlp_k.each,
+                          mlp_k.each - idle, k.total_at("norms"), k.total,
+                          "mamba" if k.get("mamba") else "attention", k.get("cross_attention").each if k.get("cross_attention") else 0,
+                          k.get("mamba").each if k.get("mamba") else 0)
 
     mtp = describe_mtp(a)
     return Params(
@@ -175,9 +193,9 @@ def params_of(a: Architecture, tree: Node | None = None) -> Params:
             per_matrix={m: node.value for m, node in mats.items()},
             shapes={m: node.shape for m, node in mats.items()},
             per_head=sum(node.value for node in mats.values()),
-            heads_per_block=heads_per_block, heads_total=sum(k.count * heads_of(k.child("attention")) for k in kinds),
+            heads_per_block=heads_per_block, heads_total=sum(k.count * heads_of(kind_attention(k)) for k in kinds),
             biases_per_block=biases, relative_positions_per_block=rel, per_block=att.each,
-            total=sum(k.count * k.child("attention").each for k in kinds),
+            total=sum(k.count * kind_attention(k).each for k in kinds),
             shared_per_block=att.each - heads_per_block - biases - rel),
         mlp=MlpParams(per_block=mlp.each, active_per_block=mlp.each - inactive_params(replace(described[blk.name], count=1)),
                       per_expert=expert.each if expert else mlp.each,
@@ -188,6 +206,8 @@ def params_of(a: Architecture, tree: Node | None = None) -> Params:
                                      matrices_only=matrices, active=tree.total - inactive,
                                      with_mtp=tree.total + (params(mtp).total if mtp else 0)),
         kinds=[kind(k) for k in kinds],
+        cross_attention=sum(k.count * k.total_at("cross_attention") for k in kinds),
+        mamba=sum(k.count * k.total_at("mamba") for k in kinds),
         tree=tree,
     )
 
@@ -225,6 +245,8 @@ class PassFlops:
     matmul: int
     elementwise: int
     kinds: list["KindFlops"]
+    cross_attention: int  # cross-attention in all decoder blocks (encoder-decoder)
+    mamba: int  # Mamba mixers in all blocks (hybrids)
     tree: Node = hidden()
 
 
@@ -236,16 +258,18 @@ class KindFlops:
     attention_per_block: int
     mlp_per_block: int
     total: int
+    cross_attention_per_block: int = 0
+    mamba_per_block: int = 0
 
 
 def pass_of(tree: Node) -> PassFlops:
     kinds = tree.get("blocks").children
     blk = main_kind(kinds)
-    att, mlp = blk.child("attention"), blk.child("mlp")
+    att, mlp = kind_attention(attention_kind(kinds)), blk.child("mlp")
     leaves = att.first_leaves(HEAD_PARTS)
     parts = {k: node.value for k, node in leaves.items()}
     core = parts.get("scores", 0) + parts.get("weighted_values", 0) + parts.get("softmax", 0)
-    att_total = sum(k.count * k.child("attention").each for k in kinds)
+    att_total = sum(k.count * kind_attention(k).each for k in kinds)
     return PassFlops(
         total=tree.total, per_block=blk.each, blocks=tree.get("blocks").total,
         attention=AttentionFlops(per_head=sum(parts.values()), per_head_parts=parts,
@@ -255,6 +279,9 @@ def pass_of(tree: Node) -> PassFlops:
         mlp=MlpFlops(per_block=mlp.each, total=sum(k.count * k.child("mlp").each for k in kinds)),
         embedding=tree.total_at("embedding"), unembedding=tree.total_at("unembedding"), pooler=tree.total_at("pooler"),
         matmul=tree.sum_kind("matmul", "attention"), elementwise=tree.sum_kind("elementwise"),
-        kinds=[KindFlops(k.name, k.count, k.each, k.child("attention").each, k.child("mlp").each, k.total) for k in kinds],
+        kinds=[KindFlops(k.name, k.count, k.each, kind_attention(k).each, k.child("mlp").each, k.total,
+                         (k.get("cross_attention") or Node("")).each, (k.get("mamba") or Node("")).each) for k in kinds],
+        cross_attention=sum(k.count * k.total_at("cross_attention") for k in kinds),
+        mamba=sum(k.count * k.total_at("mamba") for k in kinds),
         tree=tree,
     )

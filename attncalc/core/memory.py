@@ -5,6 +5,14 @@
   grouped-query attention a key and a value per key/value head, 2 x n_kv_heads x d_head numbers
   (Pope et al. 2022, "Efficiently Scaling Transformer Inference", sec. 2), times bytes per number;
   a sliding window (or a chunk) caps the tokens a block keeps.
+- Encoder-decoder (T5): the per-token cache is the decoder's self-attention keys and values; each
+  decoder block also keeps its cross-attention keys and values of the encoder's tokens, computed
+  once per sequence (``cross_per_sequence``: 2 x n_heads x d_head x encoder_seq per decoder block).
+- Hybrids (Jamba): Mamba layers keep no KV cache but a recurrent state per sequence, whatever the
+  context (``state_per_sequence``: d_inner x (d_state + d_conv) per Mamba layer, transformers'
+  HybridMambaAttentionDynamicCache).
+- ``total`` is every byte the cache holds for the batch: the per-token part at the context, plus
+  the per-sequence parts.
 - Training state, mixed precision with Adam: 16 bytes per parameter, 2 (bf16/fp16 weights) + 2
   (gradients) + 4 (fp32 master weights) + 4 + 4 (Adam moments): Rajbhandari et al. 2020 (ZeRO),
   sec. 3.1.
@@ -17,7 +25,7 @@ from fractions import Fraction
 
 from ..errors import WorkloadError
 from ..spec.arch import Architecture
-from .evaluate import cached_numbers, kinds
+from .evaluate import cached_numbers, cross_cached_numbers, kinds, state_numbers
 from .figures import Params
 from .workload import Mask
 
@@ -90,6 +98,8 @@ class KvCache:
     per_token_per_block: int
     per_block: int
     total: int
+    cross_per_sequence: int = 0  # encoder-decoder: cross-attention K and V of the encoder's tokens, all decoder blocks
+    state_per_sequence: int = 0  # hybrids: Mamba layers' recurrent state (SSM state and conv window)
 
 
 @dataclass(frozen=True)
@@ -119,30 +129,35 @@ def kv_tokens(a: Architecture, context: int) -> int:
     return kept_tokens(kinds(a)[0].pattern, context)
 
 
-def kv_cache(a: Architecture, *, dtype: str, batch: int, context: int) -> KvCache:
-    """The KV cache of ``batch`` sequences at ``context`` tokens, block kind by block kind."""
-    per_token = per_block = total = 0
+def kv_cache(a: Architecture, *, dtype: str, batch: int, context: int, encoder_seq: int | None = None) -> KvCache:
+    """The KV cache of ``batch`` sequences at ``context`` tokens, block kind by block kind (an
+    encoder-decoder's cross-attention cache at ``encoder_seq`` encoder tokens, default ``context``)."""
+    per_token = total = cross = state = 0
     first = None
+    enc = context if encoder_seq is None else encoder_seq
     for kind in kinds(a):
         kept = kept_tokens(kind.pattern, context)
         b = nbytes(cached_numbers(kind), dtype)
         per_token += kind.count * b
         total += kind.count * b * batch * kept
-        if first is None:
+        cross += kind.count * nbytes(cross_cached_numbers(kind) * enc, dtype)
+        state += kind.count * nbytes(state_numbers(kind), dtype)
+        if first is None and (b or kind is kinds(a)[-1]):  # the first kind that keeps a cache
             first = (kept, b, b * batch * kept)
     kept, per_token_per_block, per_block = first
-    return KvCache(dtype, batch, context, kept, per_token, per_token_per_block, per_block, total)
+    total += batch * (cross + state)
+    return KvCache(dtype, batch, context, kept, per_token, per_token_per_block, per_block, total, cross, state)
 
 
 def memory_of(a: Architecture, p: Params, *, dtype: str, batch: int, context: int,
-              kv_dtype: str | None = None) -> Memory:
+              kv_dtype: str | None = None, encoder_seq: int | None = None) -> Memory:
     dtype = canonical_dtype(dtype)
     kv_dtype = canonical_dtype(kv_dtype or dtype)
     per_param = sum(TRAINING_STATE.values())
     return Memory(
         dtype=dtype,
         weights=Weights(nbytes(p.total, dtype), nbytes(p.per_block, dtype)),
-        kv_cache=kv_cache(a, dtype=kv_dtype, batch=batch, context=context),
+        kv_cache=kv_cache(a, dtype=kv_dtype, batch=batch, context=context, encoder_seq=encoder_seq),
         training=TrainingState(per_param, {k: v * p.total for k, v in TRAINING_STATE.items()},
                                per_param * p.per_block, per_param * p.total),
     )

@@ -65,6 +65,22 @@ class Flops:
         return Fraction(self.forward.total, self.tokens)
 
 
+def attention_core(a: Architecture, f: PassFlops) -> int:
+    """The attention core (scores, weighted values, softmax) of a pass: n_layers x n_heads x one
+    head's core; for encoder-decoders and hybrids, summed over the block kinds that attend
+    (cross-attention included)."""
+    if not (a.is_encoder_decoder or a.has_mamba):
+        return a.n_layers * a.n_heads * f.attention.core_per_head
+    core = 0
+    for kind in f.tree.get("blocks").children:
+        for name in ("attention", "cross_attention"):
+            att = kind.get(name)
+            if att is not None:
+                core += kind.count * sum(t * n.value for _, n, t in att.walk()
+                                         if not n.children and n.name in ("scores", "weighted_values", "softmax"))
+    return core
+
+
 def scaling(a: Architecture, conv: Convention, upto: int) -> list[ScalingRow]:
     """Attention's share of forward FLOPs as the sequence grows (powers of two up to ``upto``)."""
     lengths, s = [], 256
@@ -75,7 +91,7 @@ def scaling(a: Architecture, conv: Convention, upto: int) -> list[ScalingRow]:
     out = []
     for s in lengths:
         f = pass_of(forward(a, 1, s, conv))
-        out.append(ScalingRow(s, f.total, a.n_layers * a.n_heads * f.attention.core_per_head, f.attention.share))
+        out.append(ScalingRow(s, f.total, attention_core(a, f), f.attention.share))
     return out
 
 
@@ -95,16 +111,18 @@ def build(a: Architecture, work: Workload = Workload(), conv: Convention = Conve
     (plus the training passes when --tokens is given, and one forward per scaling row)."""
     w = work.resolved(a)
     p = params_of(a)
-    fwd = pass_of(forward(a, w.batch, w.seq, conv))
-    dec = pass_of(decode(a, w.batch, w.context, conv))
+    enc = w.encoder_seq if a.is_encoder_decoder else None
+    fwd = pass_of(forward(a, w.batch, w.seq, conv, enc))
+    dec = pass_of(decode(a, w.batch, w.context, conv, enc))
     d_tokens = w.tokens if w.tokens is not None else w.batch * w.seq
-    train = Training(**training(a, d_tokens, w.seq, conv, w.recompute))
+    train = Training(**training(a, d_tokens, w.seq, conv, w.recompute, enc))
     est = estimates(a, d_tokens, w.seq, p, train.total)
     flops = Flops(
         convention=conv.as_dict(a) | {"text": conv.describe(a)},
-        workload={"batch": w.batch, "seq": w.seq, "context": w.context, "tokens": w.tokens, "recompute": w.recompute},
+        workload={"batch": w.batch, "seq": w.seq, "context": w.context, "tokens": w.tokens, "recompute": w.recompute,
+                  "encoder_seq": enc},
         forward=fwd, decode=DecodeFlops(**{f: getattr(dec, f) for f in dec.__dataclass_fields__}, context=w.context),
         training=train if w.tokens is not None else None, estimates=est, scaling=scaling(a, conv, max(w.seq, 256)),
     )
-    memory = memory_of(a, p, dtype=w.dtype, batch=w.batch, context=w.context, kv_dtype=w.kv_dtype)
+    memory = memory_of(a, p, dtype=w.dtype, batch=w.batch, context=w.context, kv_dtype=w.kv_dtype, encoder_seq=enc)
     return Report(arch=a, params=p, flops=flops, memory=memory)

@@ -24,7 +24,7 @@ from fractions import Fraction
 from ..errors import WorkloadError
 from ..spec.arch import Architecture
 from .activations import whole
-from .evaluate import cached_numbers, kinds
+from .evaluate import cached_numbers, cross_cached_numbers, kinds, state_numbers
 from .memory import dtype_bytes, kept_tokens, kv_tokens
 from .quant import QuantScheme, leaf_bits
 from .training_memory import Parallelism, check_tp, stage_params
@@ -69,8 +69,14 @@ def kv_cache_per_gpu(a: Architecture, s: ServingSetup, context: int | None = Non
     per_kind = {k.name: k for k in kinds(a)}
     total = Fraction(0)
     for kind in kinds(stage):
-        numbers = cached_numbers(per_kind.get(kind.name, kind)) if a.is_latent else 2 * kv_heads_per_rank(a, s.tp) * a.head_dim
+        full = per_kind.get(kind.name, kind)
+        numbers = cached_numbers(full) if (a.is_latent or not cached_numbers(full)) else \
+            2 * kv_heads_per_rank(a, s.tp) * a.head_dim  # Mamba layers and an encoder keep no KV cache
         total += kind.count * numbers * dtype_bytes(s.kv_dtype) * kept_tokens(kind.pattern, ctx) * b
+        # per sequence: cross-attention K, V of an encoder-decoder (at encoder_seq = context), split like the
+        # key/value heads; a Mamba layer's recurrent state, whole on every rank (core.memory.kv_cache)
+        per_seq = Fraction(cross_cached_numbers(full) * kv_heads_per_rank(a, s.tp), a.kv_heads) * ctx + state_numbers(full)
+        total += kind.count * per_seq * dtype_bytes(s.kv_dtype) * b
     return whole(total)
 
 

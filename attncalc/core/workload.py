@@ -36,6 +36,11 @@ ELEMENTWISE = {
     "residual": 1,
     "tanh": 1,  # the BERT pooler's tanh
     "combine": 2,  # a mixture of experts weighting and adding an expert's output
+    "scale": 1,  # one multiply: T5's decoder output times d_model^-1/2 before the tied logits
+    "softplus": 3,  # log(1 + exp(x)): exp, add, log (Mamba's time step)
+    "exp_scale": 2,  # exp(delta x A): multiply, exp (Mamba's discretized A, Gu & Dao 2023 eq. 4)
+    "multiply": 1,
+    "multiply_add": 2,  # the scan's state update h = A_bar h + B_bar x, per state element
 }
 
 
@@ -53,6 +58,7 @@ class Pattern:
 
     window: int | None = None
     chunk: int | None = None
+    encoder: bool = False  # the encoder stack of an encoder-decoder: bidirectional, over the encoder's tokens
 
 
 @dataclass(frozen=True)
@@ -135,15 +141,18 @@ class Convention:
 
     def mask(self, a: Architecture, pattern: Pattern | None = None) -> Mask:
         """The mask one block kind is counted with: its window or chunk apply only when causal."""
-        if not self.causal(a):
-            return Mask(False)
         p = pattern or Pattern()
+        if not self.causal(a) or (p.encoder and self.attention == "auto"):
+            return Mask(False)
         return Mask(True, p.window, p.chunk)
 
     def describe(self, a: Architecture) -> str:
         mask = "causal (triangle, diagonal included)" if self.causal(a) else "full (S × S)"
         if a.sliding_window and self.causal(a):
             mask += f", sliding window {a.sliding_window:,}"
+        if a.is_encoder_decoder and self.causal(a):
+            mask += ("; encoder full (S × S)" if self.attention == "auto" else "; encoder causal too") + \
+                ", cross-attention to every encoder token"
         unit = "1 per multiply-accumulate (MACs)" if self.macs else "2 FLOPs per multiply-accumulate"
         ops = "matmuls only" if self.ops == "matmul" else "matmuls + element-wise (softmax, norms, activations, adds)"
         latent = ""
@@ -168,11 +177,13 @@ class Workload:
     recompute: bool = False
     dtype: str = "bf16"
     kv_dtype: str | None = None
+    encoder_seq: int | None = None  # encoder-decoder: tokens per encoder sequence; default: seq
 
     def resolved(self, a: Architecture) -> "Workload":
         seq = a.n_ctx if self.seq is None else positive("--seq", self.seq)
         context = seq if self.context is None else positive("--context", self.context, 0)
         if self.tokens is not None:
             positive("--tokens", self.tokens)
+        enc = seq if self.encoder_seq is None else positive("--encoder-seq", self.encoder_seq)
         return Workload(positive("--batch", self.batch), seq, context, self.tokens, self.recompute,
-                        self.dtype, self.kv_dtype)
+                        self.dtype, self.kv_dtype, enc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.evaluate import kinds
-from ..core.figures import Params, PassFlops, head_matrices, main_block
+from ..core.figures import Params, PassFlops, attention_kind, head_matrices, main_block
 from ..core.workload import Convention
 from ..spec.arch import Architecture
 
@@ -30,9 +30,10 @@ def n(x: int) -> str:
 
 def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
     tree = s.tree
-    att = main_block(tree).child("attention")
+    att = main_block(tree).get("attention") or attention_kind(tree.get("blocks").children).child("attention")
     mats = head_matrices(att)
-    L, H, KV = a.n_layers, a.n_heads, a.kv_heads
+    # blocks with attention heads (all of them, but for a hybrid's Mamba layers)
+    L, H, KV = s.attention.heads_total // s.attention.heads_per_block, a.n_heads, a.kv_heads
     head = []
     for key, node in mats.items():
         r, c = node.shape
@@ -149,6 +150,8 @@ def flop_steps(a: Architecture, f: PassFlops, seq: int, conv: Convention) -> lis
     head_total = sum(parts.values())
     steps.append(Step("one head", " + ".join(n(v) for v in parts.values()), head_total))
     blk = main_block(fwd)
+    if blk.get("attention") is None:  # a hybrid whose most layers are Mamba: its attention layers' kind
+        blk = attention_kind(fwd.get("blocks").children)
     att, mlp = blk.child("attention").each, blk.child("mlp").each
     block = [Step("attention in one block", "all heads and shared key/value projections", att),
              Step("MLP in one block", f"{k} × tokens × matrix entries", mlp),

@@ -33,12 +33,15 @@ def flop_sections(a: Architecture, f: Flops, mem: Memory) -> list[Section]:
     head = [Row(WORDS.get(k, CORE.get(k, k)), how[k], v) for k, v in fwd.attention.per_head_parts.items()]
     shared = "" if a.group_size == 1 else f" (key, value-down shared by {a.group_size} heads)"
     head.append(Row("one head", "projections + attention core" + shared, fwd.attention.per_head, strong=True))
-    n = a.n_layers
+    n = sum(k.count for k in fwd.kinds)
+    one = len(fwd.kinds) == 1  # several block kinds: see the block kinds section
     fwd_rows = [
         Row("attention, one block", "", fwd.attention.per_block),
         Row("MLP, one block", f"top {a.top_k} of {a.n_experts} experts + router" if a.is_moe else "", fwd.mlp.per_block),
-        Row("one block", "attention + MLP" + (" + norms, adds" if fwd.elementwise else ""), fwd.per_block, strong=True),
-        Row(f"{n} blocks", f"{n} × {fwd.per_block:,}", fwd.blocks, fwd.blocks / fwd.total),
+        Row("one block" if one else f"one {max(fwd.kinds, key=lambda k: k.count).name} block",
+            "attention + MLP" + (" + norms, adds" if fwd.elementwise else "") if one else "its mixer + MLP",
+            fwd.per_block, strong=True),
+        Row(f"{n} blocks", f"{n} × {fwd.per_block:,}" if one else "by block kind", fwd.blocks, fwd.blocks / fwd.total),
         Row("  of which attention", "", fwd.attention.total, float(fwd.attention.share)),
     ]
     if fwd.unembedding:
@@ -105,7 +108,9 @@ def kv_formula(a: Architecture, per_elem: str, dtype: str) -> str:
     if a.is_latent:  # DeepSeek-V2 Table 1: (d_c + d_h^R) l numbers per token
         return (f"{a.n_layers} layers × ({a.kv_lora_rank:,} latent + {a.rope_dim} rotary key) × "
                 f"{per_elem} bytes ({dtype})")
-    return f"2 × {a.n_layers} layers × {a.kv_heads} kv heads × {a.head_dim} × {per_elem} bytes ({dtype})"
+    layers = a.n_layers if not a.has_mamba else \
+        sum(1 for i in range(a.n_layers) if i % a.attention_every == a.attention_offset)  # Mamba layers keep none
+    return f"2 × {layers} layers × {a.kv_heads} kv heads × {a.head_dim} × {per_elem} bytes ({dtype})"
 
 
 def memory_section(a: Architecture, mem: Memory) -> Section:

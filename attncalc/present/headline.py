@@ -19,7 +19,7 @@ def headline(r: Report) -> list[Block]:
           "W_Q + W_K + W_V + W_O slice")
     share = 100 * p.attention.heads_total / p.total if p.total else 0
     t.add("all heads, all blocks", p.attention.heads_total, approx(p.attention.heads_total, "count"),
-          f"{a.n_layers} blocks; {share:.1f}% of the parameters")
+          f"{p.attention.heads_total // max(p.attention.heads_per_block, 1)} blocks; {share:.1f}% of the parameters")
     per_token = f.forward_per_token
     t.add(f"forward {unit} per token", per_token, approx(round(per_token), "macs" if mac else "flops"),
           f"at seq {f.workload['seq']:,}, {f.convention['attention']} attention")

@@ -7,7 +7,7 @@ A row is (item, how it is computed, exact integer or None, share of the total or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ..core.figures import CONVENTIONS, MATRICES, Params, head_matrices, main_block
+from ..core.figures import CONVENTIONS, MATRICES, Params, attention_kind, head_matrices, main_block
 from ..core.tree import Node
 from ..spec.arch import Architecture
 
@@ -53,7 +53,9 @@ def header_lines(a: Architecture) -> list[str]:
 def param_sections(a: Architecture, s: Params) -> list[Section]:
     total = s.total
     tree = s.tree
-    blk = main_block(tree)
+    blk = main = main_block(tree)
+    if blk.get("attention") is None:  # a hybrid whose most layers are Mamba: its attention layers' kind
+        blk = attention_kind(tree.get("blocks").children)
     att = blk.child("attention")
     mats = head_matrices(att)
     head_rows = [
@@ -85,7 +87,8 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
     block_rows += _mlp_rows(a, blk.child("mlp"))
     if s.norms.per_block:
         block_rows.append(Row("norms", f"{a.norms_per_block} × {a.norm_params:,} ({a.norm})", s.norms.per_block))
-    block_rows.append(Row("one block", "attention + MLP + norms", s.per_block, strong=True))
+    block_rows.append(Row("one block", "attention + MLP + norms", s.per_block, strong=True) if blk is main else
+                      Row(f"one {blk.label}", "attention + MLP + norms", blk.each, strong=True))
 
     model_rows = []
     emb = tree.get("embedding")
@@ -101,7 +104,7 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
         for k in s.kinds:
             model_rows.append(Row(f"{k.count} {k.label}s", f"{k.count} × {k.per_block:,} ({k.attention_reach})",
                                   k.total, k.total / total))
-        model_rows.append(Row(f"{a.n_layers} blocks", " + ".join(k.name for k in s.kinds), s.blocks, s.blocks / total))
+        model_rows.append(Row(f"{s.n_layers} blocks", " + ".join(k.name for k in s.kinds), s.blocks, s.blocks / total))
     model_rows.append(Row("  of which attention heads", f"{a.n_layers} × {s.attention.heads_per_block:,}"
                           if len(s.kinds) == 1 else "every block's heads",
                           s.attention.heads_total, s.attention.heads_total / total))
@@ -109,6 +112,10 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
         model_rows.append(Row("  of which attention", f"{a.n_layers} × {s.attention.per_block:,} (heads, biases, shared)"
                               if len(s.kinds) == 1 else "every block's attention",
                               s.attention.total, s.attention.total / total))
+    if s.cross_attention:
+        model_rows.append(Row("  of which cross-attention", "every decoder block's", s.cross_attention, s.cross_attention / total))
+    if s.mamba:
+        model_rows.append(Row("  of which Mamba mixers", "every Mamba layer's", s.mamba, s.mamba / total))
     model_rows.append(Row("  of which MLP", f"{a.n_layers} × {s.mlp.per_block:,}" if len(s.kinds) == 1
                           else " + ".join(f"{k.count} × {k.mlp_per_block:,}" for k in s.kinds), s.mlp.total,
                           s.mlp.total / total))

@@ -37,6 +37,9 @@ def attention_flops(a: Architecture, batch: int, seq: int, conv: Convention) -> 
 def plan(a: Architecture, *, batch: int, seq: int, conv: Convention, heads: int | None = None,
          layers: int = 1) -> Plan:
     positive("--batch", batch), positive("--seq", seq), positive("--layers", layers)
+    if a.is_encoder_decoder or a.has_mamba:
+        raise WorkloadError("`run` executes a model of one kind of attention block; encoder-decoder (cross-attention) "
+                            "and hybrid (Mamba) models are counted by `count`, not executed")
     g = a.group_size
     h = a.n_heads if heads is None else positive("--heads", heads)
     if h > a.n_heads:

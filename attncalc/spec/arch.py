@@ -22,7 +22,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "mlp": ("standard", "gated"),  # gated = GLU family (SwiGLU, GeGLU): gate, up and down matrices
     "activation": ("gelu", "relu", "silu"),
     "norm": ("layernorm", "rmsnorm"),
-    "positions": ("learned", "rotary", "alibi", "relative", "none"),
+    "positions": ("learned", "rotary", "alibi", "relative", "buckets", "none"),
     "unembedding": ("untied", "tied", "none"),  # none: an encoder without an LM head (BertModel)
     "qk_norm": ("none", "head", "full"),  # norms on queries and keys: per head (Qwen3, Gemma 3) or full width (OLMo-2)
 }
@@ -51,7 +51,7 @@ DOC: dict[str, str] = {
     "block_norms": "norms per block (default 2, or 1 for a parallel block)",
     "final_norm": "a norm after the last block",
     "embedding_norm": "a norm right after the embeddings (BERT)",
-    "positions": "learned (a table of n_positions rows), rotary, alibi, relative (Transformer-XL) or none",
+    "positions": "learned (a table of n_positions rows), rotary, alibi, relative (Transformer-XL), buckets (T5's relative-position buckets) or none",
     "n_ctx": "context length the model was trained for",
     "n_positions": "rows of the learned position table (default n_ctx)",
     "unembedding": "untied (own matrix), tied (shares the token embedding) or none",
@@ -79,6 +79,16 @@ DOC: dict[str, str] = {
     "qk_norm": "norms on queries and keys: none, head (one d_head norm shared by the heads) or full (n_heads d_head wide)",
     "attention_sinks": "one learned sink logit per head (gpt-oss)",
     "mtp_layers": "multi-token prediction modules (DeepSeek-V3), counted apart: the with_mtp convention",
+    "encoder_layers": "encoder-decoder (T5): blocks of the bidirectional encoder stack; n_layers is then the decoder's (0: no encoder)",
+    "position_buckets": "positions = buckets (T5): relative-position buckets, one table of position_buckets x n_heads per stack (default 32)",
+    "attention_every": "hybrid (Jamba): layer i is an attention layer when i % attention_every == attention_offset, the others Mamba layers (1: every layer attention)",
+    "attention_offset": "see attention_every",
+    "mamba_d_state": "Mamba layers: state size per channel (d_state)",
+    "mamba_d_conv": "Mamba layers: width of the depthwise causal convolution (d_conv)",
+    "mamba_expand": "Mamba layers: inner width d_inner = mamba_expand x d_model",
+    "mamba_dt_rank": "Mamba layers: rank of the time-step projection (default ceil(d_model / 16))",
+    "mamba_conv_bias": "Mamba layers: the convolution has a bias",
+    "mamba_proj_bias": "Mamba layers: the input and output projections have biases",
 }
 
 
@@ -134,6 +144,16 @@ class Architecture:
     qk_norm: str = "none"
     attention_sinks: bool = False
     mtp_layers: int = 0
+    encoder_layers: int = 0
+    position_buckets: int | None = None
+    attention_every: int = 1
+    attention_offset: int = 0
+    mamba_d_state: int = 16
+    mamba_d_conv: int = 4
+    mamba_expand: int = 2
+    mamba_dt_rank: int | None = None
+    mamba_conv_bias: bool = True
+    mamba_proj_bias: bool = False
     _origin: str = field(default="", repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -195,6 +215,30 @@ class Architecture:
         return self.qk_rope_head_dim or 0
 
     @property
+    def is_encoder_decoder(self) -> bool:
+        """An encoder stack before the decoder, read by cross-attention (T5: Raffel et al. 2020)."""
+        return self.encoder_layers > 0
+
+    @property
+    def buckets(self) -> int:
+        """Rows of each T5 relative-position table (T5Config.relative_attention_num_buckets: 32)."""
+        return 32 if self.position_buckets is None else self.position_buckets
+
+    @property
+    def has_mamba(self) -> bool:
+        """Some layers are Mamba (state-space) layers instead of attention (Jamba: Lieber et al. 2024)."""
+        return self.attention_every > 1
+
+    @property
+    def mamba_inner(self) -> int:
+        return self.mamba_expand * self.d_model
+
+    @property
+    def dt_rank(self) -> int:
+        """JambaConfig / MambaConfig: mamba_dt_rank "auto" = ceil(hidden_size / 16)."""
+        return -(-self.d_model // 16) if self.mamba_dt_rank is None else self.mamba_dt_rank
+
+    @property
     def norm_params(self) -> int:
         """Parameters of one norm over d_model: a scale, plus a bias for LayerNorm with bias."""
         with_bias = self.norm == "layernorm" and self.norm_bias
@@ -215,7 +259,8 @@ REQUIRED = ("vocab_size", "d_model", "n_layers", "n_heads")
 _INT_FIELDS = {n for n, f in FIELDS.items() if "int" in str(f.type)}
 _BOOL_FIELDS = {n for n, f in FIELDS.items() if f.type == "bool"}
 _STR_FIELDS = {n for n, f in FIELDS.items() if f.type == "str"}
-ZERO_OK = {"token_types", "block_norms", "first_dense_layers", "moe_offset", "n_shared_experts", "mtp_layers"}
+ZERO_OK = {"token_types", "block_norms", "first_dense_layers", "moe_offset", "n_shared_experts", "mtp_layers",
+           "encoder_layers", "attention_offset"}
 
 
 def field_type_name(name: str) -> str:
@@ -366,5 +411,15 @@ def _validate(a: Architecture) -> None:
         fail("n_kv_heads", "latent attention has no separate key/value heads; leave n_kv_heads unset")
     if a.n_shared_experts and not a.is_moe:
         fail("n_shared_experts", "shared experts need n_experts > 1")
+    if a.attention_offset >= a.attention_every:
+        fail("attention_offset", f"must be less than attention_every = {a.attention_every}, got {a.attention_offset}")
+    if a.has_mamba and a.attention_offset >= a.n_layers:
+        fail("attention_offset", f"no attention layer among {a.n_layers} layers; a pure state-space model is not modelled")
+    if a.position_buckets is not None and a.positions != "buckets":
+        fail("position_buckets", f"only applies to positions = buckets (T5), not {a.positions!r}")
+    if a.is_encoder_decoder and not a.causal:
+        fail("encoder_layers", "an encoder-decoder model's decoder is causal; leave causal = true")
+    if a.is_encoder_decoder and a.has_mamba:
+        fail("encoder_layers", "an encoder-decoder model with Mamba layers is not modelled")
     if a.n_positions is not None and a.positions != "learned":
         fail("n_positions", f"only applies to learned positions, not {a.positions!r}")

@@ -373,6 +373,42 @@ def _roberta(c: _Cfg) -> dict[str, Any]:  # RobertaModel: BERT's blocks, positio
                        "n_ctx": c.int("max_position_embeddings", 512)}
 
 
+def _t5(c: _Cfg) -> dict[str, Any]:  # T5Config, modeling_t5.py (T5ForConditionalGeneration)
+    proj = c.str("feed_forward_proj", "relu")  # "{act}" or "gated-{act}" (T5Config.__post_init__)
+    parts = proj.split("-")
+    if len(parts) > 2 or (len(parts) == 2 and parts[0] != "gated"):
+        raise c.fail("feed_forward_proj", f"{proj!r} is not '<activation>' or 'gated-<activation>'")
+    layers = c.int("num_layers", 6)
+    # tie_word_embeddings: absent or true = the LM head is the shared embedding and the decoder output
+    # is scaled by d_model^-1/2 (T5); false (T5 v1.1, its checkpoints store lm_head.weight) = untied.
+    return dict(vocab_size=c.int("vocab_size", 32128), d_model=c.int("d_model", 512), n_heads=c.int("num_heads", 8),
+                d_head=c.int("d_kv", 64), d_ff=c.int("d_ff", 2048), n_layers=c.int("num_decoder_layers", layers),
+                encoder_layers=layers, mlp="gated" if len(parts) == 2 else "standard",
+                activation=_activation(parts[-1]), norm="rmsnorm", positions="buckets",
+                position_buckets=c.int("relative_attention_num_buckets", 32),
+                n_ctx=c.int("n_positions", 512), unembedding=c.tied(True))
+
+
+def _jamba(c: _Cfg) -> dict[str, Any]:  # JambaConfig, modeling_jamba.py: Mamba + attention (no positions), MoE
+    out = _llama_like(65536, 4096, 14336, 32, 32, 8, 262144, False)(c)
+    dt = c.data.get("mamba_dt_rank", "auto")
+    experts = c.int("num_experts", 16)
+    out |= {"positions": "none", "n_experts": experts, "top_k": c.int("num_experts_per_tok", 2) if experts > 1 else 1,
+            "moe_every": c.int("expert_layer_period", 2), "moe_offset": c.int("expert_layer_offset", 1),
+            "attention_every": c.int("attn_layer_period", 8), "attention_offset": c.int("attn_layer_offset", 4),
+            "mamba_d_state": c.int("mamba_d_state", 16), "mamba_d_conv": c.int("mamba_d_conv", 4),
+            "mamba_expand": c.int("mamba_expand", 2),
+            "mamba_dt_rank": None if dt in (None, "auto") else c.int("mamba_dt_rank"),
+            "mamba_conv_bias": c.bool("mamba_conv_bias", True), "mamba_proj_bias": c.bool("mamba_proj_bias", False),
+            "qkv_bias": False, "out_bias": False, "mlp_bias": False}
+    return out
+
+
+def _pure_ssm(c: _Cfg) -> dict[str, Any]:
+    raise c.fail("model_type", f"{c.data.get('model_type')!r} is a pure state-space model (no attention layers); "
+                               "attncalc counts Mamba layers only inside hybrids (jamba)")
+
+
 READERS: dict[str, Reader] = {
     "gpt2": _gpt2,
     "llama": _llama_like(32000, 4096, 11008, 32, 32, None, 2048, False),
@@ -400,7 +436,10 @@ READERS: dict[str, Reader] = {
     "starcoder2": _starcoder2,
     "gptj": _gptj,
     "roberta": _roberta,
+    "t5": _t5,
+    "jamba": _jamba,
 }
+REFUSED = {"mamba": _pure_ssm, "mamba2": _pure_ssm, "falcon_mamba": _pure_ssm}
 # Multimodal wrappers: their language model is read from text_config and counted alone; the vision
 # tower and projector are named in the notes as not counted.
 WRAPPERS = {"gemma3": "gemma3_text", "llama4": "llama4_text", "mistral3": "mistral"}
@@ -434,6 +473,8 @@ def from_hf_config(data: dict[str, Any], source: str, default_name: str) -> Arch
         family, data, model_type = model_type, {**text, "_name_or_path": data.get("_name_or_path")}, inner
     else:
         family = model_type
+    if isinstance(model_type, str) and model_type in REFUSED:
+        REFUSED[model_type](_Cfg(data, source))
     if not isinstance(model_type, str) or model_type not in READERS:
         raise ConfigError(f"unsupported model_type {shown(model_type)}; supported: {', '.join(supported())}; "
                           "for another architecture write a TOML by hand: `attncalc init NAME` "
@@ -457,7 +498,7 @@ def supported() -> list[str]:
 # (None: every type). A key set to anything but its neutral value is refused, named.
 UNMODELLED: dict[str, tuple[str | None, str]] = {
     "add_cross_attention": (None, "cross-attention to an encoder in every block"),
-    "is_encoder_decoder": (None, "an encoder-decoder model"),
+    "is_encoder_decoder": ("__not_t5__", "an encoder-decoder model"),
     "word_embed_proj_dim": ("__never__", ""),  # checked by the OPT reader itself
     "vision_config": (None, "a vision tower"),
     "audio_config": (None, "an audio tower"),
@@ -467,5 +508,5 @@ UNMODELLED: dict[str, tuple[str | None, str]] = {
 
 def refuse_unmodelled(c: _Cfg, model_type: str) -> None:
     for key, (only, why) in UNMODELLED.items():
-        if only in (None, model_type):
+        if only in (None, model_type) or (only == "__not_t5__" and model_type != "t5"):
             c.refuse(key, why=why)

@@ -24,7 +24,9 @@ from ..workload import Pattern
 OVER = ("tokens",  # every token through the pass (routed parts: the tokens routed to them)
         "pairs",  # (query, key) pairs of one head, all sequences together (the block kind's mask)
         "positions",  # relative position encodings, shared by the batch (Transformer-XL's R)
-        "sequences")  # one row per sequence (BERT's pooler on the first token)
+        "sequences",  # one row per sequence (BERT's pooler on the first token)
+        "encoder_tokens",  # every token of the encoder's input (an encoder-decoder's encoder stack, cross K and V)
+        "cross_pairs")  # (decoder query, encoder key) pairs of one head: cross-attention reaches every encoder token
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,9 @@ class Op:
     over: str
     width: int  # elements per unit of `over`; for the attention core, multiply-accumulates per pair
     cost: str = ""  # element-wise: a key of workload.ELEMENTWISE
-    kind: str = "elementwise"  # or "attention" (the core's pair products, counted like matmuls)
+    kind: str = "elementwise"  # or "attention" (the core's pair products, counted like matmuls), "product"
+    # (a product of two activations, counted like a matmul: Mamba's C . state readout), "state" (no work:
+    # numbers a sequence keeps between decode steps, `width` per sequence: Mamba's recurrent state)
     heads: int = 1  # the attention core written per head: heads x pairs x width
     variant: str = ""  # counted only under this latent-attention convention (naive | absorbed); "" always
 

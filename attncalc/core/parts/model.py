@@ -8,7 +8,10 @@ parallel block, GPT-J / GPT-NeoX / Falcon, reads one norm's output into both). L
   attention, full attention on its NoPE layers);
 - their MLP: dense layers before the first mixture-of-experts layer (DeepSeek's
   ``first_k_dense_replace``), then experts every k-th layer (``moe_layer_freq``,
-  ``decoder_sparse_step``, ``interleave_moe_layer_step``: layer i when i % k == offset).
+  ``decoder_sparse_step``, ``interleave_moe_layer_step``: layer i when i % k == offset);
+- their mixer: attention, or a Mamba layer (core.parts.mamba) in a hybrid: Jamba's layer i is an
+  attention layer when i % attn_layer_period == attn_layer_offset (Lieber et al. 2024, sec. 2).
+An encoder-decoder model (T5) is described by core.parts.encdec: an encoder kind and a decoder kind.
 Layers that agree on both are one block kind; the stack lists each kind once with its count, in
 the order of its first layer. A model of one kind is ``block`` x n_layers.
 """
@@ -24,7 +27,9 @@ from ...spec.arch import Architecture
 from ..workload import Pattern
 from .attention import attention
 from .base import Op, Part, Weight, part
+from .encdec import encoder_decoder
 from .ends import embedding, final_norm, norm_of, pooler, unembedding
+from .mamba import mamba
 from .mlp import mlp
 
 MAX_PERIOD = 1 << 16  # layer patterns repeat within this many layers
@@ -36,6 +41,7 @@ class Layer:
 
     reach: str  # full | sliding | chunked
     moe: bool
+    mixer: str = "attention"  # attention | mamba
 
     def pattern(self, a: Architecture) -> Pattern:
         if self.reach == "sliding":
@@ -50,13 +56,14 @@ def layer_at(a: Architecture, i: int) -> Layer:
     k = a.sliding_window_pattern
     reach = "full" if (k and (i + 1) % k == 0) else local
     moe = a.is_moe and i >= a.first_dense_layers and i % a.moe_every == a.moe_offset
-    return Layer(reach, moe)
+    mixer = "attention" if i % a.attention_every == a.attention_offset else "mamba"
+    return Layer(reach, moe, mixer)
 
 
 def layer_counts(a: Architecture) -> list[tuple[Layer, int, int]]:
     """(layer kind, count, first layer index), in order of first appearance; counted by arithmetic
     over one period of the pattern, so a model of a billion layers costs no more than one of 32."""
-    period = lcm(a.sliding_window_pattern or 1, a.moe_every)
+    period = lcm(a.sliding_window_pattern or 1, a.moe_every, a.attention_every)
     if period > MAX_PERIOD:
         raise ConfigError(f"layer pattern repeats every {period:,} layers; at most {MAX_PERIOD:,} supported",
                           field="sliding_window_pattern")
@@ -75,7 +82,8 @@ def layer_counts(a: Architecture) -> list[tuple[Layer, int, int]]:
     dense = min(a.first_dense_layers, a.n_layers)
     if dense:  # the first layers: dense MLP whatever the pattern says
         for reach_first in range(min(dense, period)):
-            kind = Layer(layer_at(a, reach_first).reach, False)
+            at = layer_at(a, reach_first)
+            kind = Layer(at.reach, False, at.mixer)
             n = (dense - 1 - reach_first) // period + 1
             entry = found.setdefault(kind, [0, reach_first])
             entry[0] += n
@@ -86,6 +94,8 @@ def layer_counts(a: Architecture) -> list[tuple[Layer, int, int]]:
 def kind_name(layer: Layer, varies: set[str]) -> tuple[str, str]:
     """A name and label that say what sets this kind apart from the model's other kinds."""
     words = []
+    if "mixer" in varies:
+        words.append(layer.mixer)
     if "reach" in varies:
         words.append(layer.reach)
     if "moe" in varies:
@@ -98,7 +108,7 @@ def kind_name(layer: Layer, varies: set[str]) -> tuple[str, str]:
 def block(a: Architecture, layer: Layer, count: int, name: str = "block", label: str = "block") -> Part:
     return part(
         name, label,
-        attention(a),
+        attention(a) if layer.mixer == "attention" else mamba(a),
         mlp(a, layer.moe),
         part("norms", "norms", norm_of(a, "norm", "norm"), count=a.norms_per_block),
         Op("residual", "residual adds", "tokens", 2 * a.d_model, "residual"),
@@ -108,13 +118,15 @@ def block(a: Architecture, layer: Layer, count: int, name: str = "block", label:
 
 def stack(a: Architecture) -> tuple[Part, ...]:
     counts = layer_counts(a)
-    varies = {f for f in ("reach", "moe") if len({getattr(k, f) for k, _, _ in counts}) > 1}
+    varies = {f for f in ("mixer", "reach", "moe") if len({getattr(k, f) for k, _, _ in counts}) > 1}
     return tuple(block(a, k, n, *kind_name(k, varies)) for k, n, _ in counts)
 
 
 @lru_cache(maxsize=64)
 def describe(a: Architecture) -> Part:
     """The whole model; ``blocks`` holds one Part per block kind, in order, each with its count."""
+    if a.is_encoder_decoder:
+        return encoder_decoder(a)
     return part(
         "model", a.name,
         embedding(a),

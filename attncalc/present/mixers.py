@@ -1,0 +1,104 @@
+"""The parts of encoder-decoder and hybrid models written out: cross-attention (T5) and the Mamba
+mixer (Jamba), for `explain` (each matrix's shape and product) and `count` (the block kinds with
+their counts, the per-sequence caches). Every number is read from the Report's trees and figures."""
+
+from __future__ import annotations
+
+from ..core.memory import dtype_bytes
+from ..core.report import Report
+from ..core.tree import Node
+from .explain import Step, n
+from .sections import Row, Section
+
+
+def _kind_with(report: Report, name: str) -> Node | None:
+    return next((k for k in report.params.tree.get("blocks").children if k.get(name) is not None), None)
+
+
+def _matrix_steps(node: Node, count: int, where: str) -> list[Step]:
+    steps = []
+    for _, leaf, times in node.walk():
+        if leaf.children or leaf.shape is None:
+            continue
+        r, c = leaf.shape
+        steps.append(Step(f"{leaf.label} = {leaf.formula}", f"{n(r)} × {n(c)}", leaf.value))
+    steps.append(Step(f"{node.label}, one {where}", " + ".join(n(c.total) for c in node.children), node.each))
+    steps.append(Step(f"{node.label} in all {count} {where}s", f"{count} × {n(node.each)}", count * node.each))
+    return steps
+
+
+def mixer_steps(report: Report) -> list[tuple[str, list[Step]]]:
+    """Cross-attention and Mamba sections, where the model has them (none for other models)."""
+    a, out = report.arch, []
+    kind = _kind_with(report, "cross_attention")
+    if kind is not None:
+        cross = kind.child("cross_attention")
+        heads = cross.children[0]
+        head = heads.children[0]
+        steps = []
+        for leaf in head.children:
+            r, c = leaf.shape
+            over = "the encoder's tokens, once per sequence" if leaf.name in ("key", "value_down") else "decoder tokens"
+            steps.append(Step(f"{leaf.label} = {leaf.formula} (runs over {over})", f"{n(r)} × {n(c)}", leaf.value))
+        steps.append(Step("one cross-attention head", " + ".join(n(c.value) for c in head.children), head.each))
+        steps.append(Step("cross-attention in one decoder block = n_heads × one head", f"{heads.count} × {n(head.each)}",
+                          cross.each))
+        steps.append(Step("in all decoder blocks", f"{kind.count} × {n(cross.each)}", kind.count * cross.each))
+        kv = report.memory.kv_cache
+        enc = report.flops.workload.get("encoder_seq") or 0
+        steps.append(Step(f"cross K, V cached per sequence = decoder blocks × 2 × n_heads × d_head × encoder tokens "
+                          f"× bytes ({kv.dtype})", f"{kind.count} × 2 × {a.n_heads} × {a.head_dim} × {n(enc)} × "
+                          f"{dtype_bytes(kv.dtype)}",
+                          kv.cross_per_sequence))
+        fwd = report.flops.forward.tree
+        f_kind = next(k for k in fwd.get("blocks").children if k.get("cross_attention") is not None)
+        steps.append(Step(f"cross-attention FLOPs, one decoder block, forward (decoder seq {n(report.flops.workload['seq'])}, "
+                          f"encoder seq {n(enc)})", "Q, O over decoder tokens; K, V over encoder tokens; "
+                          "scores and values over decoder × encoder pairs", f_kind.child("cross_attention").each))
+        out.append(("cross-attention (encoder-decoder)", steps))
+    kind = _kind_with(report, "mamba")
+    if kind is not None:
+        m = kind.child("mamba")
+        layers = sum(k.count for k in report.params.tree.get("blocks").children if k.get("mamba") is not None)
+        steps = _matrix_steps(m, layers, "Mamba layer")
+        kv = report.memory.kv_cache
+        steps.append(Step(f"recurrent state per sequence = Mamba layers × d_inner × (d_state + d_conv) × bytes ({kv.dtype})",
+                          f"{layers} × {n(a.mamba_inner)} × ({a.mamba_d_state} + {a.mamba_d_conv}) × {dtype_bytes(kv.dtype)}",
+                          kv.state_per_sequence))
+        fwd = report.flops.forward.tree
+        f_kind = next(k for k in fwd.get("blocks").children if k.get("mamba") is not None)
+        fm = f_kind.child("mamba")
+        for leaf in fm.children:
+            if leaf.kind == "matmul":
+                steps.append(Step(f"forward: {leaf.label}", leaf.formula, leaf.value))
+        steps.append(Step("forward: Mamba mixer, one layer", "the products above"
+                          + (" + element-wise" if report.flops.forward.elementwise else ""), fm.each))
+        out.append(("the Mamba mixer (hybrid)", steps))
+    return out
+
+
+def kind_section(report: Report) -> Section | None:
+    """`count`: each block kind of an encoder-decoder or hybrid with its mixer, count and figures."""
+    p, f = report.params, report.flops
+    if not (report.arch.is_encoder_decoder or report.arch.has_mamba):
+        return None
+    fk = {k.name: k for k in f.forward.kinds}
+    rows = []
+    for k in p.kinds:
+        parts = [f"{'Mamba' if k.mixer == 'mamba' else 'attention'} "
+                 f"{(k.mamba_per_block if k.mixer == 'mamba' else k.attention_per_block):,}"]
+        if k.cross_attention_per_block:
+            parts.append(f"cross-attention {k.cross_attention_per_block:,}")
+        parts.append(f"MLP {k.mlp_per_block:,}")
+        rows.append(Row(f"{k.count} × {k.label}", ", ".join(parts) + f" (one block {k.per_block:,})", k.total,
+                        k.total / p.total))
+        if k.name in fk:
+            rows.append(Row("  forward", f"{k.count} × {fk[k.name].per_block:,}", fk[k.name].total, unit="flops"))
+    kv = report.memory.kv_cache
+    if kv.cross_per_sequence:
+        rows.append(Row("cross-attention K, V cache per sequence", f"encoder seq {f.workload['encoder_seq']:,}, {kv.dtype}",
+                        kv.cross_per_sequence, unit="bytes"))
+    if kv.state_per_sequence:
+        rows.append(Row("Mamba state per sequence", f"d_inner × (d_state + d_conv) per Mamba layer, {kv.dtype}",
+                        kv.state_per_sequence, unit="bytes"))
+    return Section("block kinds (in order of their first layer)", tuple(rows))
