@@ -29,6 +29,10 @@ def count(
                                  "FLOPs per token, KV bytes per token, weights."),
     hw: str = typer.Option(None, "--hw", help="Also the roofline time bounds on this hardware (`attncalc list-hw`, "
                            "a TOML file, or `this`); `attncalc time` has every option.", show_default=False),
+    train: bool = typer.Option(False, "--train", help="Also training memory per GPU: activations per tensor "
+                               "(micro-batch --batch, sequence --seq), Adam, one GPU; `attncalc fit` has every option."),
+    serve: bool = typer.Option(False, "--serve", help="Also serving memory and fit at --batch and --context on one GPU; "
+                               "`attncalc fit --serve` has every option."),
 ) -> None:
     """Count parameters, FLOPs and memory exactly: per matrix, per head, per block, in total."""
     from ..core.report import build
@@ -51,10 +55,22 @@ def count(
         w = report.flops.workload
         timing = time_document(arch, Setup(resolve_hardware(hw), dtype, None, kv_dtype), batch=w["batch"],
                                seq=w["seq"], context=w["context"], tokens=w["tokens"], conv=conv)
+    extra = None
+    if train or serve:  # issue 11: memory per GPU, by the core's memory plan at this workload
+        from ..core.activations import ActivationSettings
+        from ..core.memory_plan import MemorySettings, memory_document
+        from ..core.serving import ServingSetup
+
+        w = report.flops.workload
+        extra = memory_document(arch, MemorySettings(
+            train=train, serve=serve, activations=ActivationSettings(seq=w["seq"], micro_batch=w["batch"]),
+            serving=ServingSetup(batch=w["batch"], context=w["context"], kv_dtype=report.memory.kv_cache.dtype)))
     if fmt in (Format.json, Format.csv):
         from ..present.document import count_document, to_csv, to_json
 
         doc = count_document(report) | (timing or {})
+        if extra is not None:
+            doc["memory"] |= extra["memory"]
         emit(to_json(doc) if fmt is Format.json else to_csv(doc))
         return
     from ..present.headline import headline
@@ -74,6 +90,11 @@ def count(
         params = param_sections(arch, report.params)
         blocks += [section_table(sec) for sec in
                    params[:2] + kinds + params[2:] + flop_sections(arch, report.flops, report.memory)]
+    if extra is not None:
+        from ..present.memory_sections import memory_sections
+        from ..present.terminal import section_table as drawn
+
+        blocks += [drawn(sec) for sec in memory_sections(extra)]
     if timing is not None:
         from ..present.roofline import summary_rows
         from ..present.tables import TEXT, Column, Table
