@@ -24,29 +24,35 @@ def sgemm_probe(threads: int | None = None, target_s: float = 0.2, repeats: int 
 NOISY_SPREAD = 0.15
 
 
+def timed_squares(mm, target_s: float, repeats: int) -> list[float]:
+    """GFLOP/s samples of ``mm(a, b, out)`` on float32 squares: calibrated on a 1024^3 product,
+    then ``repeats`` timed products of side n (a multiple of 256) sized to take about ``target_s``."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1024, 1024), dtype=np.float32)
+    c = np.empty_like(a)
+    mm(a, a, c)
+    t0 = time.perf_counter()
+    mm(a, a, c)
+    rate = 2 * 1024**3 / max(time.perf_counter() - t0, 1e-6)
+    n = int(round((target_s * rate / 2) ** (1 / 3) / 256)) * 256
+    n = min(max(n, 512), 8192)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty_like(a)
+    mm(a, b, c)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        mm(a, b, c)
+        times.append(time.perf_counter() - t0)
+    return [2 * n**3 / t / 1e9 for t in times]
+
+
 def sgemm_samples(threads: int | None = None, target_s: float = 0.2,
                   repeats: int = 3) -> list[float]:
     """The probe's individual GFLOP/s samples (see :func:`sgemm_probe`)."""
     with sysinfo.blas_threads(threads):
-        rng = np.random.default_rng(0)
-        a = rng.standard_normal((1024, 1024), dtype=np.float32)
-        c = np.empty_like(a)
-        np.matmul(a, a, out=c)
-        t0 = time.perf_counter()
-        np.matmul(a, a, out=c)
-        rate = 2 * 1024**3 / max(time.perf_counter() - t0, 1e-6)
-        n = int(round((target_s * rate / 2) ** (1 / 3) / 256)) * 256
-        n = min(max(n, 512), 8192)
-        a = rng.standard_normal((n, n), dtype=np.float32)
-        b = rng.standard_normal((n, n), dtype=np.float32)
-        c = np.empty_like(a)
-        np.matmul(a, b, out=c)
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            np.matmul(a, b, out=c)
-            times.append(time.perf_counter() - t0)
-    return [2 * n**3 / t / 1e9 for t in times]
+        return timed_squares(lambda a, b, c: np.matmul(a, b, out=c), target_s, repeats)
 
 
 def kernel_sgemm_samples(threads: int, target_s: float = 0.2, repeats: int = 3) -> list[float]:
@@ -59,23 +65,5 @@ def kernel_sgemm_samples(threads: int, target_s: float = 0.2, repeats: int = 3) 
     from .. import kernels
 
     counters = np.zeros(threads + 1, np.int64)
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((1024, 1024), dtype=np.float32)
-    c = np.empty_like(a)
     with sysinfo.blas_threads(1):
-        kernels.gemm_panels(a, a, c, 256, counters)
-        t0 = time.perf_counter()
-        kernels.gemm_panels(a, a, c, 256, counters)
-        rate = 2 * 1024**3 / max(time.perf_counter() - t0, 1e-6)
-        n = int(round((target_s * rate / 2) ** (1 / 3) / 256)) * 256
-        n = min(max(n, 512), 8192)
-        a = rng.standard_normal((n, n), dtype=np.float32)
-        b = rng.standard_normal((n, n), dtype=np.float32)
-        c = np.empty_like(a)
-        kernels.gemm_panels(a, b, c, 256, counters)
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            kernels.gemm_panels(a, b, c, 256, counters)
-            times.append(time.perf_counter() - t0)
-    return [2 * n**3 / t / 1e9 for t in times]
+        return timed_squares(lambda a, b, c: kernels.gemm_panels(a, b, c, 256, counters), target_s, repeats)
