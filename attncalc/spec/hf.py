@@ -201,10 +201,11 @@ def _bert(c: _Cfg) -> dict[str, Any]:  # BertModel (with pooler, no MLM head)
                 pooler=True, unembedding="none", causal=False)
 
 
-def _every_kth_full(c: _Cfg, key: str, local: str, n_layers: int) -> int | None:
+def _every_kth_full(c: _Cfg, key: str, local: str, n_layers: int, shown_as: str | None = None) -> int | None:
     """A per-layer list of attention kinds as the period k of 'every k-th layer is full'
     (layers k-1, 2k-1, ...), as Gemma 2/3, gpt-oss and Llama 4 lay them out; else refused."""
     types = c.list(key)
+    key = shown_as or key  # the key the user wrote (Llama 4's no_rope_layers become layer kinds here)
     if types is None:
         return None
     if len(types) != n_layers:
@@ -224,8 +225,8 @@ def _every_kth_full(c: _Cfg, key: str, local: str, n_layers: int) -> int | None:
 
 
 def _local_pattern(c: _Cfg, out: dict[str, Any], key: str = "layer_types", local: str = "sliding_attention",
-                   period: int | None = None) -> dict[str, Any]:
-    k = _every_kth_full(c, key, local, out["n_layers"])
+                   period: int | None = None, shown_as: str | None = None) -> dict[str, Any]:
+    k = _every_kth_full(c, key, local, out["n_layers"], shown_as)
     if k is None:
         k = period
     if k == 0 or k == 1 and local != "full_attention":
@@ -268,7 +269,7 @@ def _deepseek(c: _Cfg, v3: bool) -> dict[str, Any]:  # DeepseekV2Config / Deepse
                 n_experts=experts if experts else 1, top_k=top_k if experts else 1,
                 d_ff_expert=c.int("moe_intermediate_size", d["moe_inter"]),
                 first_dense_layers=c.int("first_k_dense_replace", d["dense"]), moe_every=c.int("moe_layer_freq", 1),
-                n_shared_experts=1 if c.int("n_shared_experts", d["shared"]) else 0,
+                n_shared_experts=1 if (experts and c.int("n_shared_experts", d["shared"])) else 0,
                 d_ff_shared=(c.int("n_shared_experts", d["shared"]) or 1) * c.int("moe_intermediate_size", d["moe_inter"]),
                 mtp_layers=c.int("num_nextn_predict_layers", 0))
 
@@ -331,7 +332,7 @@ def _llama4(c: _Cfg) -> dict[str, Any]:  # Llama4TextConfig, modeling_llama4.py
     if nope:  # 1: rotary (chunked) layer, 0: NoPE (full attention) layer
         types = ["chunked_attention" if x else "full_attention" for x in nope]
         c = _Cfg(c.data | {"_layer_types": types}, c.source)
-        return _local_pattern(c, out, key="_layer_types", local="chunked_attention")
+        return _local_pattern(c, out, key="_layer_types", local="chunked_attention", shown_as="no_rope_layers")
     return _local_pattern(c, out, local="chunked_attention", period=interval)
 
 

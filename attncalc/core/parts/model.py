@@ -66,7 +66,7 @@ def layer_counts(a: Architecture) -> list[tuple[Layer, int, int]]:
     period = lcm(a.sliding_window_pattern or 1, a.moe_every, a.attention_every)
     if period > MAX_PERIOD:
         raise ConfigError(f"layer pattern repeats every {period:,} layers; at most {MAX_PERIOD:,} supported",
-                          field="sliding_window_pattern")
+                          source=a._origin or None, field="sliding_window_pattern")
     found: dict[Layer, list[int]] = {}
 
     def add(lo: int, hi: int) -> None:  # layers lo..hi-1
