@@ -160,3 +160,22 @@ def test_serving_keeps_the_whole_latent_cache_on_every_rank():
     assert kv_cache_per_gpu(a, ServingSetup(batch=2, context=8192, tp=8)) == whole
     gqa = load("qwen3-235b-a22b")  # 4 KV heads: at tp 8 each rank still holds one whole head
     assert kv_cache_per_gpu(gqa, ServingSetup(batch=1, context=8192, tp=8)) * 4 == kv_cache(gqa, dtype="bf16", batch=1, context=8192).total
+
+
+@pytest.mark.parametrize("config,key", [
+    ('{"model_type": "gemma3", "text_config": [1]}', "text_config"),
+    ('{"model_type": "gpt_oss", "layer_types": ["x"]}', "layer_types"),
+    ('{"model_type": "deepseek_v3", "moe_layer_freq": 0}', "moe_every"),
+    ('{"model_type": "qwen3_moe", "mlp_only_layers": [3]}', "mlp_only_layers"),
+    ('{"model_type": "gemma3_text", "sliding_window_pattern": 1000000007}', "sliding_window_pattern"),
+    ('{"model_type": "llama4", "text_config": {"no_rope_layers": [1, 0]}}', "no_rope_layers"),
+    ('{"model_type": "gpt_oss", "layer_types": ["full_attention", "sliding_attention"], "num_hidden_layers": 2}',
+     "layer_types"),  # full first, then local: not every k-th layer full
+    ('{"model_type": "mistral3", "text_config": {"model_type": ["mistral"]}}', "text_config.model_type"),
+])
+def test_hostile_configs_of_the_new_readers(cli, tmp_path, config, key):
+    f = tmp_path / "config.json"
+    f.write_text(config)
+    r = cli("count", str(f))
+    assert r.code == 2 and r.out == "" and r.err.startswith(f"attncalc: error: {f}: {key}: "), r.err
+    assert len(r.err.strip().splitlines()) == 1
