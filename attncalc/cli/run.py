@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .common import emit, handles_errors, stderr, stdout
+from .common import emit, handles_errors, stderr
 from .options import Attention, AttentionMode, Model, Sets, load
 
 
@@ -107,32 +107,30 @@ def run(
 
 
 def _table(d: dict, arch) -> None:
-    from rich.table import Table
-
+    from ..present.tables import TEXT, Column, Table, print_page
     from ..units import human_bytes, human_flops
 
     s = d["shape"]
-    t = Table(title=f"{d['model']}: one attention block, executed", title_justify="left", show_header=False)
-    t.add_column(no_wrap=True)
-    t.add_column(overflow="fold")
+    t = Table(f"{d['model']}: one attention block, executed", (Column("what", TEXT), Column("measured", TEXT, fold=True)),
+              key="run")
     subset = f" (of {s['model_heads']}: a subset, --heads)" if s["heads"] != s["model_heads"] else ""
-    t.add_row("shape", f"batch {s['batch']} × seq {s['seq']:,} × d_model {s['d_model']:,}; {s['heads']} heads{subset} "
+    t.add("shape", f"batch {s['batch']} × seq {s['seq']:,} × d_model {s['d_model']:,}; {s['heads']} heads{subset} "
                        f"of {s['d_head']}, {s['kv_heads']} key/value; {s['attention']}"
                        f"{', window ' + format(s['window'], ',') if s['window'] else ''}; {s['layers']} layer(s); {s['dtype']}")
-    t.add_row("counted FLOPs", f"{d['flops']:,} ({human_flops(d['flops'])}; same convention as `count`, matmuls)")
-    t.add_row("time", f"median {d['median_s'] * 1e3:,.1f} ms (min {d['min_s'] * 1e3:,.1f}, max {d['max_s'] * 1e3:,.1f}) over {len(d['times_s'])} runs")
-    t.add_row("achieved", f"{d['gflops']:,.1f} GFLOP/s on {d['threads']} threads")
+    t.add("counted FLOPs", f"{d['flops']:,} ({human_flops(d['flops'])}; same convention as `count`, matmuls)")
+    t.add("time", f"median {d['median_s'] * 1e3:,.1f} ms (min {d['min_s'] * 1e3:,.1f}, max {d['max_s'] * 1e3:,.1f}) over {len(d['times_s'])} runs")
+    t.add("achieved", f"{d['gflops']:,.1f} GFLOP/s on {d['threads']} threads")
     lay = d["layout"]
-    t.add_row("executed with", f"{d['blas']}; numba {d['threading_layer']} threads; steps of "
+    t.add("executed with", f"{d['blas']}; numba {d['threading_layer']} threads; steps of "
                                f"{lay['seqs']} sequence(s) x {lay['heads']} head(s), query tiles of {lay['block_q']}")
     if d["sgemm_gflops"]:
-        t.add_row("sgemm, same run", f"{d['sgemm_gflops']:,.1f} GFLOP/s (the faster of NumPy's matmul "
+        t.add("sgemm, same run", f"{d['sgemm_gflops']:,.1f} GFLOP/s (the faster of NumPy's matmul "
                                      f"{d['sgemm_numpy_gflops']:,.0f} and the kernel's BLAS {d['sgemm_kernel_blas_gflops']:,.0f}; "
                                      f"spread {d['sgemm_spread']:.0%}): the block reached {d['ratio_to_sgemm']:.2f} of it")
-    t.add_row("JIT compile", "loaded from cache (no compilation)" if d["cached"] else f"{d['compile_s']:.1f} s (first run; cached for the next)")
-    t.add_row("peak memory added", f"{human_bytes(d['peak_memory_bytes'])} (estimated {human_bytes(d['estimated_bytes'])} before allocating)")
+    t.add("JIT compile", "loaded from cache (no compilation)" if d["cached"] else f"{d['compile_s']:.1f} s (first run; cached for the next)")
+    t.add("peak memory added", f"{human_bytes(d['peak_memory_bytes'])} (estimated {human_bytes(d['estimated_bytes'])} before allocating)")
     if d["max_rel_error"] is not None:
-        t.add_row("vs NumPy reference", f"max relative error {d['max_rel_error']:.2e} (tolerance {d['tolerance']:.0e})")
-    t.add_row("whole model", f"all {arch.n_layers} attention blocks at this shape: {human_flops(d['model_attention_flops'])} "
+        t.add("vs NumPy reference", f"max relative error {d['max_rel_error']:.2e} (tolerance {d['tolerance']:.0e})")
+    t.add("whole model", f"all {arch.n_layers} attention blocks at this shape: {human_flops(d['model_attention_flops'])} "
                              f"≈ {d['model_attention_s']:,.2f} s on this machine")
-    stdout().print(t)
+    print_page([t])

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import app
-from .common import Format, emit, handles_errors, stdout
+from .common import Format, emit, handles_errors
 from .options import Attention, AttentionMode, Batch, Context, Model, Recompute, Seq, Sets, Tokens, load, parse_tokens
 
 
@@ -132,9 +132,10 @@ def time_command(
 
         emit(markdown(doc, arch))
     else:
-        from ..present.roofline import renderable
+        from ..present.roofline import blocks
+        from ..present.tables import print_page
 
-        stdout().print(renderable(doc, arch))
+        print_page(blocks(doc, arch))
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
         print(f"FAIL {arch.name}: {o.name}: {o.what} is {float(o.actual):,.4g}, limit {o.relation} {float(o.limit):,.4g}",

@@ -101,41 +101,37 @@ def header(doc: dict[str, Any], a: Architecture) -> list[str]:
             f"estimate: peak × {e['compute']['approx']:.4g}, bandwidth × {e['memory']['approx']:.4g} ({e['source']})"]
 
 
-def renderable(doc: dict[str, Any], a: Architecture):
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
+def blocks(doc: dict[str, Any], a: Architecture) -> list:
+    """The `time` page as blocks of the one renderer (present/tables.py)."""
+    from .tables import EXACT, TEXT, Column, Para, Table
 
     head = header(doc, a)
-    parts: list[Any] = [Text(head[0], style="bold")] + [Text(h, style="dim") for h in head[1:]]
-    t = Table(title="time", title_justify="left", pad_edge=False)
-    for col, just in (("what", "left"), ("lower bound", "right"), ("estimate", "right"), ("bound by", "left")):
-        t.add_column(col, justify=just, overflow="fold")
+    out: list = [Para(head[0], "bold")] + [Para(h, "dim") for h in head[1:]]
+    t = Table("time", (Column("what", TEXT), Column("lower bound", EXACT), Column("estimate", EXACT),
+                       Column("bound by", TEXT)), key="time")
     for r in summary_rows(doc):
-        t.add_row(*r)
-    parts += [Text(""), t]
+        t.add(*r)
+    out.append(t)
     for which, title in (("prefill", "prefill: one block's parts and the rest"),
                          ("decode", "decode step: one block's parts and the rest")):
-        bt = Table(title=title, title_justify="left", pad_edge=False)
-        for col in ("part", "FLOPs", "bytes", "FLOP/byte", "vs ridge", "bound by", "lower bound"):
-            bt.add_column(col, justify="left" if col in ("part", "vs ridge", "bound by") else "right", no_wrap=col != "part")
+        bt = Table(title, (Column("part", TEXT), Column("FLOPs", EXACT), Column("bytes", EXACT),
+                           Column("FLOP/byte", EXACT), Column("vs ridge", TEXT), Column("bound by", TEXT),
+                           Column("lower bound", EXACT)), key=which)
         for r in block_rows(doc, which):
-            bt.add_row(*r)
-        parts += [Text(""), bt]
+            bt.add(*r)
+        out.append(bt)
     rows = mfu_rows(doc)
     if rows:
         det = doc["mfu_detail"]
-        mt = Table(title=f"MFU at {det['tokens_per_s']:,.6g} tokens/s ({det['mode']}, {det['gpus']} GPU(s))",
-                   title_justify="left", pad_edge=False)
-        for col, just in (("convention", "left"), ("FLOPs/token", "right"), ("MFU", "right"), ("what", "left")):
-            mt.add_column(col, justify=just, overflow="fold")
+        mt = Table(f"MFU at {det['tokens_per_s']:,.6g} tokens/s ({det['mode']}, {det['gpus']} GPU(s))",
+                   (Column("convention", TEXT), Column("FLOPs/token", EXACT), Column("MFU", EXACT), Column("what", TEXT)),
+                   key="mfu")
         for r in rows:
-            mt.add_row(*r)
-        parts += [Text(""), mt]
+            mt.add(*r)
+        out.append(mt)
     notes = doc["time"]["prefill"]["notes"] + doc["time"]["decode"]["notes"]
-    parts += [Text(""), Text("assumptions", style="bold")]
-    parts += [Text(f"- {s}") for s in doc["time"]["assumptions"] + notes]
-    return Group(*parts)
+    out += [Para("assumptions", "bold")] + [Para(f"- {x}") for x in doc["time"]["assumptions"] + notes]
+    return out
 
 
 def markdown(doc: dict[str, Any], a: Architecture) -> str:
