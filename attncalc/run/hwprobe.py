@@ -10,7 +10,6 @@ NumPy only; imported by the CLI only when ``--hw this`` is asked for.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -51,20 +50,6 @@ def memory_bytes_per_s(nbytes: int = 256 << 20, repeats: int = 5) -> int:
     return int(max(copy, read))
 
 
-def total_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def probe(quick: bool = False) -> dict[str, Any]:
     """The mapping ``core.hardware.from_mapping`` reads; figures measured now, as integers."""
     flops = sgemm_flops_per_s(n=1024 if quick else 2048, repeats=3 if quick else 10)
@@ -73,5 +58,5 @@ def probe(quick: bool = False) -> dict[str, Any]:
     return {"name": "this", "label": f"this machine ({cores} cores, measured)", "kind": "cpu",
             "source": f"measured now: NumPy float32 matmul (best of repeats) and copy/reduce bandwidth; "
                       f"BLAS {machine.blas().path or 'unknown'}",
-            "memory_bytes": total_memory(), "memory_bytes_per_s": bw, "cores": cores, "measured": True,
+            "memory_bytes": machine.total_memory(), "memory_bytes_per_s": bw, "cores": cores, "measured": True,
             "dense_flops_per_s": {"fp32": flops}}

@@ -18,15 +18,23 @@ from typing import Iterator
 GiB = 1 << 30
 
 
-def available_memory() -> int | None:
-    """Bytes the kernel reports as available to a new workload (MemAvailable), or None."""
+def _proc_kib(path: str, field: str) -> int | None:
+    """Bytes of a "Field:  N kB" line of a /proc file, or None where there is none."""
     try:
-        with open("/proc/meminfo") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("MemAvailable:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return None
+
+
+def available_memory() -> int | None:
+    """Bytes the kernel reports as available to a new workload (MemAvailable), or None."""
+    found = _proc_kib("/proc/meminfo", "MemAvailable")
+    if found is not None:
+        return found
     if sys.platform == "darwin" or hasattr(os, "sysconf"):
         try:  # free physical pages: an underestimate of what could be made available
             return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -36,14 +44,18 @@ def available_memory() -> int | None:
 
 
 def _status_kib(field: str) -> int | None:
+    return _proc_kib("/proc/self/status", field)
+
+
+def total_memory() -> int | None:
+    """Bytes of physical memory (MemTotal), or None."""
+    found = _proc_kib("/proc/meminfo", "MemTotal")
+    if found is not None:
+        return found
     try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def current_rss() -> int | None:
