@@ -7,12 +7,12 @@ Pure arithmetic (no timing): each line is a `memory_document` figure for the com
 
 from __future__ import annotations
 
-from attncalc.core.activations import ActivationSettings
-from attncalc.core.lora import LoraSetup
-from attncalc.core.memory_plan import MemorySettings, memory_document
-from attncalc.core.quant import QuantScheme
-from attncalc.core.serving import ServingSetup
-from attncalc.core.training_memory import Parallelism
+from attncalc.core.memory.activations import ActivationSettings
+from attncalc.core.memory.lora import LoraSetup
+from attncalc.core.memory.plan import MemorySettings, memory_document
+from attncalc.core.memory.quant import QuantScheme
+from attncalc.core.memory.serving import ServingSetup
+from attncalc.core.memory.training import Parallelism
 from attncalc.spec.load import load_model
 from attncalc.units import human_bytes
 

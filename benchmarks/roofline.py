@@ -10,8 +10,8 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
-from attncalc.core.hardware import from_mapping, load_hardware
-from attncalc.core.roofline import Efficiency, Setup, decode_time, prefill_time
+from attncalc.spec.hardware import from_mapping, load_hardware
+from attncalc.core.time.roofline import Efficiency, Setup, decode_time, prefill_time
 from attncalc.spec.hf import from_hf_config
 from attncalc.spec.load import load_file
 

@@ -79,7 +79,7 @@ def test_latent_attention_matrices_match_deepseek_v3():
               + sh["self_attn.q_a_layernorm.weight"][0] + sh["self_attn.kv_a_layernorm.weight"][0])
     assert s["attention"]["shared_per_block"] == shared
     # the cache keeps the latent and the shared rotary key: kv_a_proj_with_mqa's 576 outputs a token
-    from attncalc.core.memory import kv_cache
+    from attncalc.core.memory.cache import kv_cache
 
     kv = kv_cache(load("deepseek-v3"), dtype="bf16", batch=1, context=1)
     assert kv.per_token_per_block == 2 * sh["self_attn.kv_a_proj_with_mqa.weight"][0]
@@ -152,8 +152,8 @@ def test_absorbed_latent_attention_decode():
 
 
 def test_serving_keeps_the_whole_latent_cache_on_every_rank():
-    from attncalc.core.memory import kv_cache
-    from attncalc.core.serving import ServingSetup, kv_cache_per_gpu
+    from attncalc.core.memory.cache import kv_cache
+    from attncalc.core.memory.serving import ServingSetup, kv_cache_per_gpu
 
     a = load("deepseek-v3")
     whole = kv_cache(a, dtype="bf16", batch=2, context=8192).total

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from attncalc import load_model
 from attncalc.core.evaluate import count_params, decode, forward, training
 from attncalc.core.figures import params_of
-from attncalc.core.memory import kv_cache
+from attncalc.core.memory.cache import kv_cache
 from attncalc.core.workload import Convention
 from attncalc.spec.arch import Architecture
 
@@ -331,7 +331,7 @@ def test_count_t5_shows_both_block_kinds(cli):
 def test_serving_cache_at_tp1_is_counts_cache(name, batch, context):
     """`fit --serve` at tp = 1 keeps what `count` says the cache holds: no KV for Mamba layers or
     the encoder, the per-sequence cross K, V and Mamba state included."""
-    from attncalc.core.serving import ServingSetup, kv_cache_per_gpu
+    from attncalc.core.memory.serving import ServingSetup, kv_cache_per_gpu
 
     a = arch(name)
     assert kv_cache_per_gpu(a, ServingSetup(batch=batch, context=context)) == \

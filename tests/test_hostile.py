@@ -406,7 +406,7 @@ def test_dtype_aliases(cli, alias, canonical):
 
 
 def test_dtype_bytes_match_their_definitions():
-    from attncalc.core.memory import dtype_bytes
+    from attncalc.dtypes import dtype_bytes
 
     # IEEE 754 binary32/16/64, bfloat16 (16 bits), OCP FP8 (8 bits), 4-bit ints packed two per byte
     assert [dtype_bytes(d) for d in ("float32", "bfloat16", "half", "double", "e5m2", "int4")] == \

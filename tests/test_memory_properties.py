@@ -7,9 +7,9 @@ from fractions import Fraction as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attncalc.core.activations import ActivationSettings, block_tensors, total
+from attncalc.core.memory.activations import ActivationSettings, block_tensors, total
 from attncalc.core.evaluate import count_params
-from attncalc.core.training_memory import OPTIMIZERS, Parallelism, model_state_bytes, stage_params
+from attncalc.core.memory.training import OPTIMIZERS, Parallelism, model_state_bytes, stage_params
 from attncalc.spec.arch import Architecture
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -84,7 +84,7 @@ def test_activations_quadratic_in_sequence_only_through_scores(a, s, dropout, tp
 @FAST
 @given(archs(), st.sampled_from([1, 2, 4, 8]))
 def test_pipeline_first_stage_holds_most(a, pp):
-    from attncalc.core.activations import activation_memory
+    from attncalc.core.memory.activations import activation_memory
 
     pp = min(pp, a.n_layers)
     m = activation_memory(a, ActivationSettings(seq=16, pp=pp, dropout=False))
@@ -106,8 +106,8 @@ def test_gqa_shrinks_exactly_the_key_and_value_tensors(a, s, b):
 @given(archs(), st.integers(1, 9), st.integers(1, 2048))
 def test_serving_kv_cache_at_tp1_is_counts_kv_cache(a, batch, context):
     """`fit --serve` at tp = 1 and `count`'s memory.kv_cache.total are the same bytes."""
-    from attncalc.core.memory import kv_cache
-    from attncalc.core.serving import ServingSetup, kv_cache_per_gpu
+    from attncalc.core.memory.cache import kv_cache
+    from attncalc.core.memory.serving import ServingSetup, kv_cache_per_gpu
 
     ref = kv_cache(a, dtype="bf16", batch=batch, context=context).total
     assert kv_cache_per_gpu(a, ServingSetup(batch=batch, context=context)) == ref
@@ -117,8 +117,8 @@ def test_serving_kv_cache_at_tp1_is_counts_kv_cache(a, batch, context):
 @given(archs(), st.sampled_from(["int4-g128", "int8", "fp8", "mxfp4", "nvfp4", "nf4-dq", "bf16"]),
        st.sampled_from([1, 2, 4]))
 def test_serving_weights_split_over_tp_never_exceed_the_whole(a, fmt, tp):
-    from attncalc.core.quant import QuantScheme, quantized
-    from attncalc.core.serving import ServingSetup, weights_per_gpu
+    from attncalc.core.memory.quant import QuantScheme, quantized
+    from attncalc.core.memory.serving import ServingSetup, weights_per_gpu
 
     if a.n_heads % tp or (a.kv_heads % tp and tp % a.kv_heads):
         return

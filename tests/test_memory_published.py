@@ -17,10 +17,10 @@ from fractions import Fraction as F
 
 import pytest
 
-from attncalc.core.activations import ActivationSettings, activation_memory, block_tensors, total
-from attncalc.core.lora import LoraSetup, lora_params
-from attncalc.core.quant import QuantScheme, parse_format
-from attncalc.core.training_memory import OPTIMIZERS, model_state_bytes
+from attncalc.core.memory.activations import ActivationSettings, activation_memory, block_tensors, total
+from attncalc.core.memory.lora import LoraSetup, lora_params
+from attncalc.core.memory.quant import QuantScheme, parse_format
+from attncalc.core.memory.training import OPTIMIZERS, model_state_bytes
 from attncalc.spec.arch import Architecture
 from attncalc.spec.load import load_model
 
@@ -177,7 +177,7 @@ def test_gptq_int4_group_128_with_zero_points():
 
 
 def test_quantized_model_keeps_embeddings_and_norms_in_bf16():
-    from attncalc.core.quant import quantized
+    from attncalc.core.memory.quant import quantized
 
     a = load_model("llama-2-7b")
     q = quantized(a, QuantScheme("int4-g128"))

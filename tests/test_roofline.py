@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from attncalc.core.hardware import from_mapping, hardware_names, load_hardware
-from attncalc.core.roofline import (Efficiency, Measured, Setup, decode_time, fit_efficiency, mfu, parse_efficiency,
+from attncalc.spec.hardware import from_mapping, hardware_names, load_hardware
+from attncalc.core.time.roofline import (Efficiency, Measured, Setup, decode_time, fit_efficiency, mfu, parse_efficiency,
                                     prefill_time, time_document)
 from attncalc.errors import AttncalcError
 from attncalc.spec.hf import from_hf_config
@@ -84,7 +84,7 @@ def test_users_add_their_own_hardware_by_file_or_folder(tmp_path, cli, monkeypat
                                           '[dense_flops_per_s]\nbf16 = 100_000_000_000_000\n')
     r = cli("time", "gpt2-small", "--hw", str(tmp_path / "my-gpu.toml"), "--format", "json")
     assert r.code == 0 and json.loads(r.out)["time"]["ridge_flops_per_byte"] == 100
-    import attncalc.core.hardware as hw
+    import attncalc.spec.hardware as hw
 
     monkeypatch.setenv("ATTNCALC_HARDWARE", str(tmp_path))
     hw.hardware_paths.cache_clear()
@@ -286,7 +286,7 @@ def test_attncalc_run_on_this_cpu_is_above_its_roofline():
         pytest.skip("not recorded")
     rec = json.loads(path.read_text())
     from attncalc.core.workload import Convention
-    from attncalc.core.roofline import attention_block_bound
+    from attncalc.core.time.roofline import attention_block_bound
     from attncalc.run.plan import plan
 
     sh = rec["run"]["shape"]

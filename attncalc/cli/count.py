@@ -49,7 +49,7 @@ def count(
     report = build(arch, work, conv)
     timing = None
     if hw is not None:  # issue 12: the roofline's lower bounds beside the counts (core.roofline)
-        from ..core.roofline import Setup, time_document
+        from ..core.time.roofline import Setup, time_document
         from .time import resolve_hardware
 
         w = report.flops.workload
@@ -57,9 +57,9 @@ def count(
                                seq=w["seq"], context=w["context"], tokens=w["tokens"], conv=conv)
     extra = None
     if train or serve:  # issue 11: memory per GPU, by the core's memory plan at this workload
-        from ..core.activations import ActivationSettings
-        from ..core.memory_plan import MemorySettings, memory_document
-        from ..core.serving import ServingSetup
+        from ..core.memory.activations import ActivationSettings
+        from ..core.memory.plan import MemorySettings, memory_document
+        from ..core.memory.serving import ServingSetup
 
         w = report.flops.workload
         extra = memory_document(arch, MemorySettings(

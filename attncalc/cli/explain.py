@@ -50,7 +50,7 @@ def explain(
 
     blocks = explain_blocks(title, sections)
     if hw is not None:  # issue 12: the bound arithmetic of one block, prefill and one decode step
-        from ..core.roofline import Setup, time_document
+        from ..core.time.roofline import Setup, time_document
         from ..present.roofline import explain_block
         from ..present.tables import TEXT, Column, Table
         from .time import resolve_hardware

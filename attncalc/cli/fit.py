@@ -73,12 +73,12 @@ def fit(
     (weights, KV cache, prefill), with a verdict: exit 1 when a budget fails."""
     from fractions import Fraction
 
-    from ..core.activations import ActivationSettings
-    from ..core.lora import LoraSetup
-    from ..core.memory_plan import MemorySettings, memory_document
-    from ..core.quant import QuantScheme, parse_format, parse_overrides
-    from ..core.serving import ServingSetup
-    from ..core.training_memory import Parallelism
+    from ..core.memory.activations import ActivationSettings
+    from ..core.memory.lora import LoraSetup
+    from ..core.memory.plan import MemorySettings, memory_document
+    from ..core.memory.quant import QuantScheme, parse_format, parse_overrides
+    from ..core.memory.serving import ServingSetup
+    from ..core.memory.training import Parallelism
     from ..errors import WorkloadError
     from ..units import parse_quantity
 

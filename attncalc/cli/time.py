@@ -27,7 +27,7 @@ TIME_BUDGETS = {"max_decode_ms": ("decode time per token, estimate (ms)", "max")
 
 def resolve_hardware(ref: str):
     """A hardware name, a TOML file, or `this` (measured now: imports numpy)."""
-    from ..core.hardware import from_mapping, load_hardware
+    from ..spec.hardware import from_mapping, load_hardware
 
     if ref == "this":
         print("attncalc: measuring this machine (sgemm and memory bandwidth probes)", file=sys.stderr)
@@ -71,7 +71,7 @@ def time_command(
 ) -> None:
     """Roofline LOWER BOUNDS on prefill, decode and training time on named hardware, with an estimate and MFU."""
     from ..core.workload import Convention, positive
-    from ..core.roofline import Efficiency, Measured, Setup, exact_number, parse_efficiency, time_document
+    from ..core.time.roofline import Efficiency, Measured, Setup, exact_number, parse_efficiency, time_document
     from ..errors import WorkloadError
 
     arch = load(model, sets)
@@ -150,7 +150,7 @@ def list_hw(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
     """List the hardware table: dense and sparse peaks per dtype, memory, bandwidth, interconnect, source."""
-    from ..core.hardware import PEAK_KEYS, hardware_names, load_hardware
+    from ..spec.hardware import PEAK_KEYS, hardware_names, load_hardware
     from ..present.roofline import rate
     from ..units import human_flops
 

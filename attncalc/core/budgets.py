@@ -190,7 +190,7 @@ def _setting(key: str, raw: Any, source: str) -> Any:
     if kind == "text":
         if not isinstance(raw, str):
             raise ConfigError(f"expected a string such as \"bf16\", got {_kind(raw)}", source=source, field=key)
-        from .memory import dtype_bytes
+        from ..dtypes import dtype_bytes
         from ..errors import WorkloadError
 
         try:

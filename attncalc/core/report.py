@@ -17,7 +17,7 @@ from ..spec.arch import Architecture
 from .estimates import Estimate, estimates
 from .evaluate import decode, forward, training
 from .figures import Params, PassFlops, hidden, params_of, pass_of
-from .memory import Memory, memory_of
+from .memory.cache import Memory, memory_of
 from .workload import Convention, Workload
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..core.memory import Memory, dtype_bytes
+from ..core.memory.cache import Memory
+from ..dtypes import dtype_bytes
 from ..core.report import Flops
 from ..spec.arch import Architecture
 from .sections import WORDS, Row, Section, x

@@ -4,7 +4,7 @@ their counts, the per-sequence caches). Every number is read from the Report's t
 
 from __future__ import annotations
 
-from ..core.memory import dtype_bytes
+from ..dtypes import dtype_bytes
 from ..core.report import Report
 from ..core.tree import Node
 from .explain import Step, n

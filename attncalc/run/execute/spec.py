@@ -27,7 +27,7 @@ def normalize_dtype(name: str) -> str:
     is sgemm or dgemm). tf32, which `count` stores as 4 bytes, is refused too: the kernel
     computes full float32, not TF32's 10-bit mantissa.
     """
-    from ...core.memory import canonical_dtype
+    from ...dtypes import canonical_dtype
     from ...errors import shown
 
     key = str(name).strip().lower().replace("-", "").replace("_", "")

@@ -26,9 +26,9 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..errors import WorkloadError
-from ..spec.arch import Architecture
-from .evaluate import count_params
+from ...errors import WorkloadError
+from ...spec.arch import Architecture
+from ..evaluate import count_params
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from ..errors import WorkloadError
-from ..spec.arch import Architecture
+from ...errors import WorkloadError
+from ...spec.arch import Architecture
 from .activations import ActivationSettings, activation_memory, stage_layers, whole
-from .evaluate import count_params
+from ..evaluate import count_params
 
 
 @dataclass(frozen=True)

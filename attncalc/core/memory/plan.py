@@ -8,12 +8,12 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
-from ..spec.arch import Architecture
+from ...spec.arch import Architecture
 from .activations import ActivationSettings, activation_document, stage_layers, whole
 from .lora import LoraSetup, lora_flops, lora_params
 from .quant import QuantScheme, leaf_bits, quantized
 from .serving import ServingSetup, serving_document
-from .training_memory import OPTIMIZERS, Parallelism, TrainingSetup, per_gpu, per_gpu_document, stage_params
+from .training import OPTIMIZERS, Parallelism, TrainingSetup, per_gpu, per_gpu_document, stage_params
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..errors import WorkloadError
-from ..spec.arch import Architecture
+from ...errors import WorkloadError
+from ...spec.arch import Architecture
 from .activations import whole
-from .evaluate import cached_numbers, cross_cached_numbers, kinds, state_numbers
-from .memory import dtype_bytes, kept_tokens, kv_tokens
+from ..evaluate import cached_numbers, cross_cached_numbers, kinds, state_numbers
+from .cache import kept_tokens, kv_tokens
+from ...dtypes import dtype_bytes
 from .quant import QuantScheme, leaf_bits
-from .training_memory import Parallelism, check_tp, stage_params
+from .training import Parallelism, check_tp, stage_params
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, WorkloadError
-from ..spec.load import data_dirs, data_files, read_text
+from ..dtypes import compute_dtype
+from ..errors import ConfigError
+from .load import data_dirs, data_files, read_text
 
-# dtype names accepted for compute, and the table key each reads.
-DTYPE_KEYS = {"fp32": "fp32", "float32": "fp32", "tf32": "tf32", "bf16": "bf16", "bfloat16": "bf16",
-              "fp16": "fp16", "float16": "fp16", "half": "fp16", "fp8": "fp8", "int8": "int8", "fp4": "fp4"}
-PEAK_KEYS = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4")
+PEAK_KEYS = ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4")
 FIELDS = {"name", "label", "kind", "source", "memory_bytes", "memory_bytes_per_s", "interconnect",
           "interconnect_bytes_per_s", "interconnect_bidirectional", "dense_flops_per_s", "sparse_flops_per_s",
           "cores", "measured"}
@@ -55,7 +53,7 @@ class Hardware:
 
     def peak(self, dtype: str, sparse: bool = False) -> int:
         """Peak FLOP/s for a compute dtype; the dense table unless ``sparse`` is asked for."""
-        key = dtype_key(dtype)
+        key = compute_dtype(dtype)
         table = self.sparse if sparse else self.dense
         if key not in table:
             which = "sparse_flops_per_s" if sparse else "dense_flops_per_s"
@@ -83,13 +81,6 @@ class Hardware:
                 "interconnect_bytes_per_s": self.interconnect_bytes_per_s,
                 "interconnect_bidirectional": self.interconnect_bidirectional, "cores": self.cores,
                 "dense_flops_per_s": dict(self.dense), "sparse_flops_per_s": dict(self.sparse)}
-
-
-def dtype_key(dtype: str) -> str:
-    try:
-        return DTYPE_KEYS[dtype.lower()]
-    except KeyError:
-        raise WorkloadError(f"unknown compute dtype {dtype!r}; use one of {', '.join(PEAK_KEYS)}") from None
 
 
 def hardware_dirs() -> list[Path]:

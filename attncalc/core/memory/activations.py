@@ -37,8 +37,8 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Callable
 
-from ..errors import WorkloadError
-from ..spec.arch import Architecture
+from ...errors import WorkloadError
+from ...spec.arch import Architecture
 
 RECOMPUTE = ("none", "selective", "full")
 

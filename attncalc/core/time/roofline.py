@@ -32,13 +32,14 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
-from ..errors import WorkloadError
-from ..spec.arch import Architecture
-from .evaluate import decode, forward
-from .hardware import Hardware, dtype_key
-from .memory import kv_cache, nbytes
-from .tree import Node
-from .workload import Convention, positive
+from ...errors import WorkloadError
+from ...spec.arch import Architecture
+from ..evaluate import decode, forward
+from ...dtypes import compute_dtype, dtype_bytes, nbytes
+from ...spec.hardware import Hardware
+from ..memory.cache import kv_cache
+from ..tree import Node
+from ..workload import Convention, positive
 
 # Default efficiencies for `estimate`: the best matmul FLOP and HBM efficiencies kipply observed
 # profiling FasterTransformer on A100 ("Transformer Inference Arithmetic", 2022, "Comparing against
@@ -48,16 +49,6 @@ DEFAULT_COMPUTE = Fraction(7, 10)
 DEFAULT_MEMORY = Fraction(9, 10)
 DEFAULT_NETWORK = Fraction(1)
 DEFAULT_SOURCE = "default: kipply 2022, FasterTransformer on A100 reached 0.7 of peak FLOP/s, 0.9 of peak bandwidth"
-
-# The compute dtype a weights dtype runs its matmuls in: int4 weights are dequantised to bf16
-# (weight-only quantisation); the others compute in their own type.
-COMPUTE_FOR = {"fp32": "fp32", "float32": "fp32", "tf32": "tf32", "bf16": "bf16", "bfloat16": "bf16",
-               "fp16": "fp16", "float16": "fp16", "fp8": "fp8", "int8": "int8", "int4": "bf16", "fp4": "fp4"}
-# Bytes per weight, by the name core.memory knows (fp4 packs two per byte like int4; tf32 is stored as fp32).
-WEIGHT_AS = {"fp4": "int4", "tf32": "fp32"}
-ACTIVATION_BYTES = {"fp32": Fraction(4), "tf32": Fraction(4), "bf16": Fraction(2), "fp16": Fraction(2),
-                    "fp8": Fraction(1), "int8": Fraction(1), "fp4": Fraction(1, 2)}
-
 
 def _ceil(x: Fraction | int) -> int:
     x = Fraction(x)
@@ -140,22 +131,16 @@ class Setup:
 
     @property
     def compute(self) -> str:
-        if self.compute_dtype:
-            return dtype_key(self.compute_dtype)
-        try:
-            return COMPUTE_FOR[self.dtype.lower()]
-        except KeyError:
-            raise WorkloadError(f"unknown dtype {self.dtype!r}; use one of {', '.join(COMPUTE_FOR)}") from None
+        """The dtype the matmuls run in (attncalc.dtypes): the weights' own, or bf16 for int4."""
+        return compute_dtype(self.compute_dtype or self.dtype)
 
     @property
     def act_bytes(self) -> Fraction:
-        return ACTIVATION_BYTES[self.compute]
+        return dtype_bytes(self.compute)
 
     @property
     def kv(self) -> str:
-        if self.kv_dtype:
-            return self.kv_dtype
-        return {"fp4": "int4", "tf32": "fp32"}.get(self.compute, self.compute)
+        return self.kv_dtype or self.compute
 
     @property
     def peak(self) -> int:
@@ -200,7 +185,7 @@ def parts(a: Architecture, tree: Node, setup: Setup, queries: int, keys: int | N
     together: the tokens of a prefill; None for a decode step, where each head's keys are its
     (query, key) pairs, read off the leaf (so each block kind's window or chunk applies).
     """
-    wdt, ab = WEIGHT_AS.get(setup.dtype.lower(), setup.dtype), setup.act_bytes
+    wdt, ab = setup.dtype, setup.act_bytes
     d = a.d_model
     # K and V of every key/value head, one token, one block (core.memory; the first block kind's)
     kv_tok_block = kv_cache(a, dtype=setup.kv, batch=1, context=1).per_token_per_block
@@ -447,7 +432,7 @@ def mfu(a: Architecture, setup: Setup, tokens_per_s: Fraction, mode: str, *, seq
     238.3K tokens/s on 6144 TPU v4, sec. 4; attention over the full sequence); the exact count, causal or
     full, with or without the logits; and, for training, hardware FLOPs with full recomputation
     (one more forward: Chowdhery et al. 2022 Appendix B 'hardware FLOPs utilization')."""
-    from .figures import params_of
+    from ..figures import params_of
 
     if mode not in ("training", "prefill", "decode"):
         raise WorkloadError(f"--mfu-mode must be training, prefill or decode, not {mode!r}")

@@ -25,9 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..errors import WorkloadError
-from ..spec.arch import Architecture
-from .evaluate import count_params
+from ...errors import WorkloadError
+from ...spec.arch import Architecture
+from ..evaluate import count_params
 
 # Target names (ours and Hugging Face's module names) -> the projections they adapt.
 ALIASES = {
@@ -112,8 +112,8 @@ def lora_params(a: Architecture, setup: LoraSetup) -> dict:
 
 
 def lora_flops(a: Architecture, setup: LoraSetup, batch: int, seq: int, recompute: bool = False) -> dict:
-    from .evaluate import forward
-    from .workload import Convention
+    from ..evaluate import forward
+    from ..workload import Convention
 
     tree = forward(a, batch, seq, Convention())
     mm = sum(n.value * t for _, n, t in tree.leaves() if n.kind == "matmul")

@@ -21,65 +21,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
-from ..errors import WorkloadError
-from ..spec.arch import Architecture
-from .evaluate import cached_numbers, cross_cached_numbers, kinds, state_numbers
-from .figures import Params
-from .workload import Mask
-
-# One table of dtype spellings for every command (count, compare, check, and run's own subset):
-# canonical name -> (bytes per element, other spellings). Spellings are matched case-insensitively,
-# ignoring "-" and "_" (so float8_e4m3fn, FP8-E4M3 and e4m3 all read as fp8). Sizes: IEEE 754
-# binary64/32/16; bfloat16 and tf32 as stored (16 and 32 bits); OCP 8-bit floating point (E4M3,
-# E5M2); int4 packs two values per byte.
-DTYPES: dict[str, tuple[Fraction, tuple[str, ...]]] = {
-    "fp64": (Fraction(8), ("float64", "f64", "double")),
-    "fp32": (Fraction(4), ("float32", "f32", "single", "tf32")),
-    "bf16": (Fraction(2), ("bfloat16",)),
-    "fp16": (Fraction(2), ("float16", "f16", "half")),
-    "fp8": (Fraction(1), ("float8", "f8", "e4m3", "e5m2", "fp8_e4m3", "fp8_e5m2", "float8_e4m3fn", "float8_e5m2")),
-    "int8": (Fraction(1), ("i8",)),
-    "int4": (Fraction(1, 2), ("i4",)),
-}
-
-
-def _key(name: str) -> str:
-    return name.strip().lower().replace("-", "").replace("_", "")
-
-
-_ALIASES: dict[str, str] = {_key(a): canon for canon, (_, alts) in DTYPES.items() for a in (canon, *alts)}
-DTYPE_BYTES: dict[str, Fraction] = {a: DTYPES[c][0] for a, c in _ALIASES.items()}
-
-
-def dtype_choices() -> str:
-    """'fp64 (float64, f64, double), fp32 (float32, …), …' for help and error messages."""
-    return "; ".join(f"{c} ({', '.join(alts)})" for c, (_, alts) in DTYPES.items())
-
-
-def canonical_dtype(name: str) -> str:
-    """The canonical spelling of a dtype (``float32`` -> ``fp32``), or a WorkloadError listing them."""
-    canon = _ALIASES.get(_key(name)) if isinstance(name, str) and len(name) < 40 else None
-    if canon is None:
-        from ..errors import shown
-
-        raise WorkloadError(f"unknown dtype {shown(name)}; use one of {dtype_choices()}")
-    return canon
-
+from ...spec.arch import Architecture
+from ..evaluate import cached_numbers, cross_cached_numbers, kinds, state_numbers
+from ..figures import Params
+from ..workload import Mask
+from ...dtypes import canonical_dtype, nbytes
 
 TRAINING_STATE = {"weights (bf16)": 2, "gradients (bf16)": 2, "master weights (fp32)": 4,
                   "Adam first moment (fp32)": 4, "Adam second moment (fp32)": 4}
-
-
-def dtype_bytes(dtype: str) -> Fraction:
-    return DTYPES[canonical_dtype(dtype)][0]
-
-
-def nbytes(elements: int, dtype: str) -> int:
-    """Exact bytes for ``elements`` values of ``dtype``, rounded up to whole bytes."""
-    b = elements * dtype_bytes(dtype)
-    return -(-b.numerator // b.denominator)
 
 
 @dataclass(frozen=True)
