@@ -67,4 +67,5 @@ def load_ref(text: str) -> Architecture:
     keys = {s.split("=", 1)[0].strip().replace("-", "_") for s in sets}
     if "name" in keys or not keys <= set(FIELDS):
         return arch
-    return from_mapping(arch.to_dict() | {"name": f"{base.name}:{','.join(sets)}"}, source=text)
+    return from_mapping(arch.to_dict() | {"name": f"{base.name}:{','.join(sets)}"}, source=text).replace(
+        _read=base._read)
