@@ -6,7 +6,6 @@ One option per row of ``core.budgets.BUDGETS``, generated: a new budget needs no
 from __future__ import annotations
 
 import inspect
-import sys
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -16,6 +15,7 @@ import typer
 
 from . import app
 from .common import complete_model, emit, handles_errors
+from .faults import say
 from .options import Sets, load, parse_tokens
 
 
@@ -61,21 +61,21 @@ def check(
         changes += sets or []
         path = budgets or beside(model)
         if path is None and not given and skip_without_budgets:
-            print(f"attncalc: skipping {model}: no budgets file beside it", file=sys.stderr)
+            say(f"skipping {model}: no budgets file beside it")
             continue
         p = plan(limits, {"context": context, "seq": seq, "batch": batch, "tokens": parse_tokens(tokens),
                           "dtype": dtype, "kv_dtype": kv_dtype}, tolerance, path)
         if path is not None and budgets is None:
-            print(f"attncalc: using budgets from {path}", file=sys.stderr)
+            say(f"using budgets from {path}")
         arch = load(model, changes)
         s = p.settings
         work = Workload(s["batch"] or 1, s["seq"], s["context"], s["tokens"], False, s["dtype"] or "bf16",
                         s["kv_dtype"])
         results.append(Result(arch, model, changes, evaluate(build(arch, work), p.limits, tolerance=p.tolerance)))
     if not results:
-        print("attncalc: nothing to check", file=sys.stderr)
+        say("nothing to check")
         return
-    emit(render(fmt, results))
+    emit(render(fmt, results), workflow_commands=fmt is CheckFormat.github)
     if any(not o.ok for r in results for o in r.outcomes):
         raise typer.Exit(1)
 
@@ -103,7 +103,7 @@ def render(fmt: CheckFormat, results: list[Result]) -> str:
         return "".join(checks.csv(r.arch.name, r.outcomes, header=i == 0) for i, r in enumerate(results))
     if fmt is CheckFormat.markdown:
         return "\n".join(checks.markdown(r.arch.name, r.outcomes) for r in results)
-    if fmt is CheckFormat.github:
+    if fmt is CheckFormat.github:  # its own ::error lines; every piece of user text in them escaped
         return "".join(checks.github(r.model, r.outcomes, where(r.arch, r.model, r.sets, r.outcomes)) for r in results)
     if fmt is CheckFormat.junit:
         return checks.junit([(r.model, r.outcomes, where(r.arch, r.model, r.sets, r.outcomes)) for r in results])
@@ -122,7 +122,7 @@ def targets(models: list[str]) -> list[str]:
             found = [c for c in ((p.with_name(stem + ".toml"), p.with_name(stem + ".json")) if stem
                                  else (p.with_name("config.json"),)) if c.is_file()]
             if not found:
-                print(f"attncalc: skipping {m}: a budgets file with no model beside it", file=sys.stderr)
+                say(f"skipping {m}: a budgets file with no model beside it")
                 continue
             m = str(found[0])
         if m not in out:

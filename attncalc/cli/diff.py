@@ -76,8 +76,10 @@ def diff(
     if has_budgets and not p.limits:
         raise ConfigError("the budgets file sets no budgets", source=str(budgets))
 
-    arch_a = load_ref(a)
-    arch_b = apply(load_ref(b if b is not None else a), sets or [], {})
+    from .common import loaded
+
+    arch_a = loaded(load_ref(a))
+    arch_b = apply(loaded(load_ref(b if b is not None else a)), sets or [], {})
     default_b = b if b is not None else a
     if sets:
         default_b += " --set " + " --set ".join(sets)

@@ -59,8 +59,9 @@ def load(model: str | None, sets: list[str] | None = None, **dims: int | None):
     """The architecture a command works on: MODEL, with --set and dimension options applied."""
     from ..spec.edit import apply
     from ..spec.load import load_model
+    from .common import loaded
 
-    base = load_model(model) if model else None
+    base = loaded(load_model(model)) if model else None
     return apply(base, sets or [], dims)
 
 

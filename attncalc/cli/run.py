@@ -4,14 +4,13 @@ memory guard."""
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Optional
 
 import typer
 
 from . import app
 from .common import emit, handles_errors, stderr
+from .faults import error, say
 from .options import Attention, AttentionMode, Model, Sets, load
 
 
@@ -95,14 +94,16 @@ def run(
         "model_attention_s": result.median_s * p.model_flops / p.flops,
     })
     for w in warnings:
-        print(f"attncalc: warning: {w}", file=sys.stderr)
+        say(f"warning: {w}")
     if fmt == "json":
-        emit(json.dumps(doc, indent=2) + "\n")
+        from ..present.document import to_json
+
+        emit(to_json(doc))
     else:
         _table(doc, arch)
     if result.check_passed is False:
-        print(f"attncalc: error: output differs from the NumPy reference (max relative error "
-              f"{result.max_rel_error:.2e} > {result.tolerance:.0e})", file=sys.stderr)
+        error(f"output differs from the NumPy reference (max relative error "
+              f"{result.max_rel_error:.2e} > {result.tolerance:.0e})")
         raise typer.Exit(1)
 
 

@@ -4,7 +4,6 @@ CI budgets on the estimate. `attncalc list-hw`: the hardware table."""
 
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
 from typing import Annotated, Optional
 
@@ -12,6 +11,7 @@ import typer
 
 from . import app
 from .common import Format, emit, handles_errors
+from .faults import say
 from .options import Attention, AttentionMode, Batch, Context, Model, Recompute, Seq, Sets, Tokens, load, parse_tokens
 
 
@@ -30,7 +30,7 @@ def resolve_hardware(ref: str):
     from ..spec.hardware import from_mapping, load_hardware
 
     if ref == "this":
-        print("attncalc: measuring this machine (sgemm and memory bandwidth probes)", file=sys.stderr)
+        say("measuring this machine (sgemm and memory bandwidth probes)")
         from ..run.hwprobe import probe
 
         return from_mapping(probe(), source="this")
@@ -99,7 +99,7 @@ def time_command(
     if dtype is None:
         dtype = "bf16" if "bf16" in hardware.dense or compute_dtype else "fp32"
         if dtype == "fp32":
-            print(f"attncalc: {hardware.name} has no bf16 peak: using fp32 (--dtype to choose)", file=sys.stderr)
+            say(f"{hardware.name} has no bf16 peak: using fp32 (--dtype to choose)")
     setup = Setup(hardware, dtype, compute_dtype, kv_dtype, gpus, sparse, eff)
     tok = parse_tokens(tokens)
     body = time_document(arch, setup, batch=positive("--batch", batch), seq=s, context=c, tokens=tok,
@@ -138,8 +138,7 @@ def time_command(
         print_page(blocks(doc, arch))
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
-        print(f"FAIL {arch.name}: {o.name}: {o.what} is {float(o.actual):,.4g}, limit {o.relation} {float(o.limit):,.4g}",
-              file=sys.stderr)
+        say(f"FAIL {arch.name}: {o.name}: {o.what} is {float(o.actual):,.4g}, limit {o.relation} {float(o.limit):,.4g}")
     if failed:
         raise typer.Exit(1)
 
@@ -178,9 +177,11 @@ def list_hw(
                          for k, v in h.dense.items())
 
     if fmt is Format.markdown:
+        from ..escape import markdown as md
+
         lines = ["| name | memory | bandwidth | interconnect | dense peaks (sparse) | source |", "|---|---:|---:|---|---|---|"]
-        lines += [f"| {h.name} | {(h.memory_bytes or 0) / 1e9:g} GB | {rate(h.memory_bytes_per_s)} | "
-                  f"{h.interconnect} {rate(h.interconnect_bytes_per_s)} | {peaks(h)} | {h.source} |" for h in rows]
+        lines += [f"| {md(h.name)} | {(h.memory_bytes or 0) / 1e9:g} GB | {rate(h.memory_bytes_per_s)} | "
+                  f"{md(h.interconnect)} {rate(h.interconnect_bytes_per_s)} | {peaks(h)} | {md(h.source)} |" for h in rows]
         emit("\n".join(lines) + "\n")
         return
     from ..present.tables import TEXT, Column, Table, print_page

@@ -135,20 +135,25 @@ def blocks(doc: dict[str, Any], a: Architecture) -> list:
 
 
 def markdown(doc: dict[str, Any], a: Architecture) -> str:
-    head = header(doc, a)
+    from ..escape import markdown as md
+
+    def row(cells: tuple[str, ...]) -> str:
+        return f"| {' | '.join(md(c) for c in cells)} |"
+
+    head = [md(h) for h in header(doc, a)]  # the model's name and the hardware's label are user text
     out = [f"### {head[0]}", ""] + [f"{h}  " for h in head[1:]]
     out += ["", "| what | lower bound | estimate | bound by |", "|---|---:|---:|---|"]
-    out += [f"| {' | '.join(r)} |" for r in summary_rows(doc)]
+    out += [row(r) for r in summary_rows(doc)]
     for which in ("prefill", "decode"):
         out += ["", f"#### {which}: one block's parts and the rest", "",
                 "| part | FLOPs | bytes | FLOP/byte | vs ridge | bound by | lower bound |",
                 "|---|---:|---:|---:|---|---|---:|"]
-        out += [f"| {' | '.join(r)} |" for r in block_rows(doc, which)]
+        out += [row(r) for r in block_rows(doc, which)]
     rows = mfu_rows(doc)
     if rows:
         out += ["", "#### MFU", "", "| convention | FLOPs/token | MFU | what |", "|---|---:|---:|---|"]
-        out += [f"| {' | '.join(r)} |" for r in rows]
-    out += ["", "#### assumptions", ""] + [f"- {s}" for s in doc["time"]["assumptions"]]
+        out += [row(r) for r in rows]
+    out += ["", "#### assumptions", ""] + [f"- {md(s)}" for s in doc["time"]["assumptions"]]
     return "\n".join(out) + "\n"
 
 
