@@ -82,6 +82,13 @@ def parse_quantity(text: str, *, what: str = "value") -> int:
     return value.numerator
 
 
+def parse_number(text: str, *, what: str = "number") -> Fraction:
+    """A non-negative number without a unit, exactly: '1.25' -> Fraction(5, 4); bounded like every
+    quantity (exponent within ±60, at most 10**60, at most 100 characters)."""
+    value, _ = _exact(text, what, units=False)
+    return value
+
+
 def parse_fraction(text: str) -> Fraction:
     """A non-negative ratio, exactly: '0.5%' -> Fraction(1, 200); '0.01' -> Fraction(1, 100)."""
     t = str(text).strip()

@@ -132,7 +132,9 @@ def targets(models: list[str]) -> list[str]:
 
 def model_file(model: str) -> Path | None:
     """The file a MODEL argument reads: the file itself, or config.json in a folder."""
-    p = Path(model).expanduser()
+    from ..spec.load import user_path
+
+    p = user_path(model)
     if p.is_dir() and (p / "config.json").is_file():
         return p / "config.json"
     return p if p.is_file() else None

@@ -71,8 +71,6 @@ def fit(
 ) -> None:
     """Memory per GPU for training (activations per tensor, ZeRO, parallelism, optimizer) or serving
     (weights, KV cache, prefill), with a verdict: exit 1 when a budget fails."""
-    from fractions import Fraction
-
     from ..core.memory.activations import ActivationSettings
     from ..core.memory.lora import LoraSetup
     from ..core.memory.plan import MemorySettings, memory_document
@@ -91,10 +89,10 @@ def fit(
             raise WorkloadError(f"{flag}: {err}") from None
 
     arch = load(model, sets)
-    try:
-        cf = Fraction(capacity_factor)
-    except (ValueError, ZeroDivisionError):
-        raise WorkloadError(f"--capacity-factor: cannot read {capacity_factor!r} as a number") from None
+    _check_sizes(arch, seq=seq, micro_batch=micro_batch, batch=batch, context=context, prefill_chunk=prefill_chunk,
+                 pp=pp, virtual_stages=virtual_stages, micro_batches=micro_batches, tp=tp, dp=dp, ep=ep, cp=cp,
+                 lora=lora)
+    cf = _capacity_factor(capacity_factor)
     scheme = None
     if quant is not None or quant_part:
         parse_format(quant or "bf16"), parse_format(quant_keep)
@@ -139,6 +137,40 @@ def fit(
             print_sections(header, sections)
     if not verdict["ok"]:
         raise typer.Exit(1)
+
+
+def _check_sizes(arch, *, pp: int, virtual_stages: int | None, **sizes: int | None) -> None:
+    """Input bounds the memory plan cannot see: sizes are integers in [1, 2**63 - 1] (--context may
+    be 0), and an interleaved schedule (--virtual-stages v) gives each of the pp x v model chunks the
+    same whole number of layers (Megatron-LM's rule), so v cannot exceed the layers of a stage."""
+    from ..core.workload import positive
+    from ..errors import WorkloadError
+
+    for name, v in sizes.items():
+        if v is not None:
+            positive("--" + name.replace("_", "-"), v, 0 if name == "context" else 1)
+    positive("--pp", pp)
+    if virtual_stages is not None:
+        positive("--virtual-stages", virtual_stages)
+        if virtual_stages > 1 and arch.n_layers % (pp * virtual_stages):
+            raise WorkloadError(f"--virtual-stages {virtual_stages}: the interleaved schedule splits the "
+                                f"{arch.n_layers} layers into pp x v = {pp * virtual_stages} chunks of equal size; "
+                                f"{pp * virtual_stages} does not divide {arch.n_layers}")
+
+
+def _capacity_factor(text: str):
+    """--capacity-factor, exactly (1.25 is 5/4): positive, at most 1,000 (a factor past the experts'
+    count only adds empty slots)."""
+    from ..errors import WorkloadError
+    from ..units import parse_number
+
+    try:
+        cf = parse_number(text, what="capacity factor")
+    except ValueError as err:
+        raise WorkloadError(f"--capacity-factor: {err}") from None
+    if not 0 < cf <= 1000:
+        raise WorkloadError(f"--capacity-factor must be above 0 and at most 1,000, got {text.strip()}")
+    return cf
 
 
 def _verdict(doc: dict, budget: int | None, max_act: int | None, min_ctx: int | None) -> dict:

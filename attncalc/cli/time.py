@@ -34,6 +34,10 @@ def resolve_hardware(ref: str):
         from ..run.hwprobe import probe
 
         return from_mapping(probe(), source="this")
+    if ref.startswith("~"):
+        from ..spec.load import user_path
+
+        ref = str(user_path(ref))  # one line for ~NAME of no user (load_hardware would crash on it)
     return load_hardware(ref)
 
 
@@ -78,6 +82,11 @@ def time_command(
     s = arch.n_ctx if seq is None else positive("--seq", seq)
     c = s if context is None else positive("--context", context, 0)
     positive("--gpus", gpus)
+    from ..core.memory.training import check_tp
+
+    check_tp(arch, gpus, "--gpus")  # tensor parallel: whole heads per GPU, as `fit --tp` requires
+    if mfu_devices is not None:
+        positive("--mfu-devices", mfu_devices)
     if mfu_mode not in ("training", "prefill", "decode"):
         raise WorkloadError(f"--mfu-mode must be training, prefill or decode, not {mfu_mode!r}")
 

@@ -22,6 +22,17 @@ from ..errors import ConfigError, UnknownModelError
 MAX_CONFIG_BYTES = 16 * 1024 * 1024  # a config larger than this is not a config
 
 
+def user_path(text: str) -> Path:
+    """``text`` as a path, ``~`` and ``~NAME`` expanded; a ``~NAME`` of no user on this machine is
+    one line (pathlib raises RuntimeError for it), not a crash."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        user = str(text)[1:].replace(os.sep, "/").split("/", 1)[0]
+        raise ConfigError(f"no user {user!r} on this machine (a path starting with ~NAME is in NAME's home "
+                          "folder); write the path without ~", source=str(text)) from None
+
+
 def data_dirs(env: str, folder: str) -> list[Path]:
     """Where a kind of data file lives: $env if set, then the wheel's copy (attncalc/<folder>_data),
     then the checkout's (<folder>/ beside the package)."""
@@ -93,7 +104,7 @@ def load_model(ref: str) -> Architecture:
                           field="MODEL")
     if len(ref) > 4096 or "\x00" in ref:
         raise ConfigError("not a model name or a path (too long, or a NUL character)", field="MODEL")
-    path = Path(ref).expanduser()
+    path = user_path(ref)
     looks_like_path = os.sep in ref or ref.endswith((".toml", ".json"))
     if path.is_file():
         return load_file(path)
@@ -117,13 +128,13 @@ def hf_cache_dirs() -> list[Path]:
     """Where huggingface_hub keeps downloads, in its own order of precedence (offline: only read)."""
     env = os.environ
     if env.get("HF_HUB_CACHE"):
-        return [Path(env["HF_HUB_CACHE"]).expanduser()]
+        return [user_path(env["HF_HUB_CACHE"])]
     if env.get("HUGGINGFACE_HUB_CACHE"):  # the older name huggingface_hub still honours
-        return [Path(env["HUGGINGFACE_HUB_CACHE"]).expanduser()]
+        return [user_path(env["HUGGINGFACE_HUB_CACHE"])]
     if env.get("HF_HOME"):
-        return [Path(env["HF_HOME"]).expanduser() / "hub"]
+        return [user_path(env["HF_HOME"]) / "hub"]
     xdg = env.get("XDG_CACHE_HOME")
-    return [(Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "huggingface" / "hub"]
+    return [(user_path(xdg) if xdg else user_path("~") / ".cache") / "huggingface" / "hub"]
 
 
 def hf_cached_config(repo_id: str) -> Path:

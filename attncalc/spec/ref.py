@@ -23,13 +23,27 @@ _SPLIT = re.compile(r",(?=\s*[A-Za-z_][A-Za-z0-9_-]*\s*=)")
 def _exists(model: str) -> bool:
     from .load import preset_paths
 
-    p = Path(model).expanduser()
+    from .load import user_path
+
+    try:
+        p = user_path(model)
+    except ConfigError:
+        return False
     return p.exists() or model in preset_paths() or model.lower() in {n.lower() for n in preset_paths()}
+
+
+def _exists_path(text: str) -> bool:
+    from .load import user_path
+
+    try:
+        return user_path(text).exists()
+    except (ConfigError, OSError, ValueError):
+        return False
 
 
 def split_ref(text: str) -> tuple[str, list[str]]:
     """'llama-3-8b:n_kv_heads=4,d_ff=8192' -> ('llama-3-8b', ['n_kv_heads=4', 'd_ff=8192'])."""
-    if ":" not in text or Path(text).expanduser().exists():
+    if ":" not in text or _exists_path(text):
         return text, []
     candidates = []
     for i, ch in enumerate(text):

@@ -77,13 +77,14 @@ def optimizer(name: str) -> Optimizer:
         raise WorkloadError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}") from None
 
 
-def check_tp(a: Architecture, tp: int) -> None:
+def check_tp(a: Architecture, tp: int, flag: str = "--tp") -> None:
     """Megatron-style tensor parallelism gives each rank whole heads: t divides n_heads, and the
-    KV heads either split evenly (t divides n_kv_heads) or are replicated (n_kv_heads divides t)."""
+    KV heads either split evenly (t divides n_kv_heads) or are replicated (n_kv_heads divides t).
+    ``flag``: the option that set t (`time` calls it --gpus)."""
     if a.n_heads % tp:
-        raise WorkloadError(f"--tp {tp} does not divide n_heads = {a.n_heads}")
+        raise WorkloadError(f"{flag} {tp} does not divide n_heads = {a.n_heads}")
     if a.kv_heads % tp and tp % a.kv_heads:
-        raise WorkloadError(f"--tp {tp} neither divides nor is a multiple of n_kv_heads = {a.kv_heads}")
+        raise WorkloadError(f"{flag} {tp} neither divides nor is a multiple of n_kv_heads = {a.kv_heads}")
 
 
 @dataclass(frozen=True)

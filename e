@@ -1,0 +1,1 @@
+attncalc: error: /root/nonexist.toml: no such file
