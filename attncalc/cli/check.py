@@ -16,7 +16,7 @@ import typer
 from . import app
 from .common import complete_model, emit, handles_errors
 from .faults import say
-from .options import Sets, load, parse_tokens
+from .options import Length, Sets, load, parse_tokens
 
 
 class CheckFormat(str, Enum):
@@ -37,9 +37,9 @@ def check(
     models: Models,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="For --expect-params: 0.5% or 0.005 (default 0.5%).", show_default=False)] = None,
     budgets: Annotated[Optional[Path], typer.Option("--budgets", help="A TOML file of budgets (and context, dtype, tokens…). Default: MODEL.budgets.toml, or budgets.toml beside the model.", show_default=False)] = None,
-    context: Annotated[Optional[int], typer.Option("--context", "-c", help="KV cache context (default: n_ctx).", show_default=False)] = None,
-    seq: Annotated[Optional[int], typer.Option("--seq", "-s", help="Sequence length for FLOPs (default: n_ctx).", show_default=False)] = None,
-    batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="Batch for the KV cache and FLOPs (default 1).", show_default=False)] = None,
+    context: Length("--context", "KV cache context (default: n_ctx).", "-c") = None,
+    seq: Length("--seq", "Sequence length for FLOPs (default: n_ctx).", "-s") = None,
+    batch: Length("--batch", "Batch for the KV cache and FLOPs (default 1).", "-b") = None,
     tokens: Annotated[Optional[str], typer.Option("--tokens", "-t", help="Training tokens for --max-training-flops.", show_default=False)] = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="Weights dtype (default bf16).", show_default=False)] = None,
     kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV cache dtype (default: --dtype).", show_default=False)] = None,

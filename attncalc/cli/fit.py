@@ -12,7 +12,7 @@ import typer
 
 from . import app
 from .common import Format, emit, handles_errors
-from .options import Model, Sets, load
+from .options import Length, Model, Sets, load
 
 
 class RecomputeMode(str, Enum):
@@ -38,8 +38,8 @@ def fit(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, markdown, json or csv."),
     serve: Annotated[bool, _opt("--serve", "Serving: weights + KV cache + prefill peak (instead of training).")] = False,
     train: Annotated[bool, _opt("--train", "Training (the default); with --serve, both.")] = False,
-    seq: Annotated[Optional[int], _opt("--seq", "Training tokens per sequence (default: n_ctx).", "-s")] = None,
-    micro_batch: Annotated[int, typer.Option("--micro-batch", help="Training micro-batch size (sequences).")] = 1,
+    seq: Length("--seq", "Training tokens per sequence (default: n_ctx).", "-s") = None,
+    micro_batch: Length("--micro-batch", "Training micro-batch size (sequences).", optional=False) = 1,
     tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel degree.")] = 1,
     pp: Annotated[int, typer.Option("--pp", help="Pipeline stages.")] = 1,
     dp: Annotated[int, typer.Option("--dp", help="Data-parallel degree.")] = 1,
@@ -54,19 +54,20 @@ def fit(
     capacity_factor: Annotated[str, typer.Option("--capacity-factor", help="MoE capacity factor (tokens per expert slot).")] = "1",
     virtual_stages: Annotated[Optional[int], _opt("--virtual-stages", "Interleaved 1F1B: model chunks per pipeline stage.")] = None,
     micro_batches: Annotated[Optional[int], _opt("--micro-batches", "Micro-batches per step (fewer than --pp holds fewer in flight).")] = None,
-    batch: Annotated[int, typer.Option("--batch", "-b", help="Serving: concurrent sequences.")] = 1,
-    context: Annotated[Optional[int], _opt("--context", "Serving: tokens in the KV cache (default: n_ctx).", "-c")] = None,
+    batch: Length("--batch", "Serving: concurrent sequences.", "-b", optional=False) = 1,
+    context: Length("--context", "Serving: tokens in the KV cache (default: n_ctx).", "-c") = None,
     kv_dtype: Annotated[str, typer.Option("--kv-dtype", help="Serving: KV cache dtype.")] = "bf16",
-    prefill_chunk: Annotated[Optional[int], _opt("--prefill-chunk", "Serving: tokens per prefill chunk (default: the context).")] = None,
+    prefill_chunk: Length("--prefill-chunk", "Serving: tokens per prefill chunk (default: the context).") = None,
     quant: Annotated[Optional[str], _opt("--quant", "Weights format: bf16, int4-g128, int8, fp8, fp8-block128, mxfp4, nvfp4, nf4, nf4-dq…")] = None,
     quant_keep: Annotated[str, typer.Option("--quant-keep", help="Format of embeddings, unembedding, norms, biases, routers.")] = "bf16",
     quant_part: Annotated[Optional[list[str]], _opt("--quant-part", "Override one part: router=fp8 (repeatable).")] = None,
     lora: Annotated[Optional[int], _opt("--lora", "Fine-tune LoRA adapters of this rank (base frozen; --quant for QLoRA).")] = None,
     lora_targets: Annotated[str, typer.Option("--lora-targets", help="Comma-separated: q_proj,v_proj · query_key_value · all-linear …")] = "q_proj,v_proj",
-    allowance: Annotated[Bytes, _opt("--allowance", "Bytes set aside per GPU for buffers/fragmentation (e.g. 2GiB).")] = None,
-    gpu_memory: Annotated[Bytes, _opt("--gpu-memory", "Memory per GPU, the budget (e.g. 80GiB).", "--max-memory-per-gpu")] = None,
+    allowance: Annotated[Bytes, _opt("--allowance", "Memory set aside per GPU for buffers/fragmentation, with its unit (e.g. 2GiB).")] = None,
+    gpu_memory: Annotated[Bytes, _opt("--gpu-memory", "Memory per GPU, the budget, with its unit (80GiB, 80GB; a bare number is refused).", "--max-memory-per-gpu")] = None,
+    hw: Annotated[Optional[str], _opt("--hw", "Take the budget (memory per GPU) from this hardware: a name of `attncalc list-hw` (h100, a100, mi300x…) or a TOML file; --gpu-memory wins.")] = None,
     max_activation_memory: Annotated[Bytes, _opt("--max-activation-memory", "Fail above these training activation bytes per GPU.")] = None,
-    min_context: Annotated[Optional[str], _opt("--min-context", "Serving: fail unless this context fits at --batch.")] = None,
+    min_context: Annotated[Optional[str], _opt("--min-context", "Serving: fail unless this context fits at --batch (32k = 32,768).")] = None,
     sets: Sets = None,
 ) -> None:
     """Memory per GPU for training (activations per tensor, ZeRO, parallelism, optimizer) or serving
@@ -78,13 +79,14 @@ def fit(
     from ..core.memory.serving import ServingSetup
     from ..core.memory.training import Parallelism
     from ..errors import WorkloadError
-    from ..units import parse_quantity
+    from ..units import parse_bytes, parse_length
 
     def qty(flag: str, v: str | None) -> int | None:
+        """A memory size (a unit required: a bare 80 is not 80 bytes), or --min-context (32k = 32,768)."""
         if v is None:
             return None
         try:
-            return parse_quantity(v, what="byte" if "context" not in flag else "token")
+            return parse_length(v, what="token count") if "context" in flag else parse_bytes(v, what="memory size")
         except ValueError as err:
             raise WorkloadError(f"{flag}: {err}") from None
 
@@ -106,6 +108,13 @@ def fit(
     serving = ServingSetup(batch=batch, context=arch.n_ctx if context is None else context, tp=tp, pp=pp,
                            kv_dtype=kv_dtype, prefill_chunk=prefill_chunk, flash=True)
     budget = qty("--gpu-memory", gpu_memory)
+    if hw is not None and budget is None:  # the GPU's memory from the hardware table (list-hw)
+        from .time import resolve_hardware
+
+        part = resolve_hardware(hw)
+        if not part.memory_bytes:
+            raise WorkloadError(f"--hw {hw}: the hardware file gives no memory_bytes; use --gpu-memory")
+        budget = part.memory_bytes
     settings = MemorySettings(train=do_train, serve=serve, parallel=par, activations=acts, optimizer=optimizer,
                               allowance=qty("--allowance", allowance) or 0, quant=scheme,
                               lora=LoraSetup(lora, tuple(t for t in lora_targets.split(",") if t)) if lora is not None else None,

@@ -11,7 +11,7 @@ import typer
 from . import app
 from .common import emit, handles_errors, stderr
 from .faults import error, say
-from .options import Attention, AttentionMode, Model, Sets, load
+from .options import Attention, AttentionMode, Length, Model, Sets, load
 
 
 @app.command(epilog="Examples: attncalc run gpt2-small --seq 512 · attncalc run gpt3 --heads 8 --seq 2048 · "
@@ -19,8 +19,8 @@ from .options import Attention, AttentionMode, Model, Sets, load
 @handles_errors
 def run(
     model: Model,
-    seq: Annotated[int, typer.Option("--seq", "-s", help="Tokens per sequence.")] = 1024,
-    batch: Annotated[int, typer.Option("--batch", "-b", help="Sequences.")] = 1,
+    seq: Length("--seq", "Tokens per sequence.", "-s", optional=False) = 1024,
+    batch: Length("--batch", "Sequences.", "-b", optional=False) = 1,
     heads: Annotated[Optional[int], typer.Option("--heads", help="Run only this many query heads (a block too large for the machine).", show_default=False)] = None,
     layers: Annotated[int, typer.Option("--layers", help="Attention blocks applied in sequence.")] = 1,
     threads: Annotated[Optional[int], typer.Option("--threads", help="Threads (default: all cores).", show_default=False)] = None,
@@ -37,7 +37,7 @@ def run(
     from ..errors import WorkloadError
     from ..core.workload import Convention
     from ..run.plan import plan
-    from ..units import parse_quantity
+    from ..units import parse_bytes
 
     if fmt not in ("table", "json"):
         raise WorkloadError(f"--format must be table or json for run, not {fmt!r}")
@@ -50,7 +50,7 @@ def run(
     limit = None
     if max_memory is not None:
         try:
-            limit = parse_quantity(max_memory, what="byte count")
+            limit = parse_bytes(max_memory, what="memory size")
         except ValueError as err:
             raise WorkloadError(f"--max-memory: {err}") from None
     arch = load(model, sets)
@@ -109,7 +109,7 @@ def run(
 
 def _table(d: dict, arch) -> None:
     from ..present.tables import TEXT, Column, Table, print_page
-    from ..units import human_bytes, human_flops
+    from ..units import human_bytes, human_flops, plural
 
     s = d["shape"]
     t = Table(f"{d['model']}: one attention block, executed", (Column("what", TEXT), Column("measured", TEXT, fold=True)),
@@ -117,13 +117,13 @@ def _table(d: dict, arch) -> None:
     subset = f" (of {s['model_heads']}: a subset, --heads)" if s["heads"] != s["model_heads"] else ""
     t.add("shape", f"batch {s['batch']} × seq {s['seq']:,} × d_model {s['d_model']:,}; {s['heads']} heads{subset} "
                        f"of {s['d_head']}, {s['kv_heads']} key/value; {s['attention']}"
-                       f"{', window ' + format(s['window'], ',') if s['window'] else ''}; {s['layers']} layer(s); {s['dtype']}")
+                       f"{', window ' + format(s['window'], ',') if s['window'] else ''}; {plural(s['layers'], 'layer')}; {s['dtype']}")
     t.add("counted FLOPs", f"{d['flops']:,} ({human_flops(d['flops'])}; same convention as `count`, matmuls)")
     t.add("time", f"median {d['median_s'] * 1e3:,.1f} ms (min {d['min_s'] * 1e3:,.1f}, max {d['max_s'] * 1e3:,.1f}) over {len(d['times_s'])} runs")
     t.add("achieved", f"{d['gflops']:,.1f} GFLOP/s on {d['threads']} threads")
     lay = d["layout"]
     t.add("executed with", f"{d['blas']}; numba {d['threading_layer']} threads; steps of "
-                               f"{lay['seqs']} sequence(s) x {lay['heads']} head(s), query tiles of {lay['block_q']}")
+                               f"{plural(lay['seqs'], 'sequence')} x {plural(lay['heads'], 'head')}, query tiles of {lay['block_q']}")
     if d["sgemm_gflops"]:
         t.add("sgemm, same run", f"{d['sgemm_gflops']:,.1f} GFLOP/s (the faster of NumPy's matmul "
                                      f"{d['sgemm_numpy_gflops']:,.0f} and the kernel's BLAS {d['sgemm_kernel_blas_gflops']:,.0f}; "

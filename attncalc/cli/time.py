@@ -4,7 +4,9 @@ CI budgets on the estimate. `attncalc list-hw`: the hardware table."""
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -38,7 +40,25 @@ def resolve_hardware(ref: str):
         from ..spec.load import user_path
 
         ref = str(user_path(ref))  # one line for ~NAME of no user (load_hardware would crash on it)
-    return load_hardware(ref)
+    elif not ref.endswith(".toml") and "/" not in ref and os.sep not in ref:  # a name: h100 is h100-sxm
+        from ..spec.hardware import hardware_names
+        from ..spec.load import HARDWARE_ALIASES, hardware_alias, suggestions
+
+        names = hardware_names()
+        ref = hardware_alias(ref, names)
+        if ref not in names and not Path(ref).is_file():
+            from ..errors import ConfigError
+
+            close = suggestions(ref, names, HARDWARE_ALIASES)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise ConfigError(f"unknown hardware {ref!r}{hint} (`attncalc list-hw` shows them; `this` measures this "
+                              "machine; or give a TOML file)", field="--hw")
+    part = load_hardware(ref)
+    if not ref.endswith(".toml") and "/" not in ref and os.sep not in ref:  # a name of the table: messages
+        from dataclasses import replace  # say "hardware NAME", not the installed package's absolute path
+
+        part = replace(part, path=f"hardware {part.name}")
+    return part
 
 
 @app.command("time", epilog="Examples: attncalc time llama-3-8b --hw h100-sxm · "
@@ -128,7 +148,10 @@ def time_command(
                   "min_tokens_per_s": Fraction(t["decode"]["tokens_per_s"])}
         for name, limit in limits.items():
             what, kind = TIME_BUDGETS[name]
-            ok = actual[name] <= limit if kind == "max" else actual[name] >= limit
+            # The estimate is reported (JSON, table) as the double nearest its exact value: a limit equal
+            # to that figure holds, so the limit is compared as the double nearest to it, too.
+            shown_limit = Fraction(float(limit))
+            ok = actual[name] <= shown_limit if kind == "max" else actual[name] >= shown_limit
             outcomes.append(Outcome(name, what, actual[name], limit, "<=" if kind == "max" else ">=", ok, "time"))
         doc["budgets"] = [o.as_dict() for o in outcomes]
         doc["ok"] = all(o.ok for o in outcomes)
@@ -147,9 +170,19 @@ def time_command(
         print_page(blocks(doc, arch))
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
-        say(f"FAIL {arch.name}: {o.name}: {o.what} is {float(o.actual):,.4g}, limit {o.relation} {float(o.limit):,.4g}")
+        actual, limit = _apart(float(o.actual), float(o.limit))
+        say(f"FAIL {arch.name}: {o.name}: {o.what} is {actual}, limit {o.relation} {limit}")
     if failed:
         raise typer.Exit(1)
+
+
+def _apart(x: float, y: float) -> tuple[str, str]:
+    """x and y to 4 significant digits, or as many more as tell them apart (3.352 vs 3.35212)."""
+    for digits in range(4, 18):
+        a, b = f"{x:,.{digits}g}", f"{y:,.{digits}g}"
+        if a != b:
+            return a, b
+    return repr(x), repr(y)
 
 
 @app.command("list-hw", epilog="Example: attncalc list-hw --format csv")

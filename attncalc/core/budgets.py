@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ConfigError
 from ..spec.load import read_text
-from ..units import parse_fraction, parse_quantity
+from ..units import MAX_QUANTITY, parse_bytes, parse_fraction, parse_length, parse_quantity
 
 if TYPE_CHECKING:  # the Report's module pulls in the whole core: not needed to declare budgets
     from .report import Report
@@ -151,16 +151,29 @@ def parse_budget(name: str, raw: Any, source: str | None) -> int:
     fld = name if source else _flag(name)
     if isinstance(raw, bool) or not isinstance(raw, (int, str, Decimal, float)):
         raise ConfigError(f"expected a number such as 7B, 4GiB or 1e9, got {_kind(raw)}", source=source, field=fld)
-    if isinstance(raw, int):
+    if isinstance(raw, int):  # a TOML integer: the same bound as a number written as text
+        if raw > MAX_QUANTITY:
+            raise ConfigError(f"{_big(raw)} is too large: at most 1e60", source=source, field=fld)
         value = raw
     else:
         try:
-            value = parse_quantity(str(raw), what="number")
+            if name in BUDGETS and BUDGETS[name].unit == "bytes":  # a unit required: a bare 80 is not 80 bytes
+                value = parse_bytes(str(raw), what="memory size")
+            elif name in ("seq", "context", "batch"):  # 32k = 32,768, as on the command line
+                value = parse_length(str(raw))
+            else:
+                value = parse_quantity(str(raw), what="number")
         except ValueError as err:
             raise ConfigError(str(err), source=source, field=fld) from None
     if value < 0:
         raise ConfigError(f"must be >= 0, got {value}", source=source, field=fld)
     return value
+
+
+def _big(n: int) -> str:
+    from ..errors import shown
+
+    return shown(n) if n.bit_length() > 200 else f"{n:.3e}" if n > 10**15 else f"{n:,}"
 
 
 def parse_tolerance(raw: Any, source: str | None) -> Fraction:
@@ -204,6 +217,10 @@ def _setting(key: str, raw: Any, source: str) -> Any:
     low = 0 if kind == "count0" else 1
     if value < low:
         raise ConfigError(f"must be an integer >= {low}, got {value}", source=source, field=key)
+    from ..spec.arch import MAX_INT
+
+    if value > MAX_INT:  # named here, not later as the --seq / --context it stands for
+        raise ConfigError(f"{_big(value)} is too large: at most 2**63 - 1 = {MAX_INT:,}", source=source, field=key)
     return value
 
 

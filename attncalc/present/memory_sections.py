@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..units import plural
 from .sections import Row, Section
 
 
@@ -22,7 +23,8 @@ def memory_sections(doc: dict[str, Any]) -> list[Section]:
         for name, t in {**acts["embedding"], **acts["output"]}.items():
             rows.append(Row(f"  {name}", f"{t['part']}: {t['formula'].split(' (')[0]}", t["bytes"]))
         for s in acts["stages"]:
-            rows.append(Row(f"stage {s['stage']}", f"{s['in_flight']} micro-batches in flight × {s['blocks']} blocks"
+            rows.append(Row(f"stage {s['stage']}", f"{plural(s['in_flight'], 'micro-batch', 'micro-batches')} in flight × "
+                            f"{plural(s['blocks'], 'block')}"
                             + (" + embedding" if s["embedding"] else "") + (" + output layer" if s["output"] else "")
                             + (" + one block rematerialised" if s["recompute_working_set"] else ""),
                             s["total"], strong=s["stage"] == acts["most_loaded_stage"]))
@@ -45,7 +47,7 @@ def memory_sections(doc: dict[str, Any]) -> list[Section]:
             rows.append(Row("budget", "--gpu-memory", pg["budget"]))
         p = pg["parallel"]
         note = (f"dp={p['dp']} tp={p['tp']} pp={p['pp']} ep={p['ep']} cp={p['cp']} ZeRO-{p['zero']} "
-                f"({p['gpus']} GPUs); optimizer {pg['optimizer_preset']['name']}: "
+                f"({plural(p['gpus'], 'GPU')}); optimizer {pg['optimizer_preset']['name']}: "
                 f"{pg['optimizer_preset']['bytes_per_param']} bytes/param")
         out.append(Section("Training memory per GPU (bytes)", tuple(rows), note, "bytes"))
     sv = mem.get("serving")
@@ -53,7 +55,7 @@ def memory_sections(doc: dict[str, Any]) -> list[Section]:
         g = sv["per_gpu"]
         s = sv["settings"]
         holds = ("the whole latent cache (replicated)" if sv["kv_heads_per_gpu"] is None
-                 else f"{sv['kv_heads_per_gpu']} KV head(s) per GPU")
+                 else f"{plural(sv['kv_heads_per_gpu'], 'KV head')} per GPU")
         rows = [Row("weights", f"{s['weights']}, split over tp={s['tp']}", g["weights"], _share(g["weights"], g["total"])),
                 Row("KV cache", f"batch {s['batch']} × context {s['context']:,}; {holds}",
                     g["kv_cache"], _share(g["kv_cache"], g["total"])),

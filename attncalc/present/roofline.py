@@ -10,7 +10,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..spec.arch import Architecture
-from ..units import human_bytes, human_flops
+from ..units import human_bytes, human_flops, plural
 
 
 def seconds(s: float | None) -> str:
@@ -51,7 +51,7 @@ def summary_rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
          seconds(p["estimate_s"]), p["bound_by"]),
         (f"decode, per output token, context {w['context']:,}", seconds(d["bound_s_per_token"]),
          seconds(d["estimate_s_per_token"]), d["bound_by"]),
-        (f"decode tokens/s (all {w['batch']} sequences)", f"≤ {d['tokens_per_s_bound']:,.1f}",
+        (f"decode tokens/s ({'all ' + plural(w['batch'], 'sequence') if w['batch'] > 1 else 'one sequence'})", f"≤ {d['tokens_per_s_bound']:,.1f}",
          f"{d['tokens_per_s']:,.1f}", ""),
     ]
     if "training" in t:
@@ -123,7 +123,7 @@ def blocks(doc: dict[str, Any], a: Architecture) -> list:
     rows = mfu_rows(doc)
     if rows:
         det = doc["mfu_detail"]
-        mt = Table(f"MFU at {det['tokens_per_s']:,.6g} tokens/s ({det['mode']}, {det['gpus']} GPU(s))",
+        mt = Table(f"MFU at {det['tokens_per_s']:,.6g} tokens/s ({det['mode']}, {plural(det['gpus'], 'GPU')})",
                    (Column("convention", TEXT), Column("FLOPs/token", EXACT), Column("MFU", EXACT), Column("what", TEXT)),
                    key="mfu")
         for r in rows:

@@ -81,6 +81,38 @@ ALIASES = {
 }
 
 
+# Names people type for a hardware part (`--hw h100`): the bare chip is its most common form, the SXM
+# module (A100: the 80 GB one). Matched like preset names: case, '-', '_' and spaces ignored.
+HARDWARE_ALIASES = {
+    "h100": "h100-sxm", "h100-sxm5": "h100-sxm", "h100-80gb": "h100-sxm", "h100-sxm-80gb": "h100-sxm",
+    "h100-pcie-80gb": "h100-pcie", "h200-sxm": "h200", "h200-141gb": "h200", "b200-sxm": "b200",
+    "a100": "a100-80gb-sxm", "a100-80gb": "a100-80gb-sxm", "a100-sxm": "a100-80gb-sxm", "a100-sxm4": "a100-80gb-sxm",
+    "a100-40gb": "a100-40gb-sxm", "mi300": "mi300x", "instinct-mi300x": "mi300x", "4090": "rtx-4090",
+    "geforce-rtx-4090": "rtx-4090", "tpu-v4": "tpu-v4", "tpuv4": "tpu-v4", "v4": "tpu-v4", "l40-s": "l40s",
+}
+
+
+def hardware_alias(ref: str, names: list[str]) -> str:
+    """The hardware name ``ref`` means among ``names`` (the table's): itself, its spelling with case,
+    '-', '_' and spaces ignored, or an alias (h100 -> h100-sxm, a100 -> a100-80gb-sxm); else ``ref``."""
+    if ref in names:
+        return ref
+    squashed = {_squash(n): n for n in names}
+    squashed |= {_squash(a): t for a, t in HARDWARE_ALIASES.items() if t in names and _squash(a) not in squashed}
+    return squashed.get(_squash(ref), ref)
+
+
+def suggestions(ref: str, names: list[str], aliases: dict[str, str], n: int = 3) -> list[str]:
+    """Close names for an unknown ``ref``: each target once (an alias stands for its target), closest
+    first, so a typo is not answered with three spellings of one preset."""
+    pool = {name: name for name in names} | {a: t for a, t in aliases.items() if t in names}
+    out: list[str] = []
+    for match in difflib.get_close_matches(ref.lower(), list(pool), n=len(pool), cutoff=0.5):
+        if pool[match] not in out:
+            out.append(pool[match])
+    return out[:n]
+
+
 def _squash(name: str) -> str:
     """Spelling-insensitive key: case, '-', '_' and spaces ignored (llama3.1-8B = llama-3.1-8b)."""
     return "".join(ch for ch in name.lower() if ch not in "-_ ")
@@ -89,11 +121,12 @@ def _squash(name: str) -> str:
 def load_preset(name: str) -> Architecture:
     paths = preset_paths()
     if name in paths:
-        return load_file(paths[name])
+        return load_file(paths[name], f"preset {name}")
     squashed = {_squash(n): n for n in paths} | {_squash(a): t for a, t in ALIASES.items() if t in paths}
     if _squash(name) in squashed:
-        return load_file(paths[squashed[_squash(name)]])
-    raise UnknownModelError(name, difflib.get_close_matches(name.lower(), list(paths) + list(ALIASES), n=3, cutoff=0.5))
+        found = squashed[_squash(name)]
+        return load_file(paths[found], f"preset {found}")
+    raise UnknownModelError(name, suggestions(name, list(paths), ALIASES))
 
 
 def load_model(ref: str) -> Architecture:
@@ -224,9 +257,11 @@ def _number_problem(err: ValueError) -> str:
     return f"unreadable number: {str(err)[:100]}"
 
 
-def load_file(path: Path) -> Architecture:
+def load_file(path: Path, label: str | None = None) -> Architecture:
+    """A TOML or config.json file; ``label`` names it in messages (a preset: "preset NAME", not the
+    installed package's absolute path)."""
     path = Path(path)
-    text, label = read_text(path), str(path)
+    text, label = read_text(path), label or str(path)
     if path.suffix == ".json":
         from .hf import from_hf_config
 

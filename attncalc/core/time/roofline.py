@@ -33,6 +33,7 @@ from fractions import Fraction
 from typing import Any
 
 from ...errors import WorkloadError
+from ...units import plural
 from ...spec.arch import Architecture
 from ..evaluate import decode, forward
 from ...dtypes import compute_dtype, dtype_bytes, nbytes
@@ -482,7 +483,7 @@ def mfu(a: Architecture, setup: Setup, tokens_per_s: Fraction, mode: str, *, seq
     least = min(v["mfu"] for v in out.values())
     if least > 1:  # faster than the hardware under every convention: a unit or device-count slip
         raise WorkloadError(f"--mfu-tokens-per-s {float(tokens_per_s):,.6g} would need {float(least):,.4g} x the "
-                            f"dense peak of {devices or setup.gpus} device(s) even with the fewest FLOPs per token: "
+                            f"dense peak of {plural(devices or setup.gpus, 'device')} even with the fewest FLOPs per token: "
                             "check the throughput, --mfu-devices and --mfu-mode")
     return out
 

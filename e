@@ -1,1 +1,0 @@
-attncalc: error: /root/nonexist.toml: no such file
