@@ -148,8 +148,11 @@ def parse_fraction(text: str) -> Fraction:
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
-    """'1 GPU', '8 GPUs', '1 micro-batch', '2 micro-batches' (``many``: an irregular plural)."""
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
+    """'1 GPU', '8 GPUs', '1 micro-batch', '2 micro-batches' (``many``: an irregular plural); a number
+    that is not an int (a fraction of micro-batches in flight) takes the plural."""
+    if isinstance(n, int) and not isinstance(n, bool):
+        return f"{n:,} {word if n == 1 else many or word + 's'}"
+    return f"{n} {many or word + 's'}"
 
 
 _FLOAT_SAFE = 10**300  # past this, n / scale overflows a float

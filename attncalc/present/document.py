@@ -93,6 +93,6 @@ def tabular_csv(header: list[str], rows: list[list[Any]]) -> str:
     """A plain table (one row per model, say) as CSV."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
+    w.writerow([escape.csv_cell(h) for h in header])  # `compare`'s header holds the models' names
     w.writerows([escape.csv_cell(v) for v in row] for row in rows)
     return buf.getvalue()
