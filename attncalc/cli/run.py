@@ -10,7 +10,7 @@ import typer
 
 from . import app
 from .common import emit, handles_errors, stderr
-from .faults import error, say
+from .faults import error, one_line, say
 from .options import Attention, AttentionMode, Length, Model, Sets, load
 
 
@@ -63,7 +63,7 @@ def run(
                    repeat=repeat, warmup=warmup, threads=threads, check=check, max_memory=limit)
     err_console = stderr()
     with err_console.status("starting", spinner="dots") as status:
-        result = run_attention(spec, progress=lambda msg: status.update(msg))
+        result = run_attention(spec, progress=lambda msg: status.update(one_line(msg)))
     gflops = p.flops / result.median_s / 1e9
     ratio = gflops / result.sgemm_gflops if result.sgemm_gflops else None
     warnings = list(result.warnings)

@@ -81,7 +81,7 @@ def cache_dir_problem(path: str) -> str | None:
         os.makedirs(path, mode=0o700, exist_ok=True)
         st = os.lstat(path)
     except OSError as err:
-        return f"cannot be made ({err.strerror or err})"
+        return f"is not writable ({err.strerror or err})"
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
         return "is not a folder (a symbolic link or a file)"
     if hasattr(os, "getuid") and st.st_uid != os.getuid():
@@ -136,7 +136,8 @@ def choose_cache_dir(package_dir: str, environ: Mapping[str, str] | None = None
         problem = cache_dir_problem(os.path.join(package_dir, "__pycache__"))
         if problem is None:
             return None, True, None
-        reason = f"the package's cache folder {os.path.join(package_dir, '__pycache__')} {problem}"
+        reason = (f"the package folder {package_dir} is read-only" if problem.startswith("is not writable")
+                  else f"the package's cache folder {os.path.join(package_dir, '__pycache__')} {problem}")
     user = _user_cache(env)
     user_problem = cache_dir_problem(user) if user is not None else "is unknown (no HOME)"
     if user_problem is None and user is not None:
