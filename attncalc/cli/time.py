@@ -65,7 +65,7 @@ def resolve_hardware(ref: str):
                             "attncalc time llama-3-70b --hw h100-sxm --gpus 4 --batch 8 --context 4096 · "
                             "attncalc time gpt3 --hw a100-80gb-sxm --tokens 300e9 --gpus 8 · "
                             "attncalc time mistral-7b --hw h200 --efficiency compute=0.6,memory=0.8 · "
-                            "attncalc time llama-3-8b --hw h100-sxm --measured-prefill-s 0.12 --measured-decode-s 0.008 · "
+                            "attncalc time llama-3-8b --hw h100-sxm --measured-prefill-s 0.25 --measured-decode-s 0.008 · "
                             "attncalc time llama-3-8b --hw h100-sxm --mfu-tokens-per-s 3500 --seq 8192 · "
                             "attncalc time palm-540b --hw tpu-v4 --seq 2048 --mfu-tokens-per-s 238300 --mfu-devices 6144 · "
                             "attncalc time gpt2-small --hw this · attncalc time llama-3-8b --hw h200 --max-decode-ms 5")
