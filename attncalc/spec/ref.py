@@ -11,7 +11,6 @@ stays one value) and are typed exactly as ``--set`` types them.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from .arch import FIELDS, Architecture, from_mapping
 from ..errors import ConfigError
