@@ -12,7 +12,7 @@ from attncalc.core.memory.lora import LoraSetup
 from attncalc.core.memory.plan import MemorySettings, memory_document
 from attncalc.core.memory.quant import QuantScheme
 from attncalc.core.memory.serving import ServingSetup
-from attncalc.core.memory.training import Parallelism
+from attncalc.core.memory.layout import Parallelism
 from attncalc.spec.load import load_model
 from attncalc.units import human_bytes
 

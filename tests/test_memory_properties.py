@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from attncalc.core.memory.activations import ActivationSettings, block_tensors, total
 from attncalc.core.evaluate import count_params
-from attncalc.core.memory.training import OPTIMIZERS, Parallelism, model_state_bytes, stage_params
+from attncalc.core.memory.layout import Parallelism, stage_params
+from attncalc.core.memory.training import OPTIMIZERS, model_state_bytes
 from attncalc.spec.arch import Architecture
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

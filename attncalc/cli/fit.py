@@ -78,7 +78,7 @@ def fit(
     from ..core.memory.plan import MemorySettings, memory_document
     from ..core.memory.quant import QuantScheme, parse_format, parse_overrides
     from ..core.memory.serving import ServingSetup
-    from ..core.memory.training import Parallelism
+    from ..core.memory.layout import Parallelism
     from ..errors import WorkloadError
     from ..units import parse_quantity
 

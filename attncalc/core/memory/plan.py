@@ -9,11 +9,12 @@ from fractions import Fraction
 from typing import Any
 
 from ...spec.arch import Architecture
-from .activations import ActivationSettings, activation_document, stage_layers, whole
-from .lora import LoraSetup, lora_flops, lora_params
+from .activations import ActivationSettings, activation_document, whole
+from .layout import Parallelism, stage_params
+from .lora import LoraSetup, adapter_outputs, lora_flops, lora_params
 from .quant import QuantScheme, leaf_bits, quantized
 from .serving import ServingSetup, serving_document
-from .training import OPTIMIZERS, Parallelism, TrainingSetup, per_gpu, per_gpu_document, stage_params
+from .training import OPTIMIZERS, TrainingSetup, per_gpu, per_gpu_document
 
 
 @dataclass(frozen=True)
@@ -69,26 +70,27 @@ def lora_per_gpu(a: Architecture, setup: TrainingSetup, lora: LoraSetup, base: Q
     lp = lora_params(a, lora)
     full = per_gpu(a, setup)
     st = setup.activations
-    layers = stage_layers(a.n_layers, par.pp)
 
-    def bits(leaf, elements: int) -> Fraction:
-        return Fraction(leaf_bits(base, leaf) * elements, max(leaf.value, 1))
+    def bits(w, elements: int) -> Fraction:
+        return Fraction(leaf_bits(base, w) * elements, max(w.rows * w.cols, 1))
 
     base_stages = stage_params(a, Parallelism(tp=par.tp, pp=par.pp, ep=par.ep, dp=par.dp, cp=par.cp), bits)
     tok = Fraction(st.seq * st.micro_batch, st.cp)
-    adapters_out = sum(m["copies_per_block"] for m in lp["per_matrix"].values())
-    extra_act_block = st.act_bytes * tok * lora.rank * adapters_out / par.tp if st.recompute != "full" else Fraction(0)
+    outs = adapter_outputs(a, lora)
+    # each adapter's r-wide intermediate per token, per layer of a kind (none kept with full recomputation)
+    extra = {k: st.act_bytes * tok * lora.rank * n_out / par.tp if st.recompute != "full" else Fraction(0)
+             for k, n_out in outs.items()}
     ways = par.dp * par.cp
     stages = []
-    for i, n in enumerate(layers):
-        adapters = -(-lp["per_block"] * n // par.tp)
+    for i, held in enumerate(base_stages):
+        adapters = -(-sum(lp["per_kind"][k] * n for k, n in held.kinds.items()) // par.tp)
         part = -(-adapters // ways)
         zero = max(par.zero, 1) if opt.shards_optimizer else par.zero
         w = whole(base_stages[i].measured / 8) + whole(opt.weights * (part if zero >= 3 else adapters))
         g = whole(opt.gradients * (part if zero >= 2 else adapters))
         o = whole(opt.optimizer * (part if zero >= 1 else adapters))
         act = full["activations"]["stages"][i]
-        acts = whole(act["total"] + act["in_flight"] * n * extra_act_block)
+        acts = whole(act["total"] + act["in_flight"] * sum((n * extra[k] for k, n in held.kinds.items()), Fraction(0)))
         row = {"weights": w, "gradients": g, "optimizer": o, "activations": acts, "allowance": setup.allowance}
         row["total"] = sum(row.values())
         stages.append({"stage": i, "adapter_params": adapters, **row})

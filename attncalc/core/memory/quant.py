@@ -29,6 +29,8 @@ from fractions import Fraction
 from ...errors import WorkloadError
 from ...spec.arch import Architecture
 from ..evaluate import count_params
+from ..figures import main_block
+from ..parts.base import Weight
 
 
 @dataclass(frozen=True)
@@ -130,29 +132,38 @@ def parse_overrides(items: list[str] | None) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _shape(leaf) -> tuple[int, int]:
+    """(rows, cols) of a description Weight or a parameter-tree leaf."""
+    if isinstance(leaf, Weight):
+        return leaf.rows, leaf.cols
+    return leaf.shape or (leaf.value, 1)
+
+
 def leaf_bits(scheme: QuantScheme, leaf) -> int:
-    """Exact bits of one instance of a parameter-tree leaf under ``scheme``."""
+    """Exact bits of one instance of a weight (or parameter-tree leaf) under ``scheme``."""
     part = _part(leaf)
     fmt = scheme.format_for(part)
-    rows, cols = leaf.shape or (leaf.value, 1)
+    rows, cols = _shape(leaf)
     if part in ("norm", "bias", "vocab_bias", "position") and cols == 1:
-        rows, cols = 1, leaf.value  # a vector: its blocks run along its length
+        rows, cols = 1, rows * cols  # a vector: its blocks run along its length
     return fmt.bits_for(rows, cols)
 
 
 def quantized(a: Architecture, scheme: QuantScheme) -> dict:
     """Bits per leaf (one instance and all of them), per block and in total; bits per weight."""
     tree = count_params(a)
+    main = main_block(tree)  # per-block figures describe the kind most layers have
+    inside = f"model.blocks.{main.name}."
     leaves, total_bits, total_params, block_bits, block_params = {}, 0, 0, 0, 0
     for path, leaf, times in tree.leaves():
         fmt = scheme.format_for(_part(leaf))
-        rows, cols = leaf.shape or (leaf.value, 1)
+        rows, cols = _shape(leaf)
         bits = leaf_bits(scheme, leaf)
         total_bits += bits * times
         total_params += leaf.value * times
-        if path.startswith("model.blocks."):
-            block_bits += bits * times // a.n_layers
-            block_params += leaf.value * times // a.n_layers
+        if path.startswith(inside):
+            block_bits += bits * times // main.count
+            block_params += leaf.value * times // main.count
         key = path.removeprefix("model.")
         leaves[key] = {"format": fmt.name, "shape": [rows, cols], "count": times, "bits_each": bits,
                        "bits_per_weight": _frac(Fraction(bits, max(leaf.value, 1)))}

@@ -1,6 +1,6 @@
 """Serving memory per GPU and fit: weights + KV cache + the activation peak of a prefill chunk.
 
-- Weights under tensor parallelism: the rank-0 share of ``training_memory.stage_params`` (matrices
+- Weights under tensor parallelism: the rank-0 share of ``layout.stage_params`` (matrices
   and vocab tables split t ways, norms/row-parallel biases/router replicated), in the weights
   format (a ``quant.QuantScheme``: bits counted with their scales, then split t ways).
 - KV cache (Pope et al. 2022 §2): 2 (K and V) × blocks × KV heads on the rank × d_head × bytes per
@@ -24,11 +24,11 @@ from fractions import Fraction
 from ...errors import WorkloadError
 from ...spec.arch import Architecture
 from .activations import whole
+from ...dtypes import dtype_bytes
 from ..evaluate import cached_numbers, cross_cached_numbers, kinds, state_numbers
 from .cache import kept_tokens, kv_tokens
-from ...dtypes import dtype_bytes
+from .layout import Parallelism, check_pp, check_tp, stage_kinds, stage_params
 from .quant import QuantScheme, leaf_bits
-from .training import Parallelism, check_tp, stage_params
 
 
 @dataclass(frozen=True)
@@ -49,36 +49,49 @@ def kv_heads_per_rank(a: Architecture, tp: int) -> int:
     return max(1, -(-a.kv_heads // tp))
 
 
-def weights_per_gpu(a: Architecture, s: ServingSetup) -> int:
-    """Rank 0 of the most-loaded stage: each leaf's exact bits (scales included) times the share
-    of its elements the rank holds."""
-    def bits(leaf, elements: int) -> Fraction:
-        return Fraction(leaf_bits(s.quant, leaf) * elements, max(leaf.value, 1))
+def _weights_bits(s: ServingSetup):
+    def bits(w, elements: int) -> Fraction:
+        return Fraction(leaf_bits(s.quant, w) * elements, max(w.rows * w.cols, 1))
+    return bits
 
-    stages = stage_params(a, Parallelism(tp=s.tp, pp=s.pp), bits)
-    return max(whole(st.measured / 8) for st in stages)
+
+def stage_weights(a: Architecture, s: ServingSetup) -> list[int]:
+    """Weight bytes on tensor-parallel rank 0 of each pipeline stage: each weight's exact bits
+    (scales included) times the share of its elements the rank holds."""
+    return [whole(st.measured / 8) for st in stage_params(a, Parallelism(tp=s.tp, pp=s.pp), _weights_bits(s))]
+
+
+def weights_per_gpu(a: Architecture, s: ServingSetup) -> int:
+    """Rank 0 of the most-loaded stage."""
+    return max(stage_weights(a, s))
+
+
+def stage_kv(a: Architecture, s: ServingSetup, held: dict[str, int], context: int, batch: int) -> int:
+    """The cache one tensor-parallel rank of a stage holding ``held`` layers (kind -> count) keeps:
+    kind by kind (a window or chunk caps what a kind keeps), each key/value head on ceil(n_kv_heads /
+    tp) ranks' worth; a latent-attention cache (one latent and rotary key per token, DeepSeek-V2
+    sec. 2.1.2) is needed whole by every rank, so it is replicated, not split."""
+    total = Fraction(0)
+    for kind in kinds(a):
+        n = held.get(kind.name, 0)
+        if not n:
+            continue
+        numbers = cached_numbers(kind) if (a.is_latent or not cached_numbers(kind)) else \
+            2 * kv_heads_per_rank(a, s.tp) * a.head_dim  # Mamba layers and an encoder keep no KV cache
+        total += n * numbers * dtype_bytes(s.kv_dtype) * kept_tokens(kind.pattern, context) * batch
+        # per sequence: cross-attention K, V of an encoder-decoder (at encoder_seq = context), split like the
+        # key/value heads; a Mamba layer's recurrent state, whole on every rank (core.memory.cache.kv_cache)
+        per_seq = Fraction(cross_cached_numbers(kind) * kv_heads_per_rank(a, s.tp), a.kv_heads) * context \
+            + state_numbers(kind)
+        total += n * per_seq * dtype_bytes(s.kv_dtype) * batch
+    return whole(total)
 
 
 def kv_cache_per_gpu(a: Architecture, s: ServingSetup, context: int | None = None, batch: int | None = None) -> int:
-    """The first pipeline stage's cache on one tensor-parallel rank: its layers, kind by kind (a
-    window or chunk caps what a kind keeps), each key/value head on ceil(n_kv_heads / tp) ranks'
-    worth; a latent-attention cache (one latent and rotary key per token, DeepSeek-V2 sec. 2.1.2)
-    is needed whole by every rank, so it is replicated, not split."""
+    """The cache of the stage that keeps the most, on one tensor-parallel rank."""
     ctx = s.context if context is None else context
     b = s.batch if batch is None else batch
-    stage = a.replace(n_layers=-(-a.n_layers // s.pp))  # the first stage: the first layers
-    per_kind = {k.name: k for k in kinds(a)}
-    total = Fraction(0)
-    for kind in kinds(stage):
-        full = per_kind.get(kind.name, kind)
-        numbers = cached_numbers(full) if (a.is_latent or not cached_numbers(full)) else \
-            2 * kv_heads_per_rank(a, s.tp) * a.head_dim  # Mamba layers and an encoder keep no KV cache
-        total += kind.count * numbers * dtype_bytes(s.kv_dtype) * kept_tokens(kind.pattern, ctx) * b
-        # per sequence: cross-attention K, V of an encoder-decoder (at encoder_seq = context), split like the
-        # key/value heads; a Mamba layer's recurrent state, whole on every rank (core.memory.kv_cache)
-        per_seq = Fraction(cross_cached_numbers(full) * kv_heads_per_rank(a, s.tp), a.kv_heads) * ctx + state_numbers(full)
-        total += kind.count * per_seq * dtype_bytes(s.kv_dtype) * b
-    return whole(total)
+    return max(stage_kv(a, s, held, ctx, b) for held in stage_kinds(a, s.pp))
 
 
 def prefill_peak(a: Architecture, s: ServingSetup, context: int | None = None, batch: int | None = None) -> dict:
@@ -105,9 +118,13 @@ def prefill_peak(a: Architecture, s: ServingSetup, context: int | None = None, b
 
 
 def serving_per_gpu(a: Architecture, s: ServingSetup, context: int | None = None, batch: int | None = None) -> dict:
-    w = weights_per_gpu(a, s)
-    kv = kv_cache_per_gpu(a, s, context, batch)
-    act = prefill_peak(a, s, context, batch)
+    """The most-loaded GPU: per pipeline stage, its weights and its layers' cache, plus the prefill
+    activation peak; the stage with the largest total."""
+    ctx = s.context if context is None else context
+    b = s.batch if batch is None else batch
+    act = prefill_peak(a, s, ctx, b)
+    rows = [(w, stage_kv(a, s, held, ctx, b)) for w, held in zip(stage_weights(a, s), stage_kinds(a, s.pp))]
+    w, kv = max(rows, key=lambda r: r[0] + r[1])
     return {"weights": w, "kv_cache": kv, "activations": act["total"], "allowance": s.allowance,
             "total": w + kv + act["total"] + s.allowance, "prefill": act,
             "kv_heads_per_gpu": None if a.is_latent else kv_heads_per_rank(a, s.tp)}
@@ -148,8 +165,7 @@ def serving_document(a: Architecture, s: ServingSetup, memory: int | None) -> di
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise WorkloadError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v!r}")
     check_tp(a, s.tp)
-    if s.pp > a.n_layers:
-        raise WorkloadError(f"--pp {s.pp} is more than the {a.n_layers} blocks")
+    check_pp(a, s.pp)
     m = serving_per_gpu(a, s)
     doc = {
         "settings": {"batch": s.batch, "context": s.context, "tp": s.tp, "pp": s.pp, "kv_dtype": s.kv_dtype,
