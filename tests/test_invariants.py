@@ -164,3 +164,23 @@ def test_drawn_models_deal_their_layers_and_parameters(a, pp, tp):
         body = sum((c * total(kind_tensors(a, kinds[k], st_)) for k, c in s["kinds"].items()), Fraction(0))
         assert s["blocks_bytes"] == s["in_flight"] * body
     assert stage_weights(a, ServingSetup()) == [nbytes(count_params(a).total, "bf16")]
+
+
+@pytest.mark.parametrize("label,a", MODELS, ids=IDS)
+def test_run_counts_what_the_kernel_executes(label, a):
+    """`run`'s counted FLOPs are the block the kernel executes, written out from its shapes: the
+    Q, K, V and output projections and 4 d_head per (query, key) pair of its mask; a model whose
+    block the kernel cannot execute (latent attention, chunks, hybrids) is refused by name."""
+    from attncalc.core.workload import Convention, Mask
+    from attncalc.run.plan import plan
+
+    b, s = 2, 37
+    try:
+        p = plan(a, batch=b, seq=s, conv=Convention())
+    except AttncalcError as err:
+        assert a.is_latent or a.is_encoder_decoder or a.has_mamba or a.attention_chunk, err
+        return
+    d, h, kv, dh = a.d_model, p.heads, p.kv_heads, a.head_dim
+    pairs = Mask(p.causal, p.window).pairs(s)
+    executed = 2 * b * s * d * (h + 2 * kv) * dh + 2 * b * s * h * dh * d + 4 * h * dh * b * pairs
+    assert p.flops == executed

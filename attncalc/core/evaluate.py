@@ -164,7 +164,7 @@ def _flops(node: Part | Weight | Op | Act, w: _Pass, a: Architecture, conv: Conv
             unit = {"pairs": "pairs", "cross_pairs": "pairs"}.get(node.over, node.over)
             return Node(node.name, node.label, k * h * p * node.width,
                         formula=f"{k} × {heads}{p:,} {unit} × {node.width if node.kind == 'attention' else f'{node.width:,}'}",
-                        kind="attention" if node.kind == "attention" else "matmul")
+                        kind="attention" if node.kind == "attention" else "matmul", units=p)
         elements = w.units(node.over) * node.width
         if conv.ops != "all" or not elements:
             return None

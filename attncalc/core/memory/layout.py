@@ -177,3 +177,21 @@ def stage_params(a: Architecture, par: Parallelism, measure: Measure | None = No
         else:
             put(last, child.name, child)
     return stages
+
+
+def row_parallel_outputs(a: Architecture, encoder: bool = True) -> int:
+    """All-reduces of a forward pass under tensor parallelism: one after each part of a layer whose
+    output comes from a row-parallel weight (Shoeybi et al. 2019, Megatron-LM sec. 3 and Fig. 3:
+    after attention, after the MLP; a Mamba mixer's output projection; a decoder's cross-attention),
+    summed over the layers of every block kind (``encoder=False``: a decode step, where an
+    encoder-decoder's encoder does not run). A parallel block (GPT-J) adds its attention and MLP
+    outputs before one all-reduce."""
+    total = 0
+    for kind in describe(a).children[1].children:
+        if not encoder and kind.pattern is not None and kind.pattern.encoder:
+            continue
+        rows = [c.name for c in kind.children
+                if isinstance(c, Part) and any(w.split == "row" for w, _, _ in placed(c))]
+        n = len(rows) - (1 if a.parallel_block and {"attention", "mlp"} <= set(rows) else 0)
+        total += kind.count * n
+    return total

@@ -34,10 +34,11 @@ from typing import Any
 
 from ...errors import WorkloadError
 from ...spec.arch import Architecture
-from ..evaluate import decode, forward
+from ..evaluate import decode, forward, kinds
 from ...dtypes import compute_dtype, dtype_bytes, nbytes
 from ...spec.hardware import Hardware
-from ..memory.cache import kv_cache
+from ..memory.cache import cache_kinds, kv_cache
+from ..memory.layout import row_parallel_outputs
 from ..tree import Node
 from ..workload import Convention, positive
 
@@ -187,8 +188,10 @@ def parts(a: Architecture, tree: Node, setup: Setup, queries: int, keys: int | N
     """
     wdt, ab = setup.dtype, setup.act_bytes
     d = a.d_model
-    # K and V of every key/value head, one token, one block (core.memory; the first block kind's)
-    kv_tok_block = kv_cache(a, dtype=setup.kv, batch=1, context=1).per_token_per_block
+    # K and V of every key/value head (or MLA's latent), one token, one layer of each block kind
+    # (an encoder keeps no cache, but its attention reads keys and values of the same size)
+    kv_tok_layer = {k.name: nbytes(k.per_token, setup.kv) for k in cache_kinds(a)}
+    widest = max(kv_tok_layer.values(), default=0)
     nodes = {path: times for path, _, times in tree.walk()}
     out = []
     for path, n, times in tree.leaves():
@@ -196,8 +199,10 @@ def parts(a: Architecture, tree: Node, setup: Setup, queries: int, keys: int | N
         segs = path.split(".")
         in_block = "blocks" in segs[:-1]
         per_block = times
+        kind = ""
         if in_block:  # instances in one block: the leaf's multiplicity over its block kind's
             i = segs.index("blocks")
+            kind = segs[i + 1]
             kind_times = nodes.get(".".join(segs[:i + 2]), 1)
             per_block = times // kind_times if kind_times and times % kind_times == 0 else times
         w = act = kv = 0
@@ -217,11 +222,13 @@ def parts(a: Architecture, tree: Node, setup: Setup, queries: int, keys: int | N
 
             act = _ceil(side(cols) + side(rows))
         elif n.kind == "attention" and n.name in ("scores", "weighted_values") and ".relative." not in f".{name}.":
-            # One query head: Q in (scores) or O out (weighted values), queries x d_head; and its
-            # share of K (scores) or V (weighted values), stored once per key/value head.
-            read = keys if keys is not None else n.value // (2 * a.head_dim)  # decode: pairs = keys read
-            act = _ceil(queries * a.head_dim * ab)
-            kv = _ceil(Fraction(read * kv_tok_block, 2 * a.n_heads))
+            # One query head: Q in (scores) or O out (weighted values), queries x its width; and its
+            # share of K (scores) or V (weighted values), stored once per key/value head (or MLA's
+            # latent, shared by the heads). The leaf is 2 x pairs x width (core.evaluate).
+            width = n.value // (2 * n.units) if n.units else a.head_dim
+            read = keys if keys is not None else n.units  # decode: the pairs of one head = keys read
+            act = _ceil(queries * width * ab)
+            kv = _ceil(Fraction(read * (kv_tok_layer.get(kind) or widest), 2 * a.n_heads))
         out.append(Part(name, n.label or n.name, n.kind, times, per_block, n.value * times, w * times,
                         act * times, kv * times))
     return out
@@ -286,9 +293,11 @@ def _time_parts(ps: list[Part], setup: Setup, factor: int = 1) -> list[PartTime]
     return out
 
 
-def _comm(a: Architecture, tokens: int, setup: Setup, passes: int = 1) -> tuple[int, Fraction, Fraction]:
-    """Tensor parallelism (Shoeybi et al. 2019, Megatron-LM, sec. 3 and Fig. 3): two all-reduces of
-    the tokens x d_model activations per block and forward pass (after attention, after the MLP).
+def _comm(a: Architecture, tokens: int, setup: Setup, passes: int = 1,
+          encoder: bool = True) -> tuple[int, Fraction, Fraction]:
+    """Tensor parallelism (Shoeybi et al. 2019, Megatron-LM, sec. 3 and Fig. 3): an all-reduce of
+    the tokens x d_model activations after each row-parallel output of a layer, per forward pass
+    (two per block: after attention, after the MLP; ``layout.row_parallel_outputs``).
     A ring all-reduce sends and receives 2 (N - 1) / N of the buffer per GPU (Patarasuk & Yuan 2009,
     "Bandwidth optimal all-reduce algorithms", sec. 3), limited by one direction of the link."""
     n = setup.gpus
@@ -298,7 +307,7 @@ def _comm(a: Architecture, tokens: int, setup: Setup, passes: int = 1) -> tuple[
     if not link:
         raise WorkloadError(f"--gpus {n}: {setup.hw.name} states no interconnect_bytes_per_s")
     buffer = Fraction(tokens * a.d_model) * setup.act_bytes
-    traffic = _ceil(passes * a.n_layers * 2 * Fraction(2 * (n - 1), n) * buffer)
+    traffic = _ceil(passes * row_parallel_outputs(a, encoder) * Fraction(2 * (n - 1), n) * buffer)
     t = Fraction(traffic, link)
     return traffic, t, t / setup.efficiency.network
 
@@ -317,7 +326,7 @@ def decode_time(a: Architecture, setup: Setup, batch: int, context: int, conv: C
     2022, sec. 2: every step re-reads all weights and the KV cache, hence memory-bound)."""
     tree = decode(a, batch, context, conv)
     ps = parts(a, tree, setup, batch)
-    traffic, c, ce = _comm(a, batch, setup)
+    traffic, c, ce = _comm(a, batch, setup, encoder=False)
     return _finish("decode", ps, _time_parts(ps, setup), traffic, c, ce, batch, a, setup, context=context)
 
 
@@ -441,7 +450,9 @@ def mfu(a: Architecture, setup: Setup, tokens_per_s: Fraction, mode: str, *, seq
     s = params_of(a)
     n_all = s.total
     f = 3 if mode == "training" else 1
-    L, H, Q = a.n_layers, a.n_heads, a.head_dim
+    # L: the layers that attend (a hybrid's Mamba layers have no attention term)
+    L, H, Q = sum(k.count for k in kinds(a) if k.pattern is None or not k.pattern.encoder
+                  if any(c.name == "attention" for c in k.children)), a.n_heads, a.head_dim
     ctx_keys = seq if mode != "decode" else context + 1
 
     def exact(attention: str, logits: bool) -> Fraction:
@@ -453,10 +464,20 @@ def mfu(a: Architecture, setup: Setup, tokens_per_s: Fraction, mode: str, *, seq
         total = tree.total - (0 if logits else tree.total_at("unembedding"))
         return Fraction(f * total, tokens)
 
+    # a mixture of experts: N = the parameters a token runs (N_active), as the field reports MoE MFU
+    # (DeepSeek-V3 technical report; Megatron-LM counts top-k experts); N_total labelled beside it
+    n_active = s.conventions.active
+    which = f"N = N_active, {n_active:,} parameters a token runs" if n_active != n_all else f"N = all {n_all:,} parameters"
     per_token: dict[str, tuple[Fraction, str]] = {
-        f"{2 * f}N": (Fraction(2 * f * n_all), f"{2 * f} x N, N = all {n_all:,} parameters (Kaplan et al. 2020; GPT-3 Table D.1)"),
-        "palm": (Fraction(f * (2 * n_all + 4 * L * H * Q * ctx_keys)),
-                 f"{2 * f}N + {4 * f} L H Q T, N all parameters, T = {ctx_keys:,} keys (PaLM Appendix B)"),
+        f"{2 * f}N": (Fraction(2 * f * n_active), f"{2 * f} x N, {which} (Kaplan et al. 2020; GPT-3 Table D.1)"),
+        "palm": (Fraction(f * (2 * n_active + 4 * L * H * Q * ctx_keys)),
+                 f"{2 * f}N + {4 * f} L H Q T, {which}, T = {ctx_keys:,} keys (PaLM Appendix B)"),
+    }
+    if n_active != n_all:
+        per_token[f"{2 * f}N_total"] = (Fraction(2 * f * n_all), f"{2 * f} x N, N = N_total, all {n_all:,} parameters")
+        per_token["palm_total"] = (Fraction(f * (2 * n_all + 4 * L * H * Q * ctx_keys)),
+                                   f"{2 * f}N + {4 * f} L H Q T, N = N_total, all {n_all:,} parameters")
+    per_token |= {
         "exact_causal": (exact("causal", True), "exact count, causal attention, logits included"),
         "exact_causal_no_logits": (exact("causal", False), "exact count, causal attention, without the logits"),
         "exact_full": (exact("full", True), "exact count, full S x S attention, logits included"),
