@@ -70,7 +70,7 @@ def test_serving_weights_are_count_s_weight_bytes(label, a):
     assert stage_weights(a, ServingSetup()) == [nbytes(count_params(a).total, "bf16")]
     for fmt in ("int4-g128", "fp8", "nvfp4", "mxfp4"):
         q = quantized(a, QuantScheme(fmt))
-        assert stage_weights(a, ServingSetup(quant=QuantScheme(fmt))) == [q["bytes"]]
+        assert stage_weights(a, ServingSetup(quant=QuantScheme(fmt))) == [q.bytes]
 
 
 @pytest.mark.parametrize("label,a", MODELS, ids=IDS)
@@ -93,7 +93,7 @@ def test_activations_sum_over_kinds(label, a):
     m = activation_memory(a, st)
     kinds = describe(a).children[1].children
     body = sum((k.count * total(kind_tensors(a, k, st)) for k in kinds), Fraction(0))
-    assert m["stages"][0]["blocks_bytes"] == body
+    assert m.stages[0].blocks_bytes == body
 
 
 # --- drawn models of several kinds ---------------------------------------------------------------
@@ -158,11 +158,11 @@ def test_drawn_models_deal_their_layers_and_parameters(a, pp, tp):
         assert sum(s.total for s in split) * tp >= count_params(a).total + tied  # nothing lost to the split
     st_ = ActivationSettings(seq=16, pp=pp)
     m = activation_memory(a, st_)
-    assert sum(s["blocks"] for s in m["stages"]) == n
+    assert sum(s.blocks for s in m.stages) == n
     kinds = {k.name: k for k in describe(a).children[1].children}
-    for s in m["stages"]:
-        body = sum((c * total(kind_tensors(a, kinds[k], st_)) for k, c in s["kinds"].items()), Fraction(0))
-        assert s["blocks_bytes"] == s["in_flight"] * body
+    for s in m.stages:
+        body = sum((c * total(kind_tensors(a, kinds[k], st_)) for k, c in s.kinds.items()), Fraction(0))
+        assert s.blocks_bytes == s.in_flight * body
     assert stage_weights(a, ServingSetup()) == [nbytes(count_params(a).total, "bf16")]
 
 

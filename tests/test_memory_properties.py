@@ -43,7 +43,7 @@ def test_zero3_shards_sum_to_the_unsharded_total(a, dp, pp, opt):
     summed = F(0)
     for s in stages:
         for rank in range(dp):
-            summed += sum(model_state_bytes(s.total, o, 3, dp, rank).values())
+            summed += model_state_bytes(s.total, o, 3, dp, rank).total
     assert summed == n * o.bytes_per_param
 
 
@@ -89,7 +89,7 @@ def test_pipeline_first_stage_holds_most(a, pp):
 
     pp = min(pp, a.n_layers)
     m = activation_memory(a, ActivationSettings(seq=16, pp=pp, dropout=False))
-    firsts = [s["blocks_bytes"] for s in m["stages"]]
+    firsts = [s.blocks_bytes for s in m.stages]
     assert firsts[0] == max(firsts)
 
 
@@ -123,6 +123,6 @@ def test_serving_weights_split_over_tp_never_exceed_the_whole(a, fmt, tp):
 
     if a.n_heads % tp or (a.kv_heads % tp and tp % a.kv_heads):
         return
-    whole = quantized(a, QuantScheme(fmt))["bytes"]
+    whole = quantized(a, QuantScheme(fmt)).bytes
     assert weights_per_gpu(a, ServingSetup(tp=1, quant=QuantScheme(fmt))) == whole
     assert weights_per_gpu(a, ServingSetup(tp=tp, quant=QuantScheme(fmt))) * tp >= whole

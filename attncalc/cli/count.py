@@ -59,11 +59,11 @@ def count(
     extra = None
     if train or serve:  # issue 11: memory per GPU, by the core's memory plan at this workload
         from ..core.memory.activations import ActivationSettings
-        from ..core.memory.plan import MemorySettings, memory_document
+        from ..core.memory.plan import MemorySettings, memory_plan
         from ..core.memory.serving import ServingSetup
 
         w = report.flops.workload
-        extra = memory_document(arch, MemorySettings(
+        extra = memory_plan(arch, MemorySettings(
             train=train, serve=serve, activations=ActivationSettings(seq=w["seq"], micro_batch=w["batch"]),
             serving=ServingSetup(batch=w["batch"], context=w["context"], kv_dtype=report.memory.kv_cache.dtype)))
     if fmt in (Format.json, Format.csv):
@@ -73,7 +73,9 @@ def count(
 
         doc = count_document(report) | (time_document(timing) if timing is not None else {})
         if extra is not None:
-            doc["memory"] |= extra["memory"]
+            from ..present.memory_document import memory_document
+
+            doc["memory"] |= memory_document(extra)["memory"]
         emit(to_json(doc) if fmt is Format.json else to_csv(doc))
         return
     from ..present.headline import headline

@@ -19,12 +19,6 @@ def _opt(flag: str, help: str):
     return Annotated[Optional[str], typer.Option(flag, help=help, show_default=False)]
 
 
-# CI budgets on the roofline ESTIMATE (not the lower bound): name -> (what, max | min)
-TIME_BUDGETS = {"max_decode_ms": ("decode time per token, estimate (ms)", "max"),
-                "max_prefill_ms": ("prefill time, estimate (ms)", "max"),
-                "min_tokens_per_s": ("decode tokens/s, estimate", "min")}
-
-
 def resolve_hardware(ref: str):
     """A hardware name, a TOML file, or `this` (measured now: imports numpy)."""
     from ..spec.hardware import from_mapping, load_hardware
@@ -116,15 +110,11 @@ def time_command(
     doc = {"schema_version": SCHEMA_VERSION, "model": arch.name, "hardware": hardware.as_dict(), **body}
     outcomes = []
     if limits:
-        from ..core.budgets import Outcome
+        from ..core.budgets import Limit, Results, evaluate
+        from ..core.report import build
 
-        actual = {"max_decode_ms": report.decode.estimate_s * 1000,
-                  "max_prefill_ms": report.prefill.estimate_s * 1000,
-                  "min_tokens_per_s": report.decode_tokens_per_s}
-        for name, limit in limits.items():
-            what, kind = TIME_BUDGETS[name]
-            ok = actual[name] <= limit if kind == "max" else actual[name] >= limit
-            outcomes.append(Outcome(name, what, actual[name], limit, "<=" if kind == "max" else ">=", ok, "time"))
+        outcomes = evaluate(Results(build(arch), time=report),
+                            {k: Limit(v, None, "--" + k.replace("_", "-")) for k, v in limits.items()})
         doc["budgets"] = [o.as_dict() for o in outcomes]
         doc["ok"] = all(o.ok for o in outcomes)
     if fmt is Format.json:
@@ -140,9 +130,11 @@ def time_command(
         else:
             print_page(blocks(report))
     failed = [o for o in outcomes if not o.ok]
-    for o in failed:
-        print(f"FAIL {arch.name}: {o.name}: {o.what} is {float(o.actual):,.4g}, limit {o.relation} {float(o.limit):,.4g}",
-              file=sys.stderr)
+    if failed:
+        from ..present.checks import failure_text
+
+        for o in failed:
+            print(f"FAIL {failure_text(arch.name, o)}", file=sys.stderr)
     if failed:
         raise typer.Exit(1)
 

@@ -240,7 +240,38 @@ def in_flight(st: ActivationSettings, stage: int) -> Fraction:
     return held
 
 
-def activation_memory(a: Architecture, st: ActivationSettings) -> dict:
+@dataclass(frozen=True)
+class StageActivations:
+    """What one GPU of a pipeline stage keeps at its peak (bytes, exact)."""
+
+    stage: int
+    blocks: int
+    kinds: dict[str, int]  # block kind -> layers on this stage
+    in_flight: Fraction  # micro-batches whose activations it holds
+    blocks_bytes: Fraction
+    embedding: Fraction
+    output: Fraction
+    recompute_working_set: Fraction
+    total: Fraction
+
+
+@dataclass(frozen=True)
+class ActivationMemory:
+    settings: ActivationSettings
+    tensors: list[Tensor]  # one block of the kind most layers have
+    embedding_tensors: list[Tensor]
+    output_tensors: list[Tensor]
+    per_block: Fraction
+    per_kind: dict[str, Fraction]
+    kind_tensors: dict[str, list[Tensor]]  # every kind's, when the model has several
+    stages: list[StageActivations]
+
+    @property
+    def peak(self) -> StageActivations:
+        return max(self.stages, key=lambda s: s.total)
+
+
+def activation_memory(a: Architecture, st: ActivationSettings) -> ActivationMemory:
     """Per-stage activation bytes on one GPU, block kind by block kind: a stage keeps, for each
     micro-batch in flight, every layer it holds of each kind; the peak is the most-loaded stage."""
     st.check()
@@ -264,36 +295,8 @@ def activation_memory(a: Architecture, st: ActivationSettings) -> dict:
         e = held * total(emb) if i == 0 else Fraction(0)
         o = total(outp) if i == st.pp - 1 else Fraction(0)  # the last stage holds 1 micro-batch
         w = max((working[k] for k in held_kinds), default=Fraction(0)) if working else Fraction(0)
-        stages.append({"stage": i, "blocks": sum(held_kinds.values()), "kinds": dict(held_kinds), "in_flight": held,
-                       "blocks_bytes": body, "embedding": e, "output": o, "recompute_working_set": w,
-                       "total": body + e + o + w})
-    peak = max(stages, key=lambda s: s["total"])
+        stages.append(StageActivations(i, sum(held_kinds.values()), dict(held_kinds), held, body, e, o, w,
+                                       body + e + o + w))
     main = main_kind(a)
-    return {"settings": st, "tensors": kind_tensors(a, main, st), "embedding_tensors": emb, "output_tensors": outp,
-            "per_block": per_kind[main.name], "per_kind": per_kind,
-            "kind_tensors": {k.name: kind_tensors(a, k, st) for k in kinds} if len(kinds) > 1 else {},
-            "stages": stages, "peak": peak}
-
-
-def activation_document(a: Architecture, st: ActivationSettings) -> dict:
-    """The JSON form: memory.activations.{per_block, total, tensors, settings, stages}."""
-    m = activation_memory(a, st)
-    return {
-        "settings": st.as_dict(),
-        "per_block": whole(m["per_block"]),
-        "total": whole(m["peak"]["total"]),
-        "most_loaded_stage": m["peak"]["stage"],
-        "tensors": {t.name: t.as_dict() for t in m["tensors"]},
-        "embedding": {t.name: t.as_dict() for t in m["embedding_tensors"]},
-        "output": {t.name: t.as_dict() for t in m["output_tensors"]},
-        "kinds": [{"name": k, "per_block": whole(m["per_kind"][k]),
-                   "tensors": {t.name: t.as_dict() for t in ts}} for k, ts in m["kind_tensors"].items()],
-        "stages": [{"stage": s["stage"], "blocks": s["blocks"], "kinds": s["kinds"], "in_flight": _num(s["in_flight"]),
-                    "blocks_bytes": whole(s["blocks_bytes"]), "embedding": whole(s["embedding"]),
-                    "output": whole(s["output"]), "recompute_working_set": whole(s["recompute_working_set"]),
-                    "total": whole(s["total"])} for s in m["stages"]],
-    }
-
-
-def _num(x: Fraction) -> int | str:
-    return x.numerator if x.denominator == 1 else str(x)
+    return ActivationMemory(st, kind_tensors(a, main, st), emb, outp, per_kind[main.name], per_kind,
+                            {k.name: kind_tensors(a, k, st) for k in kinds} if len(kinds) > 1 else {}, stages)

@@ -144,7 +144,41 @@ def adapted(a: Architecture, setup: LoraSetup) -> dict[str, list[Projection]]:
     return {k.name: [p for p in projections(k).values() if p.module in names] for k in kinds(a)}
 
 
-def lora_params(a: Architecture, setup: LoraSetup) -> dict:
+@dataclass(frozen=True)
+class LoraMatrix:
+    """One adapted projection: A is r x d_in, B is d_out x r (Hu et al. 2021 sec. 4)."""
+
+    d_in: int
+    d_out: int
+    A: int
+    B: int
+    params: int
+    copies_per_block: int  # instances per layer (experts)
+    layers: int  # layers that have it
+    per_head: dict[str, int]  # per_head_B (q), per_head_A (o), per_kv_head_B (k, v)
+
+
+@dataclass(frozen=True)
+class LoraParams:
+    rank: int
+    targets: list[str]
+    per_matrix: dict[str, LoraMatrix]
+    per_block: int  # one layer of the kind most layers have
+    per_kind: dict[str, int]  # one layer of each kind
+    total: int
+    base_params: int
+
+    @property
+    def all_params(self) -> int:
+        return self.base_params + self.total
+
+    @property
+    def trainable_share(self) -> Fraction:
+        """peft's print_trainable_parameters: trainable / (frozen + trainable)."""
+        return Fraction(self.total, self.all_params)
+
+
+def lora_params(a: Architecture, setup: LoraSetup) -> LoraParams:
     """Adapter parameters, block kind by block kind: ``per_block`` for one layer of the kind most
     layers have, ``per_kind`` for one layer of each, ``total`` over every layer."""
     r = setup.rank
@@ -152,28 +186,22 @@ def lora_params(a: Architecture, setup: LoraSetup) -> dict:
         raise WorkloadError(f"--lora (the adapter rank) must be an integer >= 1, got {r!r}")
     per_kind_proj = adapted(a, setup)
     counts = {k.name: k.count for k in kinds(a)}
-    per_matrix: dict = {}
+    found: dict[str, Projection] = {}
+    layers: dict[str, int] = {}
     for name, projs in per_kind_proj.items():
         for p in projs:
-            m = per_matrix.setdefault(p.key, {"d_in": p.d_in, "d_out": p.d_out, "A": r * p.d_in, "B": r * p.d_out,
-                                              "params": r * (p.d_in + p.d_out), "copies_per_block": p.copies,
-                                              "layers": 0})
-            m["layers"] += counts[name]
-    for key, m in per_matrix.items():
-        if key in ("q", "o"):
-            m["per_head_B" if key == "q" else "per_head_A"] = r * a.head_dim
-        if key in ("k", "v"):
-            m["per_kv_head_B"] = r * a.head_dim
+            found.setdefault(p.key, p)
+            layers[p.key] = layers.get(p.key, 0) + counts[name]
+    per_matrix = {}
+    for key, p in found.items():
+        per_head = {"q": {"per_head_B": r * a.head_dim}, "o": {"per_head_A": r * a.head_dim},
+                    "k": {"per_kv_head_B": r * a.head_dim}, "v": {"per_kv_head_B": r * a.head_dim}}.get(key, {})
+        per_matrix[key] = LoraMatrix(p.d_in, p.d_out, r * p.d_in, r * p.d_out, r * (p.d_in + p.d_out), p.copies,
+                                     layers[key], per_head)
     per_kind = {name: sum(r * (p.d_in + p.d_out) * p.copies for p in projs) for name, projs in per_kind_proj.items()}
     main = max(kinds(a), key=lambda k: k.count).name
-    total = sum(per_kind[k] * n for k, n in counts.items())
-    base = count_params(a).total
-    share = Fraction(total, base + total)
-    return {"rank": r, "targets": list(dict.fromkeys(p.module for ps in per_kind_proj.values() for p in ps)),
-            "per_matrix": per_matrix, "per_block": per_kind[main], "per_kind": per_kind, "total": total,
-            "base_params": base, "all_params": base + total,
-            "trainable_share": {"numerator": share.numerator, "denominator": share.denominator,
-                                "percent": float(share * 100)}}
+    return LoraParams(r, list(dict.fromkeys(p.module for ps in per_kind_proj.values() for p in ps)), per_matrix,
+                      per_kind[main], per_kind, sum(per_kind[k] * n for k, n in counts.items()), count_params(a).total)
 
 
 def adapter_outputs(a: Architecture, setup: LoraSetup) -> dict[str, int]:
@@ -181,7 +209,20 @@ def adapter_outputs(a: Architecture, setup: LoraSetup) -> dict[str, int]:
     return {name: sum(p.copies for p in projs) for name, projs in adapted(a, setup).items()}
 
 
-def lora_flops(a: Architecture, setup: LoraSetup, batch: int, seq: int, recompute: bool = False) -> dict:
+@dataclass(frozen=True)
+class LoraFlops:
+    convention: str
+    forward: int
+    base_matmuls: int
+    attention_core: int
+    adapters: int
+    recompute: bool
+    step: int
+    batch: int
+    seq: int
+
+
+def lora_flops(a: Architecture, setup: LoraSetup, batch: int, seq: int, recompute: bool = False) -> LoraFlops:
     from ..evaluate import forward
     from ..workload import Convention
 
@@ -198,8 +239,7 @@ def lora_flops(a: Architecture, setup: LoraSetup, batch: int, seq: int, recomput
     adapters = 2 * tokens * active
     fwd = mm + core + adapters
     step = 2 * mm + 3 * core + 3 * adapters + (fwd if recompute else 0)
-    return {"convention": "forward + backward with input gradients only for frozen weights (1×), both operands "
-                          "for attention products (2×), input and weight gradients for adapters (2×); "
-                          "2 FLOPs per multiply-accumulate; matmuls only",
-            "forward": fwd, "base_matmuls": mm, "attention_core": core, "adapters": adapters,
-            "recompute": recompute, "step": step, "batch": batch, "seq": seq}
+    return LoraFlops("forward + backward with input gradients only for frozen weights (1×), both operands "
+                     "for attention products (2×), input and weight gradients for adapters (2×); "
+                     "2 FLOPs per multiply-accumulate; matmuls only",
+                     fwd, mm, core, adapters, recompute, step, batch, seq)

@@ -15,7 +15,7 @@ from fractions import Fraction
 
 from ...errors import WorkloadError
 from ...spec.arch import Architecture
-from .activations import ActivationSettings, activation_memory, whole
+from .activations import ActivationMemory, ActivationSettings, activation_memory, whole
 from .layout import Parallelism, shard, stage_params
 
 
@@ -65,17 +65,31 @@ def optimizer(name: str) -> Optimizer:
         raise WorkloadError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}") from None
 
 
-def model_state_bytes(params: int, opt: Optimizer, zero: int, ways: int, rank: int = 0) -> dict[str, Fraction]:
+@dataclass(frozen=True)
+class ModelState:
+    """Weights, gradients and optimizer state of some parameters on one rank (bytes, exact)."""
+
+    weights: Fraction
+    gradients: Fraction
+    optimizer: Fraction
+
+    @property
+    def total(self) -> Fraction:
+        return self.weights + self.gradients + self.optimizer
+
+    def __add__(self, other: "ModelState") -> "ModelState":
+        return ModelState(self.weights + other.weights, self.gradients + other.gradients,
+                          self.optimizer + other.optimizer)
+
+
+def model_state_bytes(params: int, opt: Optimizer, zero: int, ways: int, rank: int = 0) -> ModelState:
     """Weights, gradients and optimizer bytes of ``params`` parameters replicated on ``ways``
     data-parallel ranks, on rank ``rank`` under ZeRO ``zero`` (Rajbhandari et al. 2020 §5, Figure 1:
     (2 + 2 + K)Ψ; P_os: 2Ψ + 2Ψ + KΨ/N_d; P_os+g: 2Ψ + (2 + K)Ψ/N_d; P_os+g+p: (2 + 2 + K)Ψ/N_d)."""
     zero = max(zero, 1) if opt.shards_optimizer else zero
     part = shard(params, ways, rank)
-    return {
-        "weights": opt.weights * (part if zero >= 3 else params),
-        "gradients": opt.gradients * (part if zero >= 2 else params),
-        "optimizer": opt.optimizer * (part if zero >= 1 else params),
-    }
+    return ModelState(opt.weights * (part if zero >= 3 else params), opt.gradients * (part if zero >= 2 else params),
+                      opt.optimizer * (part if zero >= 1 else params))
 
 
 @dataclass(frozen=True)
@@ -87,7 +101,41 @@ class TrainingSetup:
     allowance_name: str = "allowance (buffers, fragmentation, CUDA context)"
 
 
-def per_gpu(a: Architecture, setup: TrainingSetup) -> dict:
+@dataclass(frozen=True)
+class StageMemory:
+    """One GPU of a pipeline stage (bytes, rounded up to whole bytes)."""
+
+    stage: int
+    params: int  # parameters it holds (LoRA: adapter parameters)
+    weights: int
+    gradients: int
+    optimizer: int
+    activations: int
+    allowance: int
+    params_by_part: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.gradients + self.optimizer + self.activations + self.allowance
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """Memory per GPU for training: every stage, and the most loaded one."""
+
+    optimizer: Optimizer
+    parallel: Parallelism
+    stages: list[StageMemory]
+    activations: ActivationMemory
+    allowance_name: str
+    base_format: str | None = None  # LoRA/QLoRA: the frozen base's format (None: full training)
+
+    @property
+    def peak(self) -> StageMemory:
+        return max(self.stages, key=lambda s: s.total)
+
+
+def per_gpu(a: Architecture, setup: TrainingSetup) -> TrainingMemory:
     """Memory of the most-loaded GPU: per pipeline stage, model state + activations; the peak stage."""
     par, opt = setup.parallel.check(a), optimizer(setup.optimizer)
     st = setup.activations
@@ -97,31 +145,8 @@ def per_gpu(a: Architecture, setup: TrainingSetup) -> dict:
     ways_dense = par.dp * par.cp
     ways_expert = ways_dense // par.ep
     stages = []
-    for sp, sa in zip(stage_params(a, par), acts["stages"]):
-        d = model_state_bytes(sp.dense, opt, par.zero, ways_dense)
-        e = model_state_bytes(sp.expert, opt, par.zero, ways_expert)
-        row = {k: d[k] + e[k] for k in d}
-        row["activations"] = sa["total"]
-        row["allowance"] = Fraction(setup.allowance)
-        row = {k: whole(v) for k, v in row.items()}
-        row["total"] = sum(row.values())
-        stages.append({"stage": sp.stage, "params": sp.total, "params_by_part": dict(sp.parts), **row})
-    peak = max(stages, key=lambda s: s["total"])
-    return {"optimizer": opt, "parallel": par, "stages": stages, "peak": peak, "activations": acts}
-
-
-def per_gpu_document(a: Architecture, setup: TrainingSetup) -> dict:
-    """The JSON form: memory.per_gpu.{weights, gradients, optimizer, activations, allowance, total}."""
-    m = per_gpu(a, setup)
-    opt, peak = m["optimizer"], m["peak"]
-    return {
-        "weights": peak["weights"], "gradients": peak["gradients"], "optimizer": peak["optimizer"],
-        "activations": peak["activations"], "allowance": peak["allowance"], "total": peak["total"],
-        "allowance_name": setup.allowance_name,
-        "most_loaded_stage": peak["stage"], "params_on_gpu": peak["params"],
-        "parallel": m["parallel"].as_dict(),
-        "optimizer_preset": {"name": opt.name, "bytes_per_param": str(opt.bytes_per_param),
-                             "weights": str(opt.weights), "gradients": str(opt.gradients),
-                             "optimizer": {k: str(v) for k, v in opt.parts}, "source": opt.source},
-        "stages": [{k: v for k, v in s.items() if k != "params_by_part"} for s in m["stages"]],
-    }
+    for sp, sa in zip(stage_params(a, par), acts.stages):
+        m = model_state_bytes(sp.dense, opt, par.zero, ways_dense) + model_state_bytes(sp.expert, opt, par.zero, ways_expert)
+        stages.append(StageMemory(sp.stage, sp.total, whole(m.weights), whole(m.gradients), whole(m.optimizer),
+                                  whole(sa.total), setup.allowance, dict(sp.parts)))
+    return TrainingMemory(opt, par, stages, acts, setup.allowance_name)

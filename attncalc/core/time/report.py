@@ -88,6 +88,15 @@ class TimeReport:
         return self.setup.hw.ridge(self.setup.compute, self.setup.sparse)
 
     @property
+    def decode_ms(self) -> Fraction:
+        """The decode estimate per token, in milliseconds (exact)."""
+        return self.decode.estimate_s * 1000
+
+    @property
+    def prefill_ms(self) -> Fraction:
+        return self.prefill.estimate_s * 1000
+
+    @property
     def decode_tokens_per_s(self) -> Fraction:
         """Estimate, all sequences together."""
         return Fraction(self.batch) / self.decode.estimate_s
