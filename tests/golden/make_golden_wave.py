@@ -44,7 +44,7 @@ OUT = HERE / "golden_wave.json"
 SHAPES = {"b1_s128": (1, 128)}
 EXTRA_SHAPE = ("b2_s37", (2, 37))
 # One linear-attention hybrid, one Mamba-2 hybrid, one MoE (plus a few more that are cheap).
-EXTRA_SHAPE_MODELS = {"qwen3-next-80b-a3b", "kimi-linear-48b-a3b", "bamba-9b", "falcon-h1-7b", "ernie-4.5-21b-a3b", "lfm2-1.2b"}
+EXTRA_SHAPE_MODELS = {"qwen3-next-80b-a3b", "kimi-linear-48b-a3b", "lfm2-1.2b", "bamba-9b", "defaults-falcon-h1", "glm-4.5-air"}
 TIMEOUT_S = 1500  # per model (subprocess); a timeout is recorded as a failure
 CACHE_PREFILL = (4, 7)  # prompt lengths for the cache-shape probe (two, so per-token dims show)
 
