@@ -232,7 +232,22 @@ def moe_facts(model, cfg):
     if uniform and top_k_int:
         inactive = total_expert_params - top_k_int * per_expert * len(experts)
     shared = [m for n, m in model.named_modules() if re.search(r"shared_(experts?|mlp)$", n)]
-    return {
+    # Rows past n_exp (LongCat's gate_up_proj rows for its zero-computation experts) are allocated
+    # but never read by the forward, which sends those picks through nn.Identity.
+    unused_rows = sum(
+        (p.shape[0] - n_exp) * (p.numel() // p.shape[0])
+        for m in experts
+        for p in m.parameters(recurse=False)
+        if p.dim() == 3 and p.shape[0] > n_exp
+    )
+    extra = {}
+    if getattr(cfg, "zero_expert_num", None):
+        extra["params_in_unused_zero_expert_rows"] = unused_rows
+        extra["note"] = (
+            "top_k picks may land on zero-computation (identity) experts, so params_active and "
+            "moe_check.expected_if_top_k_per_token count all top_k picks as real experts: an upper bound"
+        )
+    return extra | {
         "moe_layers": len(experts),
         "experts_class": type(experts[0]).__name__,
         "experts_per_layer": n_exp,
@@ -329,6 +344,8 @@ def count_flops(model, cfg, batch, seq, moe):
                     raise AssertionError(f"routed expert FLOPs {routed} match neither top-k nor all experts")
             if "forward_experts_muted" in check:
                 check["forward_top_k_equivalent"] = check["forward_experts_muted"] + check["expected_if_top_k_per_token"]
+        if moe.get("note"):
+            check["note"] = moe["note"]
         entry["moe_check"] = check
     return entry
 
@@ -458,14 +475,19 @@ def run_one_subprocess(name):
     except subprocess.TimeoutExpired:
         return None, f"timed out after {TIMEOUT_S}s"
     if proc.returncode != 0:
-        tail = (proc.stderr or "").strip().splitlines()[-3:]
-        return None, " | ".join(tail)[:800] or f"exit {proc.returncode}"
+        lines = (proc.stderr or "").strip().splitlines()
+        marked = [l[len("GOLDEN_FAILURE: "):] for l in lines if l.startswith("GOLDEN_FAILURE: ")]
+        return None, (marked[-1] if marked else " | ".join(lines[-3:])[:800]) or f"exit {proc.returncode}"
     return json.loads(proc.stdout), None
 
 
 def main(argv):
     if argv[:1] == ["--one"]:
-        entry = run_model(argv[1])
+        try:
+            entry = run_model(argv[1])
+        except Exception as e:  # recorded by the parent as a failure, never as a number
+            print(f"GOLDEN_FAILURE: {err(e)}".replace("\n", " "), file=sys.stderr)
+            sys.exit(1)
         sys.stdout.write(json.dumps(entry))
         return
     names = argv or sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
