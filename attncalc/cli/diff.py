@@ -50,10 +50,9 @@ def diff(
     from ..core.budgets import BUDGETS, evaluate, plan
     from ..core.diff import diff as compute
     from ..core.report import build
-    from ..core.workload import Convention, Workload
+    from ..core.workload import Convention
     from ..errors import ConfigError
     from ..present import diff as show
-    from ..present.document import count_document
     from ..spec.edit import apply
     from ..spec.ref import load_ref
 
@@ -84,12 +83,10 @@ def diff(
     if sets:
         default_b += " --set " + " --set ".join(sets)
     s = p.settings
-    work = Workload(s["batch"] or 1, s["seq"] if s["seq"] is not None else arch_a.n_ctx, s["context"], s["tokens"],
-                    False, s["dtype"] or "bf16", s["kv_dtype"])
+    work = s.workload(arch_a.n_ctx)
     conv = Convention(attention.value)
     rep_a, rep_b = build(arch_a, work, conv), build(arch_b, work, conv)
-    doc_a, doc_b = count_document(rep_a), count_document(rep_b)
-    d = compute(doc_a, doc_b, label_a or a, label_b or default_b)
+    d = compute(rep_a, rep_b, label_a or a, label_b or default_b)
     outcomes = None
     if has_budgets:
         outcomes = (evaluate(rep_a, p.limits, tolerance=p.tolerance), evaluate(rep_b, p.limits, tolerance=p.tolerance))

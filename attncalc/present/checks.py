@@ -40,6 +40,9 @@ def exact(value: int | Fraction) -> str:
 def fmt(value: int | Fraction, unit: str) -> str:
     from ..units import human, human_bytes, human_flops
 
+    if unit in ("ms", "rate"):  # exact fractions: a few significant digits, the unit named
+        text = f"{float(value):,.6g}"
+        return f"{text} ms" if unit == "ms" else f"{text}/s"
     n = int(value)
     if abs(n) >= 10**30:  # past every unit prefix: a mantissa and a power of ten, from the digits
         digits = str(abs(n))
@@ -52,7 +55,20 @@ def fmt(value: int | Fraction, unit: str) -> str:
 def failure_text(name: str, o: Outcome) -> str:
 
     name = safe(name)
+    if o.unit in ("ms", "rate"):  # as many digits as tell the two apart (never "is 3.352, limit <= 3.352")
+        actual, limit = _apart(float(o.actual), float(o.limit))
+        unit = " ms" if o.unit == "ms" else "/s"
+        return f"{name}: {o.name}: {o.what} is {actual}{unit}, limit {o.relation} {limit}{unit}"
     return f"{name}: {o.name}: {o.what} is {fmt(o.actual, o.unit)}, limit {o.relation} {fmt(o.limit, o.unit)}"
+
+
+def _apart(x: float, y: float) -> tuple[str, str]:
+    """x and y to 6 significant digits, or as many more as tell them apart."""
+    for digits in range(6, 18):
+        a, b = f"{x:,.{digits}g}", f"{y:,.{digits}g}"
+        if a != b:
+            return a, b
+    return repr(x), repr(y)
 
 
 def summary(name: str, outcomes: Sequence[Outcome]) -> str:

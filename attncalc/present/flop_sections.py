@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..core.memory.cache import Memory
+from ..core.memory.cache import Memory, cache_kinds
 from ..dtypes import dtype_bytes
 from ..core.report import Flops
 from ..spec.arch import Architecture
@@ -27,7 +27,7 @@ def decode_note(a: Architecture) -> str:
 
 def flop_sections(a: Architecture, f: Flops, mem: Memory) -> list[Section]:
     w, fwd, dec = f.workload, f.forward, f.decode
-    tokens = w["batch"] * w["seq"]
+    tokens = w.batch * w.seq
     mac = f.convention["unit"] == "mac"
     unit, u = ("MAC", "macs") if mac else ("FLOP", "flops")
     how = fwd.attention.per_head_formulas
@@ -51,13 +51,13 @@ def flop_sections(a: Architecture, f: Flops, mem: Memory) -> list[Section]:
     for key in ("embedding", "pooler"):
         if getattr(fwd, key):
             fwd_rows.append(Row(key, "", getattr(fwd, key), getattr(fwd, key) / fwd.total))
-    fwd_rows.append(Row("forward total", f"batch {w['batch']} × seq {w['seq']:,}", fwd.total, 1.0, strong=True))
+    fwd_rows.append(Row("forward total", f"batch {w.batch} × seq {w.seq:,}", fwd.total, 1.0, strong=True))
     fwd_rows.append(Row("  per token", "total / tokens", fwd.total // tokens))
     dec_rows = [Row("one head", "projections of one token + attention over the cache", dec.attention.per_head),
                 Row("one block", "", dec.per_block),
-                Row("decode step total", f"batch {w['batch']}, {dec.context:,} cached tokens", dec.total, strong=True)]
+                Row("decode step total", f"batch {w.batch}, {dec.context:,} cached tokens", dec.total, strong=True)]
     sections = [
-        fsec(f"{unit}s of one attention head, forward (batch {w['batch']}, seq {w['seq']:,})", tuple(head), unit=u),
+        fsec(f"{unit}s of one attention head, forward (batch {w.batch}, seq {w.seq:,})", tuple(head), unit=u),
         fsec(f"{unit}s forward", tuple(fwd_rows), unit=u),
     ]
     if a.causal:  # an encoder has no decode step (nor KV cache)
@@ -105,12 +105,12 @@ def estimates_section(f: Flops, mac: bool) -> Section:
 
 
 def kv_formula(a: Architecture, per_elem: str, dtype: str) -> str:
-    """What one token's cache holds, in names: keys and values per key/value head, or MLA's latent."""
+    """What one token's cache holds, in names: keys and values per key/value head, or MLA's latent,
+    over the layers that cache (a hybrid's Mamba layers and an encoder keep none)."""
+    layers = sum(k.count for k in cache_kinds(a) if k.per_token)
     if a.is_latent:  # DeepSeek-V2 Table 1: (d_c + d_h^R) l numbers per token
-        return (f"{a.n_layers} layers × ({a.kv_lora_rank:,} latent + {a.rope_dim} rotary key) × "
+        return (f"{layers} layers × ({a.kv_lora_rank:,} latent + {a.rope_dim} rotary key) × "
                 f"{per_elem} bytes ({dtype})")
-    layers = a.n_layers if not a.has_mamba else \
-        sum(1 for i in range(a.n_layers) if i % a.attention_every == a.attention_offset)  # Mamba layers keep none
     return f"2 × {layers} layers × {a.kv_heads} kv heads × {a.head_dim} × {per_elem} bytes ({dtype})"
 
 
