@@ -41,15 +41,15 @@ from .load import data_dirs, data_files, read_text
 PEAK_KEYS = ("fp64", "fp64_vector", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4")
 FIELDS = {"name", "label", "kind", "source", "memory_bytes", "memory_bytes_per_s", "interconnect",
           "interconnect_bytes_per_s", "interconnect_bidirectional", "dense_flops_per_s", "sparse_flops_per_s",
-          "cores", "measured", "sm_count", "gpus_per_node", "intra_node", "inter_node", "fitted"}
+          "cores", "measured", "sm_count", "gpus_per_node", "intra_node", "inter_node", "fitted", "generation"}
 REQUIRED = ("source", "memory_bytes_per_s", "dense_flops_per_s")
 INTRA_KINDS = ("nvlink", "infinity-fabric", "pcie")
 INTER_KINDS = ("infiniband", "roce", "ethernet")
 INTRA_FIELDS = {"kind", "bytes_per_s", "nvls", "source"}
 INTER_FIELDS = {"kind", "nics_per_node", "nic_bytes_per_s", "source"}
-# [fitted]: one latency and one efficiency per link tier and one kernel constant per hardware
+# [fitted]: one latency and one efficiency per link tier and one kernel constant for the file's
 # generation (core/time/collectives.py, core/time/kernels.py), each fitted on named measurements.
-FITTED_FIELDS = {"generation", "fitted_on", "intra_node_latency_ns", "intra_node_efficiency",
+FITTED_FIELDS = {"fitted_on", "intra_node_latency_ns", "intra_node_efficiency",
                  "inter_node_latency_ns", "inter_node_efficiency", "matmul_efficiency"}
 # Strict upper bounds (10**k): a 400-digit integer or a huge fraction is refused in one line.
 LIMITS = {"flops": 10**20, "bytes_per_s": 10**16, "bytes": 10**16, "count": 10**6, "latency_ns": 10**9}
@@ -75,7 +75,6 @@ class Link:
 class Fitted:
     """Constants fitted on measurements, not read off a datasheet; ``fitted_on`` names the rows."""
 
-    generation: str
     fitted_on: str
     values: dict[str, Fraction]
 
@@ -99,6 +98,7 @@ class Hardware:
     cores: int | None = None
     measured: bool = False  # `this`: figures measured on this machine, not read from a datasheet
     path: str = ""
+    generation: str = ""  # architecture (hopper, ampere, blackwell…): per-generation constants of NCCL and kernels
     sm_count: int | None = None  # streaming multiprocessors (compute units): kernels' wave quantization
     gpus_per_node: int | None = None
     intra_node: Link | None = None
@@ -124,8 +124,8 @@ class Hardware:
     def link_bytes_per_s(self) -> int | None:
         """Interconnect bandwidth in ONE direction: the figure printed for NVLink and Infinity Fabric
         adds both directions, while a ring all-reduce is limited by each direction's bandwidth."""
-        if not self.interconnect_bytes_per_s:
-            return None
+        if not self.interconnect_bytes_per_s:  # a cluster file may state only [intra_node], per direction
+            return self.intra_node.bytes_per_s if self.intra_node else None
         return self.interconnect_bytes_per_s // 2 if self.interconnect_bidirectional else self.interconnect_bytes_per_s
 
     def intra(self) -> Link | None:
@@ -142,7 +142,7 @@ class Hardware:
                                            "nvls": x.nvls, "source": x.source}
 
         fitted = None if self.fitted is None else {
-            "generation": self.fitted.generation, "fitted_on": self.fitted.fitted_on,
+            "fitted_on": self.fitted.fitted_on,
             **{k: {"exact": f"{v.numerator}/{v.denominator}", "approx": float(v)} for k, v in self.fitted.values.items()}}
         return {"name": self.name, "label": self.label, "kind": self.kind, "source": self.source,
                 "measured": self.measured, "memory_bytes": self.memory_bytes,
@@ -150,7 +150,7 @@ class Hardware:
                 "interconnect_bytes_per_s": self.interconnect_bytes_per_s,
                 "interconnect_bidirectional": self.interconnect_bidirectional, "cores": self.cores,
                 "dense_flops_per_s": dict(self.dense), "sparse_flops_per_s": dict(self.sparse),
-                "sm_count": self.sm_count, "gpus_per_node": self.gpus_per_node,
+                "generation": self.generation, "sm_count": self.sm_count, "gpus_per_node": self.gpus_per_node,
                 "intra_node": link(self.intra_node), "inter_node": link(self.inter_node), "fitted": fitted}
 
 
@@ -293,17 +293,16 @@ def _inter(data: Any, source: str) -> Link:
 
 def _fitted(data: Any, source: str) -> Fitted:
     d = _known(data, FITTED_FIELDS, source, "fitted")
-    for k in ("generation", "fitted_on"):
-        if k not in d:
-            raise ConfigError("required field is missing (what was fitted, on which measurements)", source=source,
-                              field=f"fitted.{k}")
+    if "fitted_on" not in d:
+        raise ConfigError("required field is missing (the measurements the constants were fitted on)",
+                          source=source, field="fitted.fitted_on")
     values = {}
     for k, v in d.items():
         if k.endswith("_latency_ns"):
             values[k] = _exact(v, source, f"fitted.{k}", high=Fraction(LIMITS["latency_ns"]))
         elif k.endswith("_efficiency"):
             values[k] = _exact(v, source, f"fitted.{k}", high=Fraction(1))
-    return Fitted(_str(d, "generation", source, "fitted."), _str(d, "fitted_on", source, "fitted."), values)
+    return Fitted(_str(d, "fitted_on", source, "fitted."), values)
 
 
 def _table(data: Any, source: str, key: str) -> dict[str, int]:
@@ -330,7 +329,7 @@ def from_mapping(data: dict[str, Any], source: str = "<hardware>") -> Hardware:
     for k in REQUIRED:
         if k not in data:
             raise ConfigError("required field is missing", source=source, field=k)
-    for k in ("name", "label", "kind", "source", "interconnect"):
+    for k in ("name", "label", "kind", "source", "interconnect", "generation"):
         if k in data and not isinstance(data[k], str):
             raise ConfigError("expected a string", source=source, field=k)
     dense = _table(data["dense_flops_per_s"], source, "dense_flops_per_s")
@@ -355,7 +354,7 @@ def from_mapping(data: dict[str, Any], source: str = "<hardware>") -> Hardware:
         interconnect_bytes_per_s=None if link is None else _int(link, source, "interconnect_bytes_per_s"),
         interconnect_bidirectional=bidir, kind=data.get("kind", "gpu"),
         cores=None if data.get("cores") is None else _int(data["cores"], source, "cores"),
-        measured=bool(data.get("measured", False)), path=source, **opt,
+        measured=bool(data.get("measured", False)), path=source, **opt, generation=data.get("generation", ""),
         intra_node=None if data.get("intra_node") is None else _intra(data["intra_node"], source),
         inter_node=None if data.get("inter_node") is None else _inter(data["inter_node"], source),
         fitted=None if data.get("fitted") is None else _fitted(data["fitted"], source))
