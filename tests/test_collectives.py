@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import pytest
 
-from attncalc.core.time.calibrate import fit_collective_efficiency, fit_custom_latency
+from attncalc.core.time.fitting import fit_collective_efficiency, fit_custom_latency
 from attncalc.core.time.collectives import (all_gather, all_reduce, bus_factor, collective, send_recv)
 from attncalc.errors import AttncalcError, WorkloadError
 from attncalc.spec.hardware import load_hardware
