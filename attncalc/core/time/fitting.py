@@ -72,3 +72,23 @@ def fit_custom_latency(hw: Hardware, gpus: int, nbytes: int, measured: Fraction)
     if lat <= 0:
         raise WorkloadError("the measured one-shot all-reduce is faster than its bytes alone")
     return round(lat * 10**9)
+
+
+def fit_matmul_efficiency(hw: Hardware, predict: Callable[[Hardware], Fraction], measured: Fraction) -> Fraction:
+    """The matmul efficiency (k / 1000) whose predicted pass time is closest to ``measured``:
+    ``predict(hw with that efficiency)`` falls as the efficiency grows, so bisect for the crossing
+    and keep the nearer of its two grid neighbours."""
+
+    def err(k: int) -> Fraction:
+        return relative_error(predict(with_fitted(hw, matmul_efficiency=Fraction(k, 1000))), measured)
+
+    lo, hi = 1, 1000
+    if err(hi) > 0:
+        raise WorkloadError("the measured pass is faster than the model at full peak: check the workload")
+    if err(lo) < 0:
+        raise WorkloadError("the measured pass is slower than the model at 0.1% of peak")
+    while hi - lo > 1:  # err(lo) >= 0 >= err(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if err(mid) >= 0 else (lo, mid)
+    k = lo if abs(err(lo)) <= abs(err(hi)) else hi
+    return Fraction(k, 1000)
