@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from attncalc.core.memory.activations import ActivationSettings
 from attncalc.core.memory.lora import LoraSetup
-from attncalc.core.memory.plan import MemorySettings, memory_document
+from attncalc.core.memory.plan import MemorySettings, memory_plan
+from attncalc.present.memory_document import memory_document as _document
+
+
+def memory_document(a, settings):
+    return _document(memory_plan(a, settings))
 from attncalc.core.memory.quant import QuantScheme
 from attncalc.core.memory.serving import ServingSetup
-from attncalc.core.memory.training import Parallelism
+from attncalc.core.memory.layout import Parallelism
 from attncalc.spec.load import load_model
 from attncalc.units import human_bytes
 

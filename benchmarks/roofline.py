@@ -11,7 +11,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from attncalc.spec.hardware import from_mapping, load_hardware
-from attncalc.core.time.roofline import Efficiency, Setup, decode_time, prefill_time
+from attncalc.core.time.roofline import decode_time, prefill_time
+from attncalc.core.time.setup import Efficiency, Setup
 from attncalc.spec.hf import from_hf_config
 from attncalc.spec.load import load_file
 

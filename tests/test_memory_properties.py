@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from attncalc.core.memory.activations import ActivationSettings, block_tensors, total
 from attncalc.core.evaluate import count_params
-from attncalc.core.memory.training import OPTIMIZERS, Parallelism, model_state_bytes, stage_params
+from attncalc.core.memory.layout import Parallelism, stage_params
+from attncalc.core.memory.training import OPTIMIZERS, model_state_bytes
 from attncalc.spec.arch import Architecture
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -42,7 +43,7 @@ def test_zero3_shards_sum_to_the_unsharded_total(a, dp, pp, opt):
     summed = F(0)
     for s in stages:
         for rank in range(dp):
-            summed += sum(model_state_bytes(s.total, o, 3, dp, rank).values())
+            summed += model_state_bytes(s.total, o, 3, dp, rank).total
     assert summed == n * o.bytes_per_param
 
 
@@ -88,7 +89,7 @@ def test_pipeline_first_stage_holds_most(a, pp):
 
     pp = min(pp, a.n_layers)
     m = activation_memory(a, ActivationSettings(seq=16, pp=pp, dropout=False))
-    firsts = [s["blocks_bytes"] for s in m["stages"]]
+    firsts = [s.blocks_bytes for s in m.stages]
     assert firsts[0] == max(firsts)
 
 
@@ -122,6 +123,6 @@ def test_serving_weights_split_over_tp_never_exceed_the_whole(a, fmt, tp):
 
     if a.n_heads % tp or (a.kv_heads % tp and tp % a.kv_heads):
         return
-    whole = quantized(a, QuantScheme(fmt))["bytes"]
+    whole = quantized(a, QuantScheme(fmt)).bytes
     assert weights_per_gpu(a, ServingSetup(tp=1, quant=QuantScheme(fmt))) == whole
     assert weights_per_gpu(a, ServingSetup(tp=tp, quant=QuantScheme(fmt))) * tp >= whole

@@ -83,8 +83,8 @@ def test_korthikanti_total_first_stage_sp_selective(name):
     sbh = S * B * h
     expected = F(sbh * L * 34, t) + F(sbh * p, t) + (F(4 * sbh, t) * (1 + F(V, h)) if p == 1 else 0)
     if L % p == 0:
-        assert m["stages"][0]["total"] == expected
-        assert m["peak"]["stage"] == 0  # the first stage holds the most
+        assert m.stages[0].total == expected
+        assert m.peak.stage == 0  # the first stage holds the most
     else:  # 530B: 105 layers on 35 stages: 3 each, even
         raise AssertionError("Table 3 shapes divide evenly")
 
@@ -95,8 +95,8 @@ def test_korthikanti_interleaved_factor():
     plain = ActivationSettings(seq=S, tp=t, pp=p, sequence_parallel=True, recompute="selective", dropout=False)
     inter = ActivationSettings(seq=S, tp=t, pp=p, sequence_parallel=True, recompute="selective", dropout=False,
                                virtual_stages=2)
-    m0 = activation_memory(gpt(a, h, L), plain)["stages"][0]["blocks_bytes"]
-    m1 = activation_memory(gpt(a, h, L), inter)["stages"][0]["blocks_bytes"]
+    m0 = activation_memory(gpt(a, h, L), plain).stages[0].blocks_bytes
+    m1 = activation_memory(gpt(a, h, L), inter).stages[0].blocks_bytes
     assert m1 == m0 * (1 + F(p - 1, p * 2))
 
 
@@ -105,7 +105,7 @@ def test_megatron_bytes_per_parameter():
     assert OPTIMIZERS["adam-fp32-grads"].bytes_per_param == 18
     n, dp = 10**9 * 64, 64
     d = model_state_bytes(n, OPTIMIZERS["adam-distributed"], 0, dp)
-    assert sum(d.values()) == n * (6 + F(12, dp))
+    assert d.total == n * (6 + F(12, dp))
 
 
 def test_zero_figure_1():
@@ -114,13 +114,13 @@ def test_zero_figure_1():
     psi, nd = 7_500_000_000, 64
     printed = {0: "120", 1: "31.4", 2: "16.6", 3: "1.9"}
     for stage, gb in printed.items():
-        b = sum(model_state_bytes(psi, OPTIMIZERS["adam"], stage, nd).values())
+        b = model_state_bytes(psi, OPTIMIZERS["adam"], stage, nd).total
         shown = f"{b / 1e9:.1f}".removesuffix(".0") if stage == 0 else f"{b / 1e9:.1f}"
         assert shown == gb, (stage, b)
     # and the formulas themselves, exactly: (2+2+K)Ψ, 2Ψ+2Ψ+KΨ/Nd, 2Ψ+(2+K)Ψ/Nd, (2+2+K)Ψ/Nd
-    assert sum(model_state_bytes(psi, OPTIMIZERS["adam"], 1, nd).values()) == 4 * psi + F(12 * psi, nd)
-    assert sum(model_state_bytes(psi, OPTIMIZERS["adam"], 2, nd).values()) == 2 * psi + F(14 * psi, nd)
-    assert sum(model_state_bytes(psi, OPTIMIZERS["adam"], 3, nd).values()) == F(16 * psi, nd)
+    assert model_state_bytes(psi, OPTIMIZERS["adam"], 1, nd).total == 4 * psi + F(12 * psi, nd)
+    assert model_state_bytes(psi, OPTIMIZERS["adam"], 2, nd).total == 2 * psi + F(14 * psi, nd)
+    assert model_state_bytes(psi, OPTIMIZERS["adam"], 3, nd).total == F(16 * psi, nd)
 
 
 def test_peft_llama_7b_q_v_rank_8():
@@ -129,9 +129,9 @@ def test_peft_llama_7b_q_v_rank_8():
     fine-tuning logs: 'trainable params: 4,194,304 || all params: 6,742,609,920 ||
     trainable%: 0.06220594176090199'."""
     p = lora_params(load_model("llama-2-7b"), LoraSetup(8, ("q_proj", "v_proj")))
-    assert p["total"] == 4_194_304
-    assert p["all_params"] == 6_742_609_920
-    assert p["trainable_share"]["percent"] == 0.06220594176090199
+    assert p.total == 4_194_304
+    assert p.all_params == 6_742_609_920
+    assert float(p.trainable_share * 100) == 0.06220594176090199
 
 
 def test_peft_bloomz_560m_fused_query_key_value():
@@ -143,9 +143,9 @@ def test_peft_bloomz_560m_fused_query_key_value():
     bloom = Architecture(vocab_size=250880, d_model=1024, n_layers=24, n_heads=16, positions="alibi",
                          embedding_norm=True, unembedding="tied", qkv_bias=True, out_bias=True, mlp_bias=True)
     p = lora_params(bloom, LoraSetup(8, ("query_key_value",)))
-    assert p["total"] == 786_432
-    assert p["all_params"] == 560_001_024
-    assert p["trainable_share"]["percent"] == 0.14043402892063284
+    assert p.total == 786_432
+    assert p.all_params == 560_001_024
+    assert float(p.trainable_share * 100) == 0.14043402892063284
 
 
 def test_qlora_double_quantization_bits():
@@ -181,8 +181,8 @@ def test_quantized_model_keeps_embeddings_and_norms_in_bf16():
 
     a = load_model("llama-2-7b")
     q = quantized(a, QuantScheme("int4-g128"))
-    leaves = q["leaves"]
-    assert leaves["embedding.token"]["format"] == "bf16"
-    assert leaves["unembedding.matrix"]["format"] == "bf16"
-    assert leaves["blocks.block.norms.norm"]["format"] == "bf16"
-    assert leaves["blocks.block.mlp.up"]["format"] == "int4-g128"
+    leaves = q.leaves
+    assert leaves["embedding.token"].format == "bf16"
+    assert leaves["unembedding.matrix"].format == "bf16"
+    assert leaves["blocks.block.norms.norm"].format == "bf16"
+    assert leaves["blocks.block.mlp.up"].format == "int4-g128"

@@ -12,8 +12,17 @@ from pathlib import Path
 import pytest
 
 from attncalc.spec.hardware import from_mapping, hardware_names, load_hardware
-from attncalc.core.time.roofline import (Efficiency, Measured, Setup, decode_time, fit_efficiency, mfu, parse_efficiency,
-                                    prefill_time, time_document)
+from attncalc.core.time.calibrate import Measured, fit_efficiency
+from attncalc.core.time.mfu import mfu
+from attncalc.core.time.report import time_report
+from attncalc.core.time.roofline import decode_time, prefill_time
+from attncalc.core.time.setup import Efficiency, Setup, parse_efficiency
+from attncalc.present.time_document import time_document as _document
+
+
+def time_document(a, setup, **kw):
+    """The JSON document of the typed time report (as `attncalc time --format json` writes it)."""
+    return _document(time_report(a, setup, **kw))
 from attncalc.errors import AttncalcError
 from attncalc.spec.hf import from_hf_config
 from attncalc.spec.load import load_file, load_preset
@@ -159,13 +168,13 @@ def test_mfu_conventions_follow_their_formulas(golden):
     a, h = load_preset("llama-3-8b"), load_hardware("h100-sxm")
     n = golden["models"]["llama-3-8b"]["params_total"]
     r = mfu(a, Setup(h), Fraction(1000), "training", seq=4096, context=4096)
-    assert r["6N"]["flops_per_token"] == 6 * n
+    assert r["6N"].flops_per_token == 6 * n
     # PaLM Appendix B: 6N + 12 L H Q T
-    assert r["palm"]["flops_per_token"] == 6 * n + 12 * 32 * 32 * 128 * 4096
-    assert r["6N"]["mfu"] == Fraction(6 * n * 1000, h.dense["bf16"])
-    assert r["hardware_recompute"]["flops_per_token"] == Fraction(4, 3) * r["exact_causal"]["flops_per_token"]
-    assert r["exact_causal_no_logits"]["flops_per_token"] < r["exact_causal"]["flops_per_token"] < \
-        r["exact_full"]["flops_per_token"]
+    assert r["palm"].flops_per_token == 6 * n + 12 * 32 * 32 * 128 * 4096
+    assert r["6N"].mfu == Fraction(6 * n * 1000, h.dense["bf16"])
+    assert r["hardware_recompute"].flops_per_token == Fraction(4, 3) * r["exact_causal"].flops_per_token
+    assert r["exact_causal_no_logits"].flops_per_token < r["exact_causal"].flops_per_token < \
+        r["exact_full"].flops_per_token
 
 
 def test_palm_540b_mfu_reproduced():
@@ -174,9 +183,9 @@ def test_palm_540b_mfu_reproduced():
     rematerialization it used, is 57.8%."""
     r = mfu(load_preset("palm-540b"), Setup(load_hardware("tpu-v4")), Fraction(238_300), "training",
             seq=2048, context=2048, devices=6144)
-    assert round(r["palm"]["mfu"], 3) == Fraction(462, 1000)
+    assert round(r["palm"].mfu, 3) == Fraction(462, 1000)
     # full recomputation (4 passes) is more than PaLM's partial rematerialization: above 57.8%
-    assert Fraction(578, 1000) < r["hardware_recompute"]["mfu"] < Fraction(65, 100)
+    assert Fraction(578, 1000) < r["hardware_recompute"].mfu < Fraction(65, 100)
 
 
 # --- the published comparison: FasterTransformer on A100 40GB (kipply 2022) ---------------------
@@ -363,7 +372,7 @@ def test_measured_throughput_fits_the_efficiency(cli):
 def test_explain_block_shows_the_bound_arithmetic():
     from attncalc.present.roofline import explain_block
 
-    doc = time_document(load_preset("gpt2-small"), Setup(load_hardware("h100-sxm")), batch=1, seq=1024, context=1024)
+    doc = time_report(load_preset("gpt2-small"), Setup(load_hardware("h100-sxm")), batch=1, seq=1024, context=1024)
     lines = explain_block(doc, "decode")
     assert any(l[0].startswith("mlp.up") and "FLOP ÷ 989,500,000,000,000 FLOP/s" in l[1] and "memory-bound" in l[2]
                for l in lines)

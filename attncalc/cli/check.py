@@ -42,6 +42,7 @@ def check(
     batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="Batch for the KV cache and FLOPs (default 1).", show_default=False)] = None,
     tokens: Annotated[Optional[str], typer.Option("--tokens", "-t", help="Training tokens for --max-training-flops.", show_default=False)] = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="Weights dtype (default bf16).", show_default=False)] = None,
+    hw: Annotated[Optional[str], typer.Option("--hw", help="Hardware for the time budgets (--max-decode-ms …): a name (`attncalc list-hw`) or a TOML file.", show_default=False)] = None,
     kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV cache dtype (default: --dtype).", show_default=False)] = None,
     sets: Sets = None,
     skip_without_budgets: Annotated[bool, typer.Option("--skip-without-budgets", help="Skip a model that has no budgets (no budgets file beside it, none given) instead of refusing it: for hooks that pass every changed file.")] = False,
@@ -49,7 +50,7 @@ def check(
     **limits: Any,
 ) -> None:
     """Check models against budgets: exit 0 if all hold, 1 if any fails (each named), 2 on bad input."""
-    from ..core.budgets import evaluate, plan
+    from ..core.budgets import Results, evaluate, plan
     from ..spec.ref import split_ref
     from ..core.report import build
     from ..core.workload import Workload
@@ -64,20 +65,37 @@ def check(
             print(f"attncalc: skipping {model}: no budgets file beside it", file=sys.stderr)
             continue
         p = plan(limits, {"context": context, "seq": seq, "batch": batch, "tokens": parse_tokens(tokens),
-                          "dtype": dtype, "kv_dtype": kv_dtype}, tolerance, path)
+                          "dtype": dtype, "kv_dtype": kv_dtype, "hw": hw}, tolerance, path)
         if path is not None and budgets is None:
             print(f"attncalc: using budgets from {path}", file=sys.stderr)
         arch = load(model, changes)
         s = p.settings
         work = Workload(s["batch"] or 1, s["seq"], s["context"], s["tokens"], False, s["dtype"] or "bf16",
                         s["kv_dtype"])
-        results.append(Result(arch, model, changes, evaluate(build(arch, work), p.limits, tolerance=p.tolerance)))
+        report = build(arch, work)
+        results.append(Result(arch, model, changes, evaluate(
+            Results(report, memory_settings=memory_settings(report, p.limits), hardware=s["hw"]), p.limits,
+            tolerance=p.tolerance)))
     if not results:
         print("attncalc: nothing to check", file=sys.stderr)
         return
     emit(render(fmt, results))
     if any(not o.ok for r in results for o in r.outcomes):
         raise typer.Exit(1)
+
+
+def memory_settings(report, limits):
+    """`fit`'s defaults at the check's workload: training, and serving with the serving budget as the
+    GPU's memory (what --min-context must fit in)."""
+    from ..core.memory.activations import ActivationSettings
+    from ..core.memory.plan import MemorySettings
+    from ..core.memory.serving import ServingSetup
+
+    w, kv = report.flops.workload, report.memory.kv_cache
+    memory = limits.get("max_serving_memory_per_gpu") or limits.get("max_memory_per_gpu")
+    return MemorySettings(train=True, serve=True, activations=ActivationSettings(seq=w["seq"], micro_batch=w["batch"]),
+                          serving=ServingSetup(batch=w["batch"], context=w["context"], kv_dtype=kv.dtype),
+                          gpu_memory=memory.value if memory is not None else None)
 
 
 @dataclass(frozen=True)

@@ -49,28 +49,33 @@ def count(
     report = build(arch, work, conv)
     timing = None
     if hw is not None:  # issue 12: the roofline's lower bounds beside the counts (core.roofline)
-        from ..core.time.roofline import Setup, time_document
+        from ..core.time.report import time_report
+        from ..core.time.setup import Setup
         from .time import resolve_hardware
 
         w = report.flops.workload
-        timing = time_document(arch, Setup(resolve_hardware(hw), dtype, None, kv_dtype), batch=w["batch"],
-                               seq=w["seq"], context=w["context"], tokens=w["tokens"], conv=conv)
+        timing = time_report(arch, Setup(resolve_hardware(hw), dtype, None, kv_dtype), batch=w["batch"],
+                             seq=w["seq"], context=w["context"], tokens=w["tokens"], conv=conv)
     extra = None
     if train or serve:  # issue 11: memory per GPU, by the core's memory plan at this workload
         from ..core.memory.activations import ActivationSettings
-        from ..core.memory.plan import MemorySettings, memory_document
+        from ..core.memory.plan import MemorySettings, memory_plan
         from ..core.memory.serving import ServingSetup
 
         w = report.flops.workload
-        extra = memory_document(arch, MemorySettings(
+        extra = memory_plan(arch, MemorySettings(
             train=train, serve=serve, activations=ActivationSettings(seq=w["seq"], micro_batch=w["batch"]),
             serving=ServingSetup(batch=w["batch"], context=w["context"], kv_dtype=report.memory.kv_cache.dtype)))
     if fmt in (Format.json, Format.csv):
         from ..present.document import count_document, to_csv, to_json
 
-        doc = count_document(report) | (timing or {})
+        from ..present.time_document import time_document
+
+        doc = count_document(report) | (time_document(timing) if timing is not None else {})
         if extra is not None:
-            doc["memory"] |= extra["memory"]
+            from ..present.memory_document import memory_document
+
+            doc["memory"] |= memory_document(extra)["memory"]
         emit(to_json(doc) if fmt is Format.json else to_csv(doc))
         return
     from ..present.headline import headline
@@ -99,7 +104,7 @@ def count(
         from ..present.roofline import summary_rows
         from ..present.tables import TEXT, Column, Table
 
-        t = Table(f"time on {timing['time']['hardware']}: LOWER BOUNDS under the roofline (`attncalc time` for the "
+        t = Table(f"time on {timing.setup.hw.name}: LOWER BOUNDS under the roofline (`attncalc time` for the "
                   "parts and assumptions)", (Column("what", TEXT), Column("bound", TEXT), Column("estimate", TEXT),
                                              Column("bound by", TEXT)), key="time")
         for row in summary_rows(timing):

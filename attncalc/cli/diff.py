@@ -53,7 +53,6 @@ def diff(
     from ..core.workload import Convention, Workload
     from ..errors import ConfigError
     from ..present import diff as show
-    from ..present.document import count_document
     from ..spec.edit import apply
     from ..spec.ref import load_ref
 
@@ -86,8 +85,7 @@ def diff(
                     False, s["dtype"] or "bf16", s["kv_dtype"])
     conv = Convention(attention.value)
     rep_a, rep_b = build(arch_a, work, conv), build(arch_b, work, conv)
-    doc_a, doc_b = count_document(rep_a), count_document(rep_b)
-    d = compute(doc_a, doc_b, label_a or a, label_b or default_b)
+    d = compute(rep_a, rep_b, label_a or a, label_b or default_b)
     outcomes = None
     if has_budgets:
         outcomes = (evaluate(rep_a, p.limits, tolerance=p.tolerance), evaluate(rep_b, p.limits, tolerance=p.tolerance))

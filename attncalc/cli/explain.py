@@ -50,17 +50,18 @@ def explain(
 
     blocks = explain_blocks(title, sections)
     if hw is not None:  # issue 12: the bound arithmetic of one block, prefill and one decode step
-        from ..core.time.roofline import Setup, time_document
+        from ..core.time.report import time_report
+        from ..core.time.setup import Setup
         from ..present.roofline import explain_block
         from ..present.tables import TEXT, Column, Table
         from .time import resolve_hardware
 
-        doc = time_document(arch, Setup(resolve_hardware(hw)), batch=1, seq=s, context=s, conv=conv)
+        timing = time_report(arch, Setup(resolve_hardware(hw)), batch=1, seq=s, context=s, conv=conv)
         for which in ("prefill", "decode"):
-            t = Table(f"{which} of one block on {doc['time']['hardware']}: max(FLOPs ÷ peak, bytes ÷ bandwidth), "
+            t = Table(f"{which} of one block on {timing.setup.hw.name}: max(FLOPs ÷ peak, bytes ÷ bandwidth), "
                       "a LOWER BOUND per part", (Column("part", TEXT), Column("compute", TEXT), Column("memory", TEXT)),
                       key=f"roofline_{which}")
-            for row in explain_block(doc, which):
+            for row in explain_block(timing, which):
                 t.add(*row)
             blocks.append(t)
     if fmt is Format.csv:

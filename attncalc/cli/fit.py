@@ -75,10 +75,10 @@ def fit(
 
     from ..core.memory.activations import ActivationSettings
     from ..core.memory.lora import LoraSetup
-    from ..core.memory.plan import MemorySettings, memory_document
+    from ..core.memory.plan import MemorySettings, memory_plan
     from ..core.memory.quant import QuantScheme, parse_format, parse_overrides
     from ..core.memory.serving import ServingSetup
-    from ..core.memory.training import Parallelism
+    from ..core.memory.layout import Parallelism
     from ..errors import WorkloadError
     from ..units import parse_quantity
 
@@ -118,21 +118,36 @@ def fit(
         raise WorkloadError("--max-activation-memory needs training (drop --serve, or add --train)")
     if min_context is not None and not serve:
         raise WorkloadError("--min-context is a serving budget: add --serve")
-    doc = memory_document(arch, settings)
-    verdict = _verdict(doc, budget, qty("--max-activation-memory", max_activation_memory),
-                       qty("--min-context", min_context))
+    plan = memory_plan(arch, settings)
+    from ..core.budgets import Limit, Results, evaluate
+    from ..core.report import build
+
+    limits = {}
+    if budget is not None:
+        limits |= {"max_memory_per_gpu": Limit(budget, None, "--gpu-memory")} if do_train else {}
+        limits |= {"max_serving_memory_per_gpu": Limit(budget, None, "--gpu-memory")} if serve else {}
+    if max_activation_memory is not None:
+        limits["max_activation_memory"] = Limit(qty("--max-activation-memory", max_activation_memory), None,
+                                                "--max-activation-memory")
+    if min_context is not None:
+        if budget is None:
+            raise WorkloadError("--min-context needs --gpu-memory (the memory the context must fit in)")
+        limits["min_context"] = Limit(qty("--min-context", min_context), None, "--min-context")
+    outcomes = evaluate(Results(build(arch), plan), limits)
+    verdict = {"ok": all(o.ok for o in outcomes), "budgets": [o.as_dict() for o in outcomes]}
     if fmt in (Format.json, Format.csv):
         from ..present.document import SCHEMA_VERSION, to_csv, to_json
+        from ..present.memory_document import memory_document
 
-        full = {"schema_version": SCHEMA_VERSION, "model": arch.name, **doc, "verdict": verdict}
+        full = {"schema_version": SCHEMA_VERSION, "model": arch.name, **memory_document(plan), "verdict": verdict}
         emit(to_json(full) if fmt is Format.json else to_csv(full))
     else:
         from ..present.memory_sections import memory_sections
         from ..present.terminal import print_sections, sections_markdown
 
         header = [f"{arch.name}: memory per GPU" + (" (training" + (" + serving)" if serve else ")") if do_train else " (serving)")]
-        header += [_verdict_line(arch.name, verdict)]
-        sections = memory_sections(doc)
+        header += [_verdict_line(outcomes)]
+        sections = memory_sections(plan)
         if fmt is Format.markdown:
             emit(sections_markdown(header, sections))
         else:
@@ -141,39 +156,11 @@ def fit(
         raise typer.Exit(1)
 
 
-def _verdict(doc: dict, budget: int | None, max_act: int | None, min_ctx: int | None) -> dict:
-    mem, checks = doc["memory"], []
-    if budget is not None and "per_gpu" in mem:
-        checks.append({"name": "max_memory_per_gpu", "what": "training memory per GPU", "actual": mem["per_gpu"]["total"],
-                       "limit": budget, "relation": "<=", "ok": mem["per_gpu"]["total"] <= budget})
-    if budget is not None and "serving" in mem:
-        tot = mem["serving"]["per_gpu"]["total"]
-        checks.append({"name": "max_memory_per_gpu", "what": "serving memory per GPU", "actual": tot, "limit": budget,
-                       "relation": "<=", "ok": tot <= budget})
-    if max_act is not None and "per_gpu" in mem:
-        a = mem["per_gpu"]["activations"]
-        checks.append({"name": "max_activation_memory", "what": "activation memory per GPU", "actual": a,
-                       "limit": max_act, "relation": "<=", "ok": a <= max_act})
-    if min_ctx is not None and "serving" in mem:
-        if budget is None:
-            from ..errors import WorkloadError
+def _verdict_line(outcomes) -> str:
+    from ..present.checks import fmt
 
-            raise WorkloadError("--min-context needs --gpu-memory (the memory the context must fit in)")
-        mc = mem["serving"]["max_context"]
-        actual = 2**62 if mc == "unbounded" else (mc or 0)
-        checks.append({"name": "min_context", "what": "largest context that fits", "actual": mc or 0, "limit": min_ctx,
-                       "relation": ">=", "ok": actual >= min_ctx})
-    return {"ok": all(c["ok"] for c in checks), "budgets": checks}
-
-
-def _verdict_line(name: str, v: dict) -> str:
-    from ..units import human, human_bytes
-
-    if not v["budgets"]:
+    if not outcomes:
         return "no budget given (--gpu-memory 80GiB for a verdict)"
-    parts = []
-    for c in v["budgets"]:
-        fmt = human if c["name"] == "min_context" else human_bytes
-        actual = c["actual"] if isinstance(c["actual"], int) else 0
-        parts.append(f"{'ok' if c['ok'] else 'FAIL'} {c['what']} {fmt(actual)} {c['relation']} {fmt(c['limit'])}")
-    return ("fits: " if v["ok"] else "does not fit: ") + "; ".join(parts)
+    parts = [f"{'ok' if o.ok else 'FAIL'} {o.what} {fmt(o.actual, o.unit)} {o.relation} {fmt(o.limit, o.unit)}"
+             for o in outcomes]
+    return ("fits: " if all(o.ok for o in outcomes) else "does not fit: ") + "; ".join(parts)

@@ -131,6 +131,6 @@ def _table(d: dict, arch) -> None:
     t.add("peak memory added", f"{human_bytes(d['peak_memory_bytes'])} (estimated {human_bytes(d['estimated_bytes'])} before allocating)")
     if d["max_rel_error"] is not None:
         t.add("vs NumPy reference", f"max relative error {d['max_rel_error']:.2e} (tolerance {d['tolerance']:.0e})")
-    t.add("whole model", f"all {arch.n_layers} attention blocks at this shape: {human_flops(d['model_attention_flops'])} "
+    t.add("whole model", f"all its attention blocks at this shape: {human_flops(d['model_attention_flops'])} "
                              f"≈ {d['model_attention_s']:,.2f} s on this machine")
     print_page([t])

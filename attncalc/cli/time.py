@@ -19,12 +19,6 @@ def _opt(flag: str, help: str):
     return Annotated[Optional[str], typer.Option(flag, help=help, show_default=False)]
 
 
-# CI budgets on the roofline ESTIMATE (not the lower bound): name -> (what, max | min)
-TIME_BUDGETS = {"max_decode_ms": ("decode time per token, estimate (ms)", "max"),
-                "max_prefill_ms": ("prefill time, estimate (ms)", "max"),
-                "min_tokens_per_s": ("decode tokens/s, estimate", "min")}
-
-
 def resolve_hardware(ref: str):
     """A hardware name, a TOML file, or `this` (measured now: imports numpy)."""
     from ..spec.hardware import from_mapping, load_hardware
@@ -71,7 +65,9 @@ def time_command(
 ) -> None:
     """Roofline LOWER BOUNDS on prefill, decode and training time on named hardware, with an estimate and MFU."""
     from ..core.workload import Convention, positive
-    from ..core.time.roofline import Efficiency, Measured, Setup, exact_number, parse_efficiency, time_document
+    from ..core.time.calibrate import Measured
+    from ..core.time.report import time_report
+    from ..core.time.setup import Efficiency, Setup, exact_number, parse_efficiency
     from ..errors import WorkloadError
 
     arch = load(model, sets)
@@ -102,44 +98,43 @@ def time_command(
             print(f"attncalc: {hardware.name} has no bf16 peak: using fp32 (--dtype to choose)", file=sys.stderr)
     setup = Setup(hardware, dtype, compute_dtype, kv_dtype, gpus, sparse, eff)
     tok = parse_tokens(tokens)
-    body = time_document(arch, setup, batch=positive("--batch", batch), seq=s, context=c, tokens=tok,
+    report = time_report(arch, setup, batch=positive("--batch", batch), seq=s, context=c, tokens=tok,
                          conv=Convention(attention.value), recompute=recompute, measured=measured,
                          mfu_tokens_per_s=num("--mfu-tokens-per-s", mfu_tokens_per_s), mfu_mode=mfu_mode,
                          mfu_devices=mfu_devices)
     from ..present.document import SCHEMA_VERSION, to_csv, to_json
+    from ..present.time_document import time_document
+
+    body = time_document(report)
 
     doc = {"schema_version": SCHEMA_VERSION, "model": arch.name, "hardware": hardware.as_dict(), **body}
     outcomes = []
     if limits:
-        from ..core.budgets import Outcome
+        from ..core.budgets import Limit, Results, evaluate
+        from ..core.report import build
 
-        t = body["time"]
-        actual = {"max_decode_ms": Fraction(t["decode"]["estimate_ms_per_token"]),
-                  "max_prefill_ms": Fraction(t["prefill"]["estimate_ms"]),
-                  "min_tokens_per_s": Fraction(t["decode"]["tokens_per_s"])}
-        for name, limit in limits.items():
-            what, kind = TIME_BUDGETS[name]
-            ok = actual[name] <= limit if kind == "max" else actual[name] >= limit
-            outcomes.append(Outcome(name, what, actual[name], limit, "<=" if kind == "max" else ">=", ok, "time"))
+        outcomes = evaluate(Results(build(arch), time=report),
+                            {k: Limit(v, None, "--" + k.replace("_", "-")) for k, v in limits.items()})
         doc["budgets"] = [o.as_dict() for o in outcomes]
         doc["ok"] = all(o.ok for o in outcomes)
     if fmt is Format.json:
         emit(to_json(doc))
     elif fmt is Format.csv:
         emit(to_csv(doc))
-    elif fmt is Format.markdown:
-        from ..present.roofline import markdown
-
-        emit(markdown(doc, arch))
     else:
         from ..present.roofline import blocks
-        from ..present.tables import print_page
+        from ..present.tables import markdown, print_page
 
-        print_page(blocks(doc, arch))
+        if fmt is Format.markdown:
+            emit(markdown(blocks(report)))
+        else:
+            print_page(blocks(report))
     failed = [o for o in outcomes if not o.ok]
-    for o in failed:
-        print(f"FAIL {arch.name}: {o.name}: {o.what} is {float(o.actual):,.4g}, limit {o.relation} {float(o.limit):,.4g}",
-              file=sys.stderr)
+    if failed:
+        from ..present.checks import failure_text
+
+        for o in failed:
+            print(f"FAIL {failure_text(arch.name, o)}", file=sys.stderr)
     if failed:
         raise typer.Exit(1)
 

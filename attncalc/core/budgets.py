@@ -1,6 +1,8 @@
-"""Budgets for `attncalc check` (and `diff`): limits on a model's size and cost, compared exactly.
+"""THE budget table, for `attncalc check`, `fit`, `time` and `diff`: limits on a model's size and
+cost, compared exactly.
 
-A budget names a figure of the typed Report (an attribute path) and a bound. Values come from the command line or
+A budget names a figure of the typed results (an attribute path into ``Results``: the count Report,
+the memory plan of `fit`, the time report of `time`) and a bound. Values come from the command line or
 a TOML budgets file, in human units (7B, 4GiB, 1e9), parsed exactly by ``units.parse_quantity``;
 TOML floats are read as Decimals, so ``max_params = 1e23`` is 10**23, not the nearest double.
 
@@ -23,20 +25,61 @@ from ..errors import ConfigError
 from ..spec.load import read_text
 from ..units import parse_fraction, parse_quantity
 
-if TYPE_CHECKING:  # the Report's module pulls in the whole core: not needed to declare budgets
+if TYPE_CHECKING:  # the results' modules pull in the whole core: not needed to declare budgets
+    from .memory.plan import MemoryPlan, MemorySettings
     from .report import Report
+    from .time.report import TimeReport
 
 Number = int | Fraction
-Figure = Callable[["Report"], "Number | None"]
+Figure = Callable[["Results"], "Number | None"]
+
+
+class Results:
+    """What budgets read: the count Report, and, built once on first use, the memory plan (`fit`'s
+    arithmetic at the given settings, or training and serving at the Report's workload) and the time
+    report (needs hardware). A figure a command did not build is built here from the same core, so
+    any figure of `fit` or `time` can be a `check` budget."""
+
+    def __init__(self, report: "Report", memory: "MemoryPlan | None" = None, time: "TimeReport | None" = None, *,
+                 memory_settings: "MemorySettings | None" = None, hardware: str | None = None) -> None:
+        self.report = report
+        self._memory, self._time = memory, time
+        self._memory_settings, self._hardware = memory_settings, hardware
+
+    @property
+    def memory(self) -> "MemoryPlan":
+        if self._memory is None:
+            from .memory.activations import ActivationSettings
+            from .memory.plan import MemorySettings, memory_plan
+            from .memory.serving import ServingSetup
+
+            w, kv = self.report.flops.workload, self.report.memory.kv_cache
+            settings = self._memory_settings or MemorySettings(
+                train=True, serve=True, activations=ActivationSettings(seq=w["seq"], micro_batch=w["batch"]),
+                serving=ServingSetup(batch=w["batch"], context=w["context"], kv_dtype=kv.dtype))
+            self._memory = memory_plan(self.report.arch, settings)
+        return self._memory
+
+    @property
+    def time(self) -> "TimeReport | None":
+        if self._time is None and self._hardware is not None:
+            from ..spec.hardware import load_hardware
+            from .time.report import time_report
+            from .time.setup import Setup
+
+            w = self.report.flops.workload
+            self._time = time_report(self.report.arch, Setup(load_hardware(self._hardware), self.report.memory.dtype),
+                                     batch=w["batch"], seq=w["seq"], context=w["context"])
+        return self._time
 
 
 def at(path: str) -> Figure:
-    """The figure at an attribute path of the typed Report (None where the workload lacks it, e.g.
-    training FLOPs without --tokens); an integral Fraction is returned as an int."""
+    """The figure at an attribute path of the typed results (None where they lack it, e.g. training
+    FLOPs without --tokens, time without hardware); an integral Fraction is returned as an int."""
 
-    def read(report: Report) -> Number | None:
+    def read(results: Results) -> Number | None:
         try:
-            value = attrgetter(path)(report)
+            value = attrgetter(path)(results)
         except AttributeError:
             return None
         if isinstance(value, Fraction):
@@ -67,42 +110,65 @@ class Budget:
 
 _SIZE = ("n_layers", "d_model", "d_ff", "n_heads", "n_kv_heads", "d_head", "vocab_size", "n_experts")
 BUDGETS: dict[str, Budget] = {b.name: b for b in (
-    Budget("max_params", "parameters", "max", "count", at("params.total"),
+    Budget("max_params", "parameters", "max", "count", at("report.params.total"),
            "Fail above this many parameters (e.g. 7B).", drivers=_SIZE),
-    Budget("min_params", "parameters", "min", "count", at("params.total"),
+    Budget("min_params", "parameters", "min", "count", at("report.params.total"),
            "Fail below this many parameters.", drivers=_SIZE),
-    Budget("expect_params", "parameters", "expect", "count", at("params.total"),
+    Budget("expect_params", "parameters", "expect", "count", at("report.params.total"),
            "Fail unless the total is within --tolerance of this.", drivers=_SIZE),
     Budget("max_non_embedding_params", "non-embedding parameters", "max", "count",
-           at("params.conventions.non_embedding"), "Fail above this many non-embedding parameters.",
+           at("report.params.conventions.non_embedding"), "Fail above this many non-embedding parameters.",
            drivers=_SIZE[:-2] + ("n_experts",)),
-    Budget("max_active_params", "active parameters per token", "max", "count", at("params.conventions.active"),
+    Budget("max_active_params", "active parameters per token", "max", "count", at("report.params.conventions.active"),
            "Fail above this many active parameters per token (MoE).", drivers=("top_k", "n_experts") + _SIZE),
-    Budget("max_flops_per_token", "forward FLOPs per token", "max", "flops", at("flops.forward_per_token"),
+    Budget("max_flops_per_token", "forward FLOPs per token", "max", "flops", at("report.flops.forward_per_token"),
            "Fail above this many forward FLOPs per token at --seq.", drivers=_SIZE + ("n_ctx", "top_k")),
-    Budget("max_training_flops", "training FLOPs", "max", "flops", at("flops.training.total"),
+    Budget("max_training_flops", "training FLOPs", "max", "flops", at("report.flops.training.total"),
            "Fail above this many training FLOPs (needs --tokens).", needs="--tokens (or tokens in the budgets file)",
            drivers=_SIZE + ("n_ctx", "top_k")),
-    Budget("max_kv_cache", "KV cache bytes", "max", "bytes", at("memory.kv_cache.total"),
+    Budget("max_kv_cache", "KV cache bytes", "max", "bytes", at("report.memory.kv_cache.total"),
            "Fail above this KV cache size at --context (e.g. 4GiB).",
            drivers=("n_kv_heads", "d_head", "n_layers", "sliding_window", "n_heads", "d_model", "n_ctx")),
-    Budget("max_weights", "weights bytes", "max", "bytes", at("memory.weights.total"),
+    Budget("max_weights", "weights bytes", "max", "bytes", at("report.memory.weights.total"),
            "Fail above this weights size in --dtype (e.g. 16GB).", drivers=_SIZE),
-    Budget("max_training_memory", "training state bytes", "max", "bytes", at("memory.training.total"),
+    Budget("max_training_memory", "training state bytes", "max", "bytes", at("report.memory.training.total"),
            "Fail above this Adam mixed-precision training state.", drivers=_SIZE),
+    # `fit`'s figures (its memory plan; check builds it at the workload: training and serving)
+    Budget("max_memory_per_gpu", "training memory per GPU", "max", "bytes", at("memory.per_gpu.peak.total"),
+           "Fail above this training memory on the most-loaded GPU (fit's plan, e.g. 80GiB).",
+           needs="training settings", drivers=_SIZE),
+    Budget("max_serving_memory_per_gpu", "serving memory per GPU", "max", "bytes", at("memory.serving.per_gpu.total"),
+           "Fail above this serving memory on the most-loaded GPU (weights, KV cache, prefill).",
+           needs="serving settings", drivers=_SIZE + ("n_kv_heads", "d_head")),
+    Budget("max_activation_memory", "activation memory per GPU", "max", "bytes",
+           at("memory.per_gpu.peak.activations"), "Fail above this training activation memory per GPU.",
+           needs="training settings", drivers=("n_layers", "d_model", "d_ff", "n_heads")),
+    Budget("min_context", "largest context that fits", "min", "count", at("memory.serving.fitting_context"),
+           "Serving: fail unless this context fits at --batch in the GPU memory.", needs="--gpu-memory",
+           drivers=("n_kv_heads", "d_head", "n_layers", "sliding_window")),
+    # `time`'s figures (its estimate, not the lower bound; check builds it with --hw)
+    Budget("max_decode_ms", "decode time per token, estimate (ms)", "max", "ms", at("time.decode_ms"),
+           "Fail if the decode estimate per token is above this (ms; needs --hw).", needs="--hw",
+           drivers=_SIZE),
+    Budget("max_prefill_ms", "prefill time, estimate (ms)", "max", "ms", at("time.prefill_ms"),
+           "Fail if the prefill estimate is above this (ms; needs --hw).", needs="--hw", drivers=_SIZE),
+    Budget("min_tokens_per_s", "decode tokens/s, estimate", "min", "rate", at("time.decode_tokens_per_s"),
+           "Fail if the decode estimate of tokens/s is below this (needs --hw).", needs="--hw", drivers=_SIZE),
 )}
+# Budgets whose limits are exact fractions (times, rates) rather than whole counts.
+FRACTIONAL = ("ms", "rate")
 
 # Workload settings a budgets file may carry, so the file alone reproduces the check:
 # key -> (kind, the option that sets it on the command line)
 SETTINGS: dict[str, str] = {"context": "count0", "seq": "count1", "batch": "count1", "tokens": "count1",
-                            "dtype": "text", "kv_dtype": "text", "tolerance": "fraction"}
+                            "dtype": "text", "kv_dtype": "text", "tolerance": "fraction", "hw": "name"}
 
 
 @dataclass(frozen=True)
 class Limit:
     """A bound and where it was written: a file and key (with its line) or a command-line flag."""
 
-    value: int
+    value: int | Fraction
     source: str | None = None  # the budgets file; None for the command line
     key: str = ""  # the key in the file, or the flag
     line: int | None = None
@@ -145,13 +211,19 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def parse_budget(name: str, raw: Any, source: str | None) -> int:
+def parse_budget(name: str, raw: Any, source: str | None) -> Number:
     """A limit from a file (source = its path, field = the key) or the command line (field = the flag),
     read exactly by ``units.parse_quantity`` (its bounds on exponents and size apply)."""
     fld = name if source else _flag(name)
     if isinstance(raw, bool) or not isinstance(raw, (int, str, Decimal, float)):
         raise ConfigError(f"expected a number such as 7B, 4GiB or 1e9, got {_kind(raw)}", source=source, field=fld)
-    if isinstance(raw, int):
+    budget = BUDGETS.get(name)
+    if budget is not None and budget.unit in FRACTIONAL and not isinstance(raw, int):
+        try:
+            value = parse_fraction(str(raw))
+        except ValueError as err:
+            raise ConfigError(str(err), source=source, field=fld) from None
+    elif isinstance(raw, int):
         value = raw
     else:
         try:
@@ -187,6 +259,10 @@ def _kind(v: Any) -> str:
 
 def _setting(key: str, raw: Any, source: str) -> Any:
     kind = SETTINGS[key]
+    if kind == "name":
+        if not isinstance(raw, str) or not raw.strip():
+            raise ConfigError(f"expected a name such as \"h100-sxm\", got {_kind(raw)}", source=source, field=key)
+        return raw
     if kind == "text":
         if not isinstance(raw, str):
             raise ConfigError(f"expected a string such as \"bf16\", got {_kind(raw)}", source=source, field=key)
@@ -269,9 +345,11 @@ def plan(cli_limits: dict[str, Any], cli_settings: dict[str, Any], tolerance: st
     return Plan(limits, tol, settings, file)
 
 
-def evaluate(report: Report, limits: dict[str, Limit | int], expect: int | None = None,
+def evaluate(results: "Results | Report", limits: dict[str, Limit | Number], expect: int | None = None,
              tolerance: Fraction | Decimal = Fraction(1, 200)) -> list[Outcome]:
-    """Each budget against the Report, in the order of ``BUDGETS``, compared exactly."""
+    """Each budget against the results, in the order of ``BUDGETS``, compared exactly."""
+    if not isinstance(results, Results):
+        results = Results(results)
     limits = dict(limits)
     if expect is not None:
         limits["expect_params"] = expect
@@ -283,7 +361,7 @@ def evaluate(report: Report, limits: dict[str, Limit | int], expect: int | None 
         lim = limits[name]
         origin = lim if isinstance(lim, Limit) else None
         limit = lim.value if isinstance(lim, Limit) else lim
-        actual = budget.figure(report)
+        actual = budget.figure(results)
         if actual is None:
             raise ConfigError(f"needs {budget.needs} to be checked", field=name)
         if budget.relation == "max":

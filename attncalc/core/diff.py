@@ -1,8 +1,8 @@
-"""What changed between two models: the fields, and every figure of the `count` document, exactly.
+"""What changed between two models: the fields, and every figure of the typed count Report, exactly.
 
-Works on the JSON count document (``present.document.count_document``), the contract shared with users, so it does not
-depend on how the trees are built: both documents are flattened to dotted keys and compared leaf by
-leaf. Integers are compared as integers; deltas are exact integers and relative deltas exact
+Walks the two Reports (``core.report.Report``) attribute by attribute, so the dotted keys are the
+Report's field paths, which are also the JSON document's keys: both reports are flattened to dotted
+keys and compared leaf by leaf. Integers are compared as integers; deltas are exact integers and relative deltas exact
 Fractions (only their display is rounded). Float leaves of the document (shares, estimate ratios)
 are derived from integers already in it and are left out; so are formulas, conventions and the
 scaling curve, which restate other figures.
@@ -10,9 +10,13 @@ scaling curve, which restate other figures.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from .report import Report
 
 # Fields that describe a model rather than shape it: reported, never counted as a change.
 METADATA = ("name", "family", "source", "notes")
@@ -63,19 +67,35 @@ def unit(key: str) -> str:
 
 
 def _walk(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every leaf below a typed result: dataclass fields (those the JSON document shows) and dict
+    entries become dotted keys; anything else is a leaf."""
     stack = [(path, node)]
     while stack:
         p, n = stack.pop()
-        if isinstance(n, dict):
-            stack.extend((f"{p}.{k}" if p else str(k), v) for k, v in reversed(list(n.items())))
+        if dataclasses.is_dataclass(n) and not isinstance(n, type):
+            items = [(f.name, getattr(n, f.name)) for f in dataclasses.fields(n) if f.metadata.get("json", True)]
+        elif isinstance(n, dict):
+            items = list(n.items())
         else:
             yield p, n
+            continue
+        stack.extend((f"{p}.{k}" if p else str(k), v) for k, v in reversed(items))
 
 
-def figures(doc: dict[str, Any]) -> dict[str, int | Fraction | tuple]:
-    """The comparable figures of a count document: dotted key -> exact int, Fraction or shape."""
+def fields_of(report: "Report") -> dict[str, Any]:
+    """The model's fields and derived dimensions."""
+    a = report.arch
+    return a.to_dict() | {"kv_heads": a.kv_heads, "head_dim": a.head_dim, "ff_dim": a.ff_dim}
+
+
+def figures(report: "Report") -> dict[str, int | Fraction | tuple]:
+    """The comparable figures of a count Report: dotted key -> exact int, Fraction or shape."""
     out: dict[str, int | Fraction | tuple] = {}
-    for key, value in _walk({k: v for k, v in doc.items() if k != "model"}, ""):
+    sections = {"params": report.params, "flops": report.flops, "memory": report.memory}
+    if report.flops.training is None:
+        sections["flops"] = {f.name: getattr(report.flops, f.name) for f in dataclasses.fields(report.flops)
+                             if f.name != "training"}
+    for key, value in _walk(sections, ""):
         parts = key.split(".")
         if key in _SKIP_KEYS or any(p in _SKIP_PARTS for p in parts):
             continue
@@ -85,16 +105,13 @@ def figures(doc: dict[str, Any]) -> dict[str, int | Fraction | tuple]:
             continue
         if isinstance(value, int):
             out[key] = value
-        elif isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             out[key] = tuple(value)
     # Per-token figures, exact: forward FLOPs over batch × seq tokens; a decode step makes one token
     # per sequence of the batch.
-    w = doc.get("flops", {}).get("workload", {})
-    fwd, dec = doc.get("flops", {}).get("forward", {}).get("total"), doc.get("flops", {}).get("decode", {}).get("total")
-    if isinstance(fwd, int) and w.get("batch") and w.get("seq"):
-        out["per_token.forward_flops"] = _simplest(Fraction(fwd, w["batch"] * w["seq"]))
-    if isinstance(dec, int) and w.get("batch"):
-        out["per_token.decode_flops"] = _simplest(Fraction(dec, w["batch"]))
+    f = report.flops
+    out["per_token.forward_flops"] = _simplest(f.forward_per_token)
+    out["per_token.decode_flops"] = _simplest(Fraction(f.decode.total, f.workload["batch"]))
     return out
 
 
@@ -157,21 +174,19 @@ class Diff:
         return [by_key[k] for k in HEADLINE if k in by_key]
 
 
-def diff(doc_a: dict[str, Any], doc_b: dict[str, Any], a: str | None = None, b: str | None = None) -> Diff:
-    """Every field and figure that differs between two count documents (same workload assumed)."""
-    ma, mb = doc_a.get("model", {}), doc_b.get("model", {})
+def diff(rep_a: "Report", rep_b: "Report", a: str | None = None, b: str | None = None) -> Diff:
+    """Every field and figure that differs between two count Reports (same workload assumed)."""
+    ma, mb = fields_of(rep_a), fields_of(rep_b)
     keys = list(ma) + [k for k in mb if k not in ma]
     fields = [Change(k, ma.get(k), mb.get(k)) for k in keys if ma.get(k) != mb.get(k) and k not in METADATA]
     metadata = [Change(k, ma.get(k), mb.get(k)) for k in METADATA if ma.get(k) != mb.get(k)]
-    fa, fb = figures(doc_a), figures(doc_b)
+    fa, fb = figures(rep_a), figures(rep_b)
     fkeys = list(fa) + [k for k in fb if k not in fa]
     changes = [Change(k, fa.get(k), fb.get(k)) for k in fkeys if fa.get(k) != fb.get(k)]
     order = {k: i for i, k in enumerate(HEADLINE)}
     sec = [name for _, name in SECTIONS]
     changes.sort(key=lambda c: (sec.index(c.section) if c.section in sec else len(sec), order.get(c.key, len(order))))
-    work = doc_a.get("flops", {}).get("workload", {})
-    kv = doc_a.get("memory", {}).get("kv_cache", {})
-    workload = {"batch": work.get("batch"), "seq": work.get("seq"), "context": kv.get("context"),
-                "tokens": work.get("tokens"), "dtype": doc_a.get("memory", {}).get("dtype"),
-                "kv_dtype": kv.get("dtype")}
+    work, mem = rep_a.flops.workload, rep_a.memory
+    workload = {"batch": work["batch"], "seq": work["seq"], "context": mem.kv_cache.context,
+                "tokens": work["tokens"], "dtype": mem.dtype, "kv_dtype": mem.kv_cache.dtype}
     return Diff(a or str(ma.get("name")), b or str(mb.get("name")), fields, metadata, changes, workload)

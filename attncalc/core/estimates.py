@@ -29,6 +29,7 @@ def estimates(a: Architecture, tokens: int, seq: int, params: Params | None = No
     """Each estimate for training on ``tokens`` tokens in sequences of ``seq``; ``exact`` (the exact
     training count) gives each its ratio."""
     params = params or params_of(a)
+    inactive = params.total - params.conventions.active  # experts a token does not run
     n_total, n = params.total, params.conventions.non_embedding
     L, d, V, S, D = a.n_layers, a.d_model, a.vocab_size, seq, tokens
     d_attn = a.n_heads * a.head_dim
@@ -38,20 +39,32 @@ def estimates(a: Architecture, tokens: int, seq: int, params: Params | None = No
         v = round(Fraction(value))
         out[name] = Estimate(v, formula, source, assumes, D, Fraction(exact, v) if (exact is not None and v) else None)
 
-    add("6ND", 6 * n_total * D, "6 × N × D, N all parameters",
-        "Brown et al. 2020 (GPT-3) Table D.1; Hoffmann et al. 2022 (Chinchilla)",
-        "no attention over the context; embedding lookups priced as matmuls; logits included only via N")
-    # Kaplan et al. 2020, Table 1: C_forward = 2N + 2 n_layer n_ctx d_attn per token; training = 3x forward.
-    add("kaplan", 3 * (2 * n + 2 * L * S * d_attn) * D, "3 × (2N + 2 · n_layer · n_ctx · d_attn) × D, N non-embedding",
-        "Kaplan et al. 2020, Scaling Laws for Neural Language Models, Table 1 and sec. 2.1",
-        "attention ≈ causal (n_ctx/2 keys for q·k and for values); no logits; biases and norms priced as weights")
-    # PaLM (Chowdhery et al. 2022) Appendix B: 6N + 12 L H Q T model FLOPs per token, N all the
-    # parameters: with PaLM 540B's 540.35B (Table 1), 238.3K tokens/s on 6144 TPU v4 chips (275
-    # TFLOP/s bf16 each) gives its 46.2% MFU (45.7% without the attention term).
-    add("palm", (6 * n_total + 12 * L * a.n_heads * a.head_dim * S) * D, "(6N + 12 · L · H · Q · T) × D, N all parameters",
-        "Chowdhery et al. 2022, PaLM, Appendix B (model FLOPs utilisation)",
-        "full (non-causal) S × S attention; logits priced through the (tied) embedding in N; "
-        "biases and norms priced as weights")
+    # A mixture of experts is estimated, as the field does, with the parameters a token runs
+    # (N_active: DeepSeek-V3 technical report; Megatron-LM's num_floating_point_operations counts
+    # top-k experts); each estimate is also given with N_total, labelled, for models with experts.
+    variants = [("", inactive, "N_active, the parameters a token runs (top_k experts)")] if inactive else \
+        [("", 0, "")]
+    if inactive:
+        variants.append(("_total", 0, "N_total, every expert as if all ran"))
+    for suffix, idle, which in variants:
+        all_n = f"N = {which}" if which else "N all parameters"
+        non_emb = f"N non-embedding, {which.split(',')[0]}" if which else "N non-embedding"
+        add("6ND" + suffix, 6 * (n_total - idle) * D, f"6 × N × D, {all_n}",
+            "Brown et al. 2020 (GPT-3) Table D.1; Hoffmann et al. 2022 (Chinchilla)",
+            "no attention over the context; embedding lookups priced as matmuls; logits included only via N")
+        # Kaplan et al. 2020, Table 1: C_forward = 2N + 2 n_layer n_ctx d_attn per token; training = 3x forward.
+        add("kaplan" + suffix, 3 * (2 * (n - idle) + 2 * L * S * d_attn) * D,
+            f"3 × (2N + 2 · n_layer · n_ctx · d_attn) × D, {non_emb}",
+            "Kaplan et al. 2020, Scaling Laws for Neural Language Models, Table 1 and sec. 2.1",
+            "attention ≈ causal (n_ctx/2 keys for q·k and for values); no logits; biases and norms priced as weights")
+        # PaLM (Chowdhery et al. 2022) Appendix B: 6N + 12 L H Q T model FLOPs per token, N all the
+        # parameters: with PaLM 540B's 540.35B (Table 1), 238.3K tokens/s on 6144 TPU v4 chips (275
+        # TFLOP/s bf16 each) gives its 46.2% MFU (45.7% without the attention term).
+        add("palm" + suffix, (6 * (n_total - idle) + 12 * L * a.n_heads * a.head_dim * S) * D,
+            f"(6N + 12 · L · H · Q · T) × D, {all_n}",
+            "Chowdhery et al. 2022, PaLM, Appendix B (model FLOPs utilisation)",
+            "full (non-causal) S × S attention; logits priced through the (tied) embedding in N; "
+            "biases and norms priced as weights")
     # Chinchilla (Hoffmann et al. 2022) Appendix F, forward FLOPs of one sequence; backward = 2x forward.
     per_seq = (2 * S * V * d  # embeddings (counted as a matmul)
                + L * (2 * 3 * S * d * d_attn  # key, query, value projections

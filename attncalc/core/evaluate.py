@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Iterator
 
 from ..spec.arch import Architecture
-from .parts.base import Op, Part, Weight
+from .parts.base import Act, Op, Part, Weight
 from .parts.model import block_kinds, describe
 from .tree import Node, group, leaf
 from .workload import ELEMENTWISE, Convention, Mask, positive
@@ -36,11 +36,11 @@ from .workload import ELEMENTWISE, Convention, Mask, positive
 # --- parameters ---------------------------------------------------------------------------------
 
 
-def params(node: Part | Weight | Op) -> Node | None:
+def params(node: Part | Weight | Op | Act) -> Node | None:
     """The parameter tree: weights with their shapes; tied weights are counted where they live."""
     if isinstance(node, Weight):
         return None if node.shared else leaf(node.name, node.label, node.rows, node.cols, node.formula, node.kind)
-    if isinstance(node, Op):
+    if isinstance(node, (Op, Act)):
         return None
     return group(node.name, node.label, *(params(c) for c in node.children), count=node.count)
 
@@ -60,7 +60,7 @@ def weights(node: Part | Weight | Op, times: int = 1) -> Iterator[tuple[Weight, 
             yield from weights(c, times * node.count)
 
 
-def inactive_params(node: Part | Weight | Op, times: int = 1) -> int:
+def inactive_params(node: Part | Weight | Op | Act, times: int = 1) -> int:
     """Parameters held but not run per token: the experts a router does not pick (Fedus et al. 2021)."""
     if not isinstance(node, Part):
         return 0
@@ -93,7 +93,7 @@ def ops(node: Part | Weight | Op, times: int = 1) -> Iterator[tuple[Op, int]]:
     elif isinstance(node, Weight):
         if node.work is not None:
             yield node.work, times
-    else:
+    elif isinstance(node, Part):
         for c in node.children:
             yield from ops(c, times * node.count)
 
@@ -141,8 +141,10 @@ class _Pass:
         return replace(self, pairs=self.batch * keys, positions=keys)
 
 
-def _flops(node: Part | Weight | Op, w: _Pass, a: Architecture, conv: Convention) -> Node | None:
+def _flops(node: Part | Weight | Op | Act, w: _Pass, a: Architecture, conv: Convention) -> Node | None:
     k = conv.per_mac
+    if isinstance(node, Act):
+        return None
     if isinstance(node, Weight):
         if node.rows * node.cols == 0:
             return None
@@ -162,7 +164,7 @@ def _flops(node: Part | Weight | Op, w: _Pass, a: Architecture, conv: Convention
             unit = {"pairs": "pairs", "cross_pairs": "pairs"}.get(node.over, node.over)
             return Node(node.name, node.label, k * h * p * node.width,
                         formula=f"{k} × {heads}{p:,} {unit} × {node.width if node.kind == 'attention' else f'{node.width:,}'}",
-                        kind="attention" if node.kind == "attention" else "matmul")
+                        kind="attention" if node.kind == "attention" else "matmul", units=p)
         elements = w.units(node.over) * node.width
         if conv.ops != "all" or not elements:
             return None

@@ -22,6 +22,7 @@ class Node:
     shape: tuple[int, int] | None = None  # (rows, cols) of a matrix leaf
     formula: str = ""  # how `value` was computed, with names (a leaf) e.g. "d_head x d_model"
     kind: str = ""  # "matrix", "bias", "norm", "embedding", … for the counting conventions
+    units: int = 0  # an attention core or product leaf: what one head runs over (its pairs), all sequences
 
     @property
     def each(self) -> int:

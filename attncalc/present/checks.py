@@ -37,6 +37,9 @@ def exact(value: int | Fraction) -> str:
 def fmt(value: int | Fraction, unit: str) -> str:
     from ..units import human, human_bytes, human_flops
 
+    if unit in ("ms", "rate"):  # exact fractions: a few significant digits, the unit named
+        text = f"{float(value):,.6g}"
+        return f"{text} ms" if unit == "ms" else f"{text}/s"
     n = int(value)
     if abs(n) >= 10**30:  # past every unit prefix: a mantissa and a power of ten, from the digits
         digits = str(abs(n))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.evaluate import kinds
+from ..core.memory.cache import cache_kinds
+from ..dtypes import dtype_bytes, nbytes
 from ..core.figures import Params, PassFlops, attention_kind, head_matrices, main_block
 from ..core.workload import Convention
 from ..spec.arch import Architecture
@@ -102,21 +104,43 @@ def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
             ("embedding and unembedding", ends), ("the total", total), ("the KV cache, per token", kv_steps(a, s))]
 
 
-def kv_steps(a: Architecture, s: Params) -> list[Step]:
+def kv_steps(a: Architecture, s: Params, dtype: str = "bf16") -> list[Step]:
     """What one token leaves in the cache: keys and values of every key/value head, or (latent
     attention, DeepSeek-V2 sec. 2.1.2 and Table 1) one latent and one shared rotary key, which the
-    up-projections W_UK and W_UV turn back into every head's keys and values when needed."""
-    L = a.n_layers
+    up-projections W_UK and W_UV turn back into every head's keys and values when needed; summed
+    over the block kinds that cache (a hybrid's Mamba layers keep a state per sequence instead, an
+    encoder nothing), as ``count``'s KV cache is."""
+    kinds_ = cache_kinds(a)
+    caching = [k for k in kinds_ if k.per_token]
+    steps: list[Step] = []
+    per = caching[0].per_token if caching else 0
     if a.is_latent:
-        per = a.kv_lora_rank + a.rope_dim
-        return [Step("numbers one layer caches = kv_lora_rank + d_rope (latent and rotary key, for all heads)",
-                     f"{n(a.kv_lora_rank)} + {a.rope_dim}", per),
-                Step("numbers per token = n_layers × per layer", f"{L} × {n(per)}", L * per),
-                Step(f"multi-head attention would cache 2 × n_heads × (d_nope + d_rope) per layer",
-                     f"2 × {a.n_heads} × {a.head_dim + a.rope_dim}", 2 * a.n_heads * (a.head_dim + a.rope_dim))]
-    per = 2 * a.kv_heads * a.head_dim
-    return [Step("numbers one layer caches = 2 (key, value) × n_kv_heads × d_head", f"2 × {a.kv_heads} × {a.head_dim}", per),
-            Step("numbers per token = n_layers × per layer", f"{L} × {n(per)}", L * per)]
+        steps.append(Step("numbers one layer caches = kv_lora_rank + d_rope (latent and rotary key, for all heads)",
+                          f"{n(a.kv_lora_rank)} + {a.rope_dim}", per))
+    elif caching:
+        steps.append(Step("numbers one layer caches = 2 (key, value) × n_kv_heads × d_head",
+                          f"2 × {a.kv_heads} × {a.head_dim}", per))
+    layers = sum(k.count for k in caching)
+    total = sum(k.count * k.per_token for k in caching)
+    if len({k.per_token for k in caching}) == 1:
+        which = "n_layers" if layers == a.n_layers + a.encoder_layers else "layers that cache"
+        steps.append(Step(f"numbers per token = {which} × per layer", f"{layers} × {n(per)}", total))
+    elif caching:
+        steps.append(Step("numbers per token = Σ over block kinds of layers × per layer",
+                          " + ".join(f"{k.count} × {n(k.per_token)}" for k in caching), total))
+    b = dtype_bytes(dtype)
+    elem = f"{b.numerator}" if b.denominator == 1 else f"{b.numerator}/{b.denominator}"
+    steps.append(Step(f"bytes per token = numbers × {elem} bytes ({dtype})", f"{n(total)} × {elem}",
+                      sum(k.count * nbytes(k.per_token, dtype) for k in caching)))
+    if a.is_latent:
+        steps.append(Step("multi-head attention would cache 2 × n_heads × (d_nope + d_rope) per layer",
+                          f"2 × {a.n_heads} × {a.head_dim + a.rope_dim}", 2 * a.n_heads * (a.head_dim + a.rope_dim)))
+    state = [k for k in kinds_ if k.per_sequence]
+    if state:
+        steps.append(Step("numbers a sequence keeps whatever its length (Mamba: d_inner × (d_state + d_conv) per layer)",
+                          " + ".join(f"{k.count} × {n(k.per_sequence)}" for k in state),
+                          sum(k.count * k.per_sequence for k in state)))
+    return steps
 
 
 def flop_steps(a: Architecture, f: PassFlops, seq: int, conv: Convention) -> list[tuple[str, list[Step]]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..core.memory.cache import Memory
+from ..core.memory.cache import Memory, cache_kinds
 from ..dtypes import dtype_bytes
 from ..core.report import Flops
 from ..spec.arch import Architecture
@@ -105,12 +105,12 @@ def estimates_section(f: Flops, mac: bool) -> Section:
 
 
 def kv_formula(a: Architecture, per_elem: str, dtype: str) -> str:
-    """What one token's cache holds, in names: keys and values per key/value head, or MLA's latent."""
+    """What one token's cache holds, in names: keys and values per key/value head, or MLA's latent,
+    over the layers that cache (a hybrid's Mamba layers and an encoder keep none)."""
+    layers = sum(k.count for k in cache_kinds(a) if k.per_token)
     if a.is_latent:  # DeepSeek-V2 Table 1: (d_c + d_h^R) l numbers per token
-        return (f"{a.n_layers} layers × ({a.kv_lora_rank:,} latent + {a.rope_dim} rotary key) × "
+        return (f"{layers} layers × ({a.kv_lora_rank:,} latent + {a.rope_dim} rotary key) × "
                 f"{per_elem} bytes ({dtype})")
-    layers = a.n_layers if not a.has_mamba else \
-        sum(1 for i in range(a.n_layers) if i % a.attention_every == a.attention_offset)  # Mamba layers keep none
     return f"2 × {layers} layers × {a.kv_heads} kv heads × {a.head_dim} × {per_elem} bytes ({dtype})"
 
 

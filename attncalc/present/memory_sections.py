@@ -1,9 +1,12 @@
-"""The `fit` report as sections (rows of exact bytes), drawn from ``memory_document``."""
+"""The `fit` report as sections (rows of exact bytes), drawn from the typed ``MemoryPlan``."""
 
 from __future__ import annotations
 
-from typing import Any
+from fractions import Fraction
 
+from ..core.memory.activations import whole
+from ..core.memory.plan import MemoryPlan
+from ..core.memory.serving import LIMIT
 from .sections import Row, Section
 
 
@@ -11,80 +14,90 @@ def _share(v: int, total: int) -> float | None:
     return v / total if total else None
 
 
-def memory_sections(doc: dict[str, Any]) -> list[Section]:
-    mem, out = doc["memory"], []
-    acts = mem.get("activations")
-    if acts:
-        st = acts["settings"]
-        per = acts["per_block"]
-        rows = [Row(f"  {name}", t["formula"].split(" (")[0], t["bytes"], _share(t["bytes"], per)) for name, t in acts["tensors"].items()]
+def _num(x: Fraction) -> str:
+    return f"{x.numerator}" if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+
+
+def memory_sections(plan: MemoryPlan) -> list[Section]:
+    out = []
+    acts = plan.activations
+    if acts is not None:
+        st, per, peak = acts.settings, whole(acts.per_block), acts.peak
+        rows = [Row(f"  {t.name}", t.formula.split(" (")[0], whole(t.nbytes), _share(whole(t.nbytes), per))
+                for t in acts.tensors]
         rows.append(Row("per block", "sum of the kept tensors (one micro-batch, one GPU)", per, strong=True))
-        for name, t in {**acts["embedding"], **acts["output"]}.items():
-            rows.append(Row(f"  {name}", f"{t['part']}: {t['formula'].split(' (')[0]}", t["bytes"]))
-        for s in acts["stages"]:
-            rows.append(Row(f"stage {s['stage']}", f"{s['in_flight']} micro-batches in flight × {s['blocks']} blocks"
-                            + (" + embedding" if s["embedding"] else "") + (" + output layer" if s["output"] else "")
-                            + (" + one block rematerialised" if s["recompute_working_set"] else ""),
-                            s["total"], strong=s["stage"] == acts["most_loaded_stage"]))
-        note = (f"s={st['seq']} b={st['micro_batch']} t={st['tp']} p={st['pp']} cp={st['cp']} "
-                f"SP={'on' if st['sequence_parallel'] else 'off'} recompute={st['recompute']} "
-                f"flash={'on' if st['flash'] else 'off'} dropout={'on' if st['dropout'] else 'off'}; "
+        for t in acts.embedding_tensors + acts.output_tensors:
+            rows.append(Row(f"  {t.name}", f"{t.part}: {t.formula.split(' (')[0]}", whole(t.nbytes)))
+        for s in acts.stages:
+            rows.append(Row(f"stage {s.stage}", f"{_num(s.in_flight)} micro-batches in flight × {s.blocks} blocks"
+                            + (" + embedding" if s.embedding else "") + (" + output layer" if s.output else "")
+                            + (" + one block rematerialised" if s.recompute_working_set else ""),
+                            whole(s.total), strong=s.stage == peak.stage))
+        note = (f"s={st.seq} b={st.micro_batch} t={st.tp} p={st.pp} cp={st.cp} "
+                f"SP={'on' if st.sequence_parallel else 'off'} recompute={st.recompute} "
+                f"flash={'on' if st.flash else 'off'} dropout={'on' if st.dropout else 'off'}; "
                 "Korthikanti et al. 2022 Table 2, per named tensor")
         out.append(Section("Training activations (bytes)", tuple(rows), note, "bytes"))
-    pg = mem.get("per_gpu")
-    if pg:
-        tot = pg["total"]
-        rows = [Row(k, how, pg[k], _share(pg[k], tot)) for k, how in (
-            ("weights", "working copy" + (f", frozen base in {pg['base_format']} + adapters" if "base_format" in pg else "")),
-            ("gradients", "sharded from ZeRO-2" if pg["parallel"]["zero"] >= 2 else "replicated over data-parallel ranks"),
-            ("optimizer", pg["optimizer_preset"]["source"]),
-            ("activations", f"stage {pg['most_loaded_stage']}, the most loaded"),
-            ("allowance", pg["allowance_name"]))]
+    pg = plan.per_gpu
+    if pg is not None:
+        peak = pg.peak
+        tot = peak.total
+        base = f", frozen base in {pg.base_format} + adapters" if pg.base_format else ""
+        rows = [Row(k, how, v, _share(v, tot)) for k, how, v in (
+            ("weights", "working copy" + base, peak.weights),
+            ("gradients", "sharded from ZeRO-2" if pg.parallel.zero >= 2 else "replicated over data-parallel ranks",
+             peak.gradients),
+            ("optimizer", pg.optimizer.source, peak.optimizer),
+            ("activations", f"stage {peak.stage}, the most loaded", peak.activations),
+            ("allowance", pg.allowance_name, peak.allowance))]
         rows.append(Row("total per GPU", "the most-loaded GPU", tot, strong=True))
-        if pg.get("budget") is not None:
-            rows.append(Row("budget", "--gpu-memory", pg["budget"]))
-        p = pg["parallel"]
-        note = (f"dp={p['dp']} tp={p['tp']} pp={p['pp']} ep={p['ep']} cp={p['cp']} ZeRO-{p['zero']} "
-                f"({p['gpus']} GPUs); optimizer {pg['optimizer_preset']['name']}: "
-                f"{pg['optimizer_preset']['bytes_per_param']} bytes/param")
+        if plan.budget is not None:
+            rows.append(Row("budget", "--gpu-memory", plan.budget))
+        p = pg.parallel
+        note = (f"dp={p.dp} tp={p.tp} pp={p.pp} ep={p.ep} cp={p.cp} ZeRO-{p.zero} "
+                f"({p.world} GPUs); optimizer {pg.optimizer.name}: {pg.optimizer.bytes_per_param} bytes/param")
         out.append(Section("Training memory per GPU (bytes)", tuple(rows), note, "bytes"))
-    sv = mem.get("serving")
-    if sv:
-        g = sv["per_gpu"]
-        s = sv["settings"]
-        holds = ("the whole latent cache (replicated)" if sv["kv_heads_per_gpu"] is None
-                 else f"{sv['kv_heads_per_gpu']} KV head(s) per GPU")
-        rows = [Row("weights", f"{s['weights']}, split over tp={s['tp']}", g["weights"], _share(g["weights"], g["total"])),
-                Row("KV cache", f"batch {s['batch']} × context {s['context']:,}; {holds}",
-                    g["kv_cache"], _share(g["kv_cache"], g["total"])),
-                Row("activations", f"prefill chunk {s['prefill_chunk']:,}: residual + {sv['prefill_peak']['largest']} + last logits",
-                    g["activations"], _share(g["activations"], g["total"])),
-                Row("allowance", "buffers, fragmentation, CUDA context", g["allowance"]),
-                Row("total per GPU", "", g["total"], strong=True)]
-        if sv["memory"] is not None:
-            rows.append(Row("budget", "--gpu-memory", sv["memory"]))
-            mc, mb = sv["max_context"], sv["max_batch"]
-            def why(v):
-                return " (unbounded)" if v == "unbounded" else (" (none: not even 1 fits)" if v is None else "")
+    sv = plan.serving
+    if sv is not None:
+        g, s = sv.per_gpu, sv.setup
+        holds = ("the whole latent cache (replicated)" if g.kv_heads_per_gpu is None
+                 else f"{g.kv_heads_per_gpu} KV head(s) per GPU")
+        rows = [Row("weights", f"{s.quant.matrices}, split over tp={s.tp}", g.weights, _share(g.weights, g.total)),
+                Row("KV cache", f"batch {s.batch} × context {s.context:,}; {holds}", g.kv_cache,
+                    _share(g.kv_cache, g.total)),
+                Row("activations", f"prefill chunk {g.prefill.chunk:,}: residual + {g.prefill.largest} + last logits",
+                    g.activations, _share(g.activations, g.total)),
+                Row("allowance", "buffers, fragmentation, CUDA context", g.allowance),
+                Row("total per GPU", "", g.total, strong=True)]
+        if sv.memory is not None:
+            rows.append(Row("budget", "--gpu-memory", sv.memory))
 
-            rows.append(Row("max context", f"at batch {s['batch']}{why(mc)}", mc if isinstance(mc, int) else None, unit="count"))
-            rows.append(Row("max batch", f"at context {s['context']:,}{why(mb)}", mb if isinstance(mb, int) else None, unit="count"))
+            def why(v: int | None) -> str:
+                return " (unbounded)" if v == LIMIT else (" (none: not even 1 fits)" if v is None else "")
+
+            def shown(v: int | None) -> int | None:
+                return None if v in (None, LIMIT) else v
+
+            rows.append(Row("max context", f"at batch {s.batch}{why(sv.max_context)}", shown(sv.max_context), unit="count"))
+            rows.append(Row("max batch", f"at context {s.context:,}{why(sv.max_batch)}", shown(sv.max_batch), unit="count"))
         out.append(Section("Serving memory per GPU (bytes)", tuple(rows), "", "bytes"))
-    q = mem.get("quantization")
-    if q:
-        bpw, blk = q["bits_per_weight"], q["bits_per_weight_per_block"]
-        rows = [Row("weights", f"{q['scheme']['matrices']} matrices, {q['scheme']['keep']} kept parts", q["bytes"]),
-                Row("per block", f"{blk['approx']:.4f} bits per weight" if blk else "", q["bytes_per_block"]),
-                Row("bits per weight", f"{bpw['numerator']:,}/{bpw['denominator']:,} ≈ {bpw['approx']:.4f}", None)]
-        out.append(Section("Quantized weights (bytes, scales included)", tuple(rows), q["formats"]["matrix"], "bytes"))
-    lora = doc.get("params", {}).get("lora")
-    if lora:
-        rows = [Row(f"  {k}", f"r × (d_in + d_out) = {lora['rank']} × ({m['d_in']:,} + {m['d_out']:,})"
-                    + (f" × {m['copies_per_block']} experts" if m["copies_per_block"] > 1 else ""), m["params"])
-                for k, m in lora["per_matrix"].items()]
-        rows += [Row("per block", "", lora["per_block"]), Row("trainable", f"{lora['per_block']:,} × n_layers", lora["total"], strong=True),
-                 Row("all params", "base + adapters (peft's 'all params')", lora["all_params"]),
-                 Row("trainable share", f"{lora['trainable_share']['percent']:.6f}%", None),
-                 Row("step FLOPs", lora["flops"]["convention"], lora["flops"]["step"], unit="flops")]
-        out.append(Section("LoRA adapters (parameters)", tuple(rows), f"targets: {', '.join(lora['targets'])}", "count"))
+    q = plan.quantization
+    if q is not None:
+        bpw, blk = q.bits_per_weight, q.bits_per_weight_per_block
+        rows = [Row("weights", f"{q.scheme.matrices} matrices, {q.scheme.keep} kept parts", q.bytes),
+                Row("per block", f"{float(blk):.4f} bits per weight" if blk else "", q.bytes_per_block),
+                Row("bits per weight", f"{bpw.numerator:,}/{bpw.denominator:,} ≈ {float(bpw):.4f}", None)]
+        out.append(Section("Quantized weights (bytes, scales included)", tuple(rows), q.formats["matrix"], "bytes"))
+    lora = plan.lora
+    if lora is not None:
+        rows = [Row(f"  {k}", f"r × (d_in + d_out) = {lora.rank} × ({m.d_in:,} + {m.d_out:,})"
+                    + (f" × {m.copies_per_block} experts" if m.copies_per_block > 1 else ""), m.params)
+                for k, m in lora.per_matrix.items()]
+        rows += [Row("per block", "", lora.per_block),
+                 Row("trainable", "Σ over block kinds of layers × adapters per layer", lora.total, strong=True),
+                 Row("all params", "base + adapters (peft's 'all params')", lora.all_params),
+                 Row("trainable share", f"{float(lora.trainable_share * 100):.6f}%", None)]
+        if plan.lora_flops is not None:
+            rows.append(Row("step FLOPs", plan.lora_flops.convention, plan.lora_flops.step, unit="flops"))
+        out.append(Section("LoRA adapters (parameters)", tuple(rows), f"targets: {', '.join(lora.targets)}", "count"))
     return out

@@ -28,19 +28,27 @@ the model is their GPT: a·d_head = h, n_kv_heads = a, d_ff = 4h, dropout on):
   counted once per stage as ``recompute_working_set``; not in Table 2, which lists what is kept).
 - Context parallelism (cp): each rank holds s/cp tokens of every token-proportional tensor; its
   score tensors are (s/cp) × s per head (its queries against all keys).
-A new block part (latent attention, say) adds its tensors in ``PART_TENSORS`` and nowhere else.
+Every tensor is declared once, by the part that keeps it (``core.parts``: ``Act``), and this module
+walks the model's description block kind by block kind: latent attention, Mamba layers,
+cross-attention, shared experts and dense or MoE layers keep their own tensors, and a pipeline stage
+holds the kinds of its layers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Callable
 
 from ...errors import WorkloadError
 from ...spec.arch import Architecture
+from ..parts.base import Act, Part, Weight
+from ..parts.model import block_kinds, describe
+from .layout import stage_kinds
 
 RECOMPUTE = ("none", "selective", "full")
+ROUTED = " × top_k × capacity"
+# The parts of a model outside its blocks, by the label its tensors carry (Korthikanti sec. 4.3).
+ENDS = {"embedding": "embedding", "final_norm": "output", "unembedding": "output"}
 
 
 @dataclass(frozen=True)
@@ -106,150 +114,114 @@ def whole(x: Fraction | int) -> int:
     return -(-x.numerator // x.denominator)
 
 
-@dataclass
-class _Ctx:
-    a: Architecture
-    st: ActivationSettings
-    tok: Fraction = field(init=False)  # tokens (s·b) held by one rank before TP sharding
+@dataclass(frozen=True)
+class _Units:
+    """What one unit of an Act's ``over`` holds on one rank, for one micro-batch."""
 
-    def __post_init__(self) -> None:
-        self.tok = Fraction(self.st.seq * self.st.micro_batch, self.st.cp)
+    tokens: Fraction  # s·b / cp
+    scores: Fraction  # one head's score matrix: b · (s/cp) · s
+    encoder_tokens: Fraction
+    cross_scores: Fraction
 
-    # Sharding rules (Korthikanti §4.2): tensors inside the attention/MLP regions are split by t;
-    # those outside (norm inputs, the inputs of the first linear layers, dropout masks after the
-    # row-parallel layers) are split by t only with sequence parallelism.
-    def inner(self, elements: Fraction) -> Fraction:
-        return Fraction(elements, self.st.tp)
-
-    def outer(self, elements: Fraction) -> Fraction:
-        return Fraction(elements, self.st.tp) if self.st.sequence_parallel else Fraction(elements)
+    def of(self, over: str) -> Fraction:
+        return getattr(self, over)
 
 
-def _attention(c: _Ctx) -> list[Tensor]:
-    a, st, B = c.a, c.st, c.st.act_bytes
-    h, dh, n, kv = a.d_model, a.head_dim, a.n_heads, a.kv_heads
-    # scores per head: (s/cp) queries × s keys × b; Korthikanti: as²b elements for a heads.
-    scores = Fraction(n * st.micro_batch * st.seq * st.seq, st.cp)
-    out = [
-        Tensor("qkv_input", "attention", "2sbh (norm output, input of the Q, K, V projections)", B * c.outer(c.tok * h)),
-        Tensor("query", "attention", "2sb·a·d_head (Q, input of QKᵀ)", B * c.inner(c.tok * n * dh)),
-        Tensor("key", "attention", "2sb·n_kv·d_head (K, input of QKᵀ)", B * c.inner(c.tok * kv * dh)),
-    ]
-    keep_scores = not st.flash and st.recompute != "selective"
-    if keep_scores:
-        out.append(Tensor("softmax_output", "attention", "2as²b (softmax output)", B * c.inner(scores), "scores"))
-        if st.dropout:
-            out.append(Tensor("softmax_dropout_mask", "attention", "as²b (1-byte mask)", st.mask_bytes * c.inner(scores), "mask"))
-            out.append(Tensor("attention_dropout_output", "attention", "2as²b (dropout output, input of ·V)", B * c.inner(scores), "scores"))
-    if st.flash:
-        # FlashAttention keeps the log-sum-exp per query row and head, fp32 (Dao et al. 2022, Alg. 2).
-        out.append(Tensor("softmax_stats", "attention", "4sb·a (log-sum-exp, fp32)", 4 * c.inner(c.tok * n), "stats"))
-    out += [
-        Tensor("value", "attention", "2sb·n_kv·d_head (V, input of ·V)", B * c.inner(c.tok * kv * dh)),
-        Tensor("out_proj_input", "attention", "2sb·a·d_head (input of the output projection)", B * c.inner(c.tok * n * dh)),
-    ]
-    if st.dropout:
-        out.append(Tensor("attention_out_dropout_mask", "attention", "sbh (1-byte mask)", st.mask_bytes * c.outer(c.tok * h), "mask"))
-    return out
+def _units(st: ActivationSettings) -> _Units:
+    s, b, cp = st.seq, st.micro_batch, st.cp
+    tok = Fraction(s * b, cp)
+    return _Units(tok, Fraction(b * s * s, cp), tok, Fraction(b * s * s, cp))
 
 
-def _mlp(c: _Ctx) -> list[Tensor]:
-    a, st, B = c.a, c.st, c.st.act_bytes
-    h, f = a.d_model, a.ff_dim
-    out: list[Tensor] = []
-    routed = c.tok
-    where = ""
-    if not a.parallel_block:
-        out.append(Tensor("mlp_input", "mlp", "2sbh (norm output, input of the first MLP matrix)", B * c.outer(c.tok * h)))
-    if a.is_moe:
-        # Router softmax output, fp32, one value per token and expert (kept for its backward).
-        out.append(Tensor("router_probs", "mlp", "4sb·E (router probabilities, fp32)", 4 * c.outer(c.tok * a.n_experts)))
-        routed = c.tok * a.top_k * st.capacity_factor
-        where = " × top_k × capacity"
-        out.append(Tensor("expert_input", "mlp", f"2sbh{where} (tokens dispatched to experts)", B * c.inner(routed * h)))
-    if a.mlp == "gated":
-        out += [
-            Tensor("gate_output", "mlp", f"2sb·d_ff{where} (activation input)", B * c.inner(routed * f)),
-            Tensor("up_output", "mlp", f"2sb·d_ff{where} (product input)", B * c.inner(routed * f)),
-            Tensor("activation_output", "mlp", f"2sb·d_ff{where} (product input)", B * c.inner(routed * f)),
-            Tensor("down_input", "mlp", f"2sb·d_ff{where} (input of the down matrix)", B * c.inner(routed * f)),
-        ]
-    else:
-        out += [
-            Tensor("activation_input", "mlp", f"2sb·d_ff{where} (GeLU input; 8sbh at d_ff = 4h)", B * c.inner(routed * f)),
-            Tensor("down_input", "mlp", f"2sb·d_ff{where} (input of the second matrix; 8sbh at d_ff = 4h)", B * c.inner(routed * f)),
-        ]
-    if st.dropout:
-        out.append(Tensor("mlp_dropout_mask", "mlp", "sbh (1-byte mask)", st.mask_bytes * c.outer(c.tok * h), "mask"))
-    return out
+def _kept_now(act: Act, st: ActivationSettings) -> bool:
+    holds = {"dropout": st.dropout, "flash": st.flash, "scores": not st.flash and st.recompute != "selective"}
+    return all(holds[w] for w in act.when)
 
 
-def _norms(c: _Ctx) -> list[Tensor]:
-    h, B = c.a.d_model, c.st.act_bytes
-    names = ["norm_1_input", "norm_2_input"][: c.a.norms_per_block]
-    return [Tensor(n, "norms", "2sbh (norm input)", B * c.outer(c.tok * h)) for n in names]
+def _bytes(act: Act, st: ActivationSettings, units: _Units) -> Fraction:
+    per = {"act": st.act_bytes, "mask": st.mask_bytes, "fp32": 4, "logits": st.logits_bytes}[act.dtype]
+    elements = units.of(act.over) * act.width
+    split = act.shard == "inner" or st.sequence_parallel
+    return per * (Fraction(elements, st.tp) if split else elements)
 
 
-# Each part of a block adds its kept tensors here, in one place; a new attention kind (latent
-# attention) registers one function and is chosen in ``_parts``.
-PART_TENSORS: dict[str, Callable[[_Ctx], list[Tensor]]] = {
-    "attention": _attention,
-    "mlp": _mlp,
-    "norms": _norms,
-}
+def _walk(node, st: ActivationSettings, units: _Units, part: str, times: int, where: str,
+          out: list[Tensor]) -> None:
+    """Append the tensors ``node`` keeps (``times`` instances) to ``out``."""
+    if isinstance(node, Act):
+        if not _kept_now(node, st):
+            return
+        formula = node.formula.replace("{where}", where)
+        nbytes = _bytes(node, st, units)
+        names = [node.name.format(i + 1) for i in range(times)] if node.numbered else [node.name]
+        for name in names:
+            out.append(Tensor(name, part, formula, nbytes * (1 if node.numbered else times), node.kind))
+    elif isinstance(node, Weight):
+        for act in node.saves:
+            _walk(act, st, units, part, times, where, out)
+    elif isinstance(node, Part):
+        count = node.count
+        if node.pattern is not None and node.pattern.encoder:
+            units = replace(units, tokens=units.encoder_tokens, scores=units.cross_scores)
+        if node.active is not None:  # routed: the tokens each expert slot holds, all experts together
+            units = replace(units, tokens=units.tokens * node.active * st.capacity_factor)
+            count, where = 1, ROUTED
+        for c in node.children:
+            _walk(c, st, units, part, times * count, where, out)
 
 
-def _parts(a: Architecture) -> tuple[str, ...]:
-    return ("attention", "mlp", "norms")
-
-
-def block_tensors(a: Architecture, st: ActivationSettings) -> list[Tensor]:
-    """The tensors one block keeps on one GPU for one micro-batch, under ``st``."""
+def kind_tensors(a: Architecture, kind: Part, st: ActivationSettings) -> list[Tensor]:
+    """The tensors one layer of a block kind keeps on one GPU for one micro-batch, under ``st``."""
     st.check()
-    c = _Ctx(a, st)
+    units = _units(st)
+    if kind.pattern is not None and kind.pattern.encoder:
+        units = replace(units, tokens=units.encoder_tokens)
     if st.recompute == "full":
         # Table 2, "full activation recomputation": only the block input, 2sbh (split by t with
         # sequence parallelism, where the block input is already sequence-sharded).
-        return [Tensor("block_input", "block", "2sbh (checkpointed block input)", st.act_bytes * c.outer(c.tok * a.d_model), "input")]
+        return [Tensor("block_input", "block", "2sbh (checkpointed block input)",
+                       _bytes(Act("block_input", "", "tokens", a.d_model, "outer"), st, units), "input")]
     out: list[Tensor] = []
-    for part in _parts(a):
-        out += PART_TENSORS[part](c)
+    for child in replace(kind, count=1).children:
+        _walk(child, st, units, child.name, 1, "", out)
+    return out
+
+
+def main_kind(a: Architecture) -> Part:
+    """The block kind most layers have (the first of equals): what per-block figures describe."""
+    return max(block_kinds(describe(a)), key=lambda k: k.count)
+
+
+def block_tensors(a: Architecture, st: ActivationSettings, kind: str | None = None) -> list[Tensor]:
+    """The tensors one block keeps on one GPU for one micro-batch: the kind ``kind`` (by name), or
+    the kind most layers have."""
+    k = main_kind(a) if kind is None else next(k for k in block_kinds(describe(a)) if k.name == kind)
+    return kind_tensors(a, k, st)
+
+
+def _ends(a: Architecture, st: ActivationSettings, label: str) -> list[Tensor]:
+    st.check()
+    out: list[Tensor] = []
+    for child in describe(a).children:
+        if ENDS.get(child.name) == label:
+            _walk(child, st, _units(st), label, 1, "", out)
     return out
 
 
 def embedding_tensors(a: Architecture, st: ActivationSettings) -> list[Tensor]:
     """Korthikanti §4.3: the embedding's dropout mask, sbh bytes (split by t with SP)."""
-    if not st.dropout:
-        return []
-    c = _Ctx(a, st)
-    return [Tensor("embedding_dropout_mask", "embedding", "sbh (1-byte mask)", st.mask_bytes * c.outer(c.tok * a.d_model), "mask")]
+    return _ends(a, st, "embedding")
 
 
 def output_tensors(a: Architecture, st: ActivationSettings) -> list[Tensor]:
     """Korthikanti §4.3: before the loss, the final norm input 2sbh, the output projection input
     2sbh, and the fp32 logits for the cross-entropy 4sbv (vocab-parallel: split by t): 4sbh(1 + v/h)
     with sequence parallelism, all over t."""
-    c, B = _Ctx(a, st), st.act_bytes
-    h = a.d_model
-    out = []
-    if a.final_norm:
-        out.append(Tensor("final_norm_input", "output", "2sbh (final norm input)", B * c.outer(c.tok * h)))
-    if a.unembedding != "none":
-        out.append(Tensor("logits_input", "output", "2sbh (input of the output projection)", B * c.outer(c.tok * h)))
-        out.append(Tensor("logits", "output", "4sbv (fp32 logits for the cross-entropy)", st.logits_bytes * c.inner(c.tok * a.vocab_size)))
-    return out
+    return _ends(a, st, "output")
 
 
 def total(ts: list[Tensor]) -> Fraction:
     return sum((t.nbytes for t in ts), Fraction(0))
-
-
-def stage_layers(n_layers: int, pp: int) -> list[int]:
-    """Blocks per pipeline stage: as even as possible, the first stages taking one more."""
-    if pp > n_layers:
-        raise WorkloadError(f"--pp {pp} is more than the {n_layers} blocks")
-    q, r = divmod(n_layers, pp)
-    return [q + (1 if i < r else 0) for i in range(pp)]
 
 
 def in_flight(st: ActivationSettings, stage: int) -> Fraction:
@@ -268,46 +240,63 @@ def in_flight(st: ActivationSettings, stage: int) -> Fraction:
     return held
 
 
-def activation_memory(a: Architecture, st: ActivationSettings) -> dict:
-    """Per-stage activation bytes on one GPU; the peak is the most-loaded stage (the first)."""
+@dataclass(frozen=True)
+class StageActivations:
+    """What one GPU of a pipeline stage keeps at its peak (bytes, exact)."""
+
+    stage: int
+    blocks: int
+    kinds: dict[str, int]  # block kind -> layers on this stage
+    in_flight: Fraction  # micro-batches whose activations it holds
+    blocks_bytes: Fraction
+    embedding: Fraction
+    output: Fraction
+    recompute_working_set: Fraction
+    total: Fraction
+
+
+@dataclass(frozen=True)
+class ActivationMemory:
+    settings: ActivationSettings
+    tensors: list[Tensor]  # one block of the kind most layers have
+    embedding_tensors: list[Tensor]
+    output_tensors: list[Tensor]
+    per_block: Fraction
+    per_kind: dict[str, Fraction]
+    kind_tensors: dict[str, list[Tensor]]  # every kind's, when the model has several
+    stages: list[StageActivations]
+
+    @property
+    def peak(self) -> StageActivations:
+        return max(self.stages, key=lambda s: s.total)
+
+
+def activation_memory(a: Architecture, st: ActivationSettings) -> ActivationMemory:
+    """Per-stage activation bytes on one GPU, block kind by block kind: a stage keeps, for each
+    micro-batch in flight, every layer it holds of each kind; the peak is the most-loaded stage."""
     st.check()
-    blocks = block_tensors(a, st)
-    per_block = total(blocks)
+    kinds = block_kinds(describe(a))
+    per_kind = {k.name: total(kind_tensors(a, k, st)) for k in kinds}
     emb, outp = embedding_tensors(a, st), output_tensors(a, st)
-    layers = stage_layers(a.n_layers, st.pp)
+    dealt = stage_kinds(a, st.pp)
+    if st.virtual_stages and st.virtual_stages > 1:
+        fewest = min(sum(d.values()) for d in dealt)
+        if st.virtual_stages > fewest:
+            raise WorkloadError(f"--virtual-stages {st.virtual_stages}: a stage of {fewest} blocks cannot be cut "
+                                f"into {st.virtual_stages} model chunks")
     # Full recomputation rematerialises one block's activations (one micro-batch) during that
-    # block's backward: a transient on top of the checkpoints, counted on every stage.
-    working = total(block_tensors(a, replace(st, recompute="none"))) if st.recompute == "full" else Fraction(0)
+    # block's backward: a transient on top of the checkpoints, the largest kind the stage holds.
+    none = replace(st, recompute="none")
+    working = {k.name: total(kind_tensors(a, k, none)) for k in kinds} if st.recompute == "full" else {}
     stages = []
-    for i, n in enumerate(layers):
+    for i, held_kinds in enumerate(dealt):
         held = in_flight(st, i)
-        body = held * n * per_block
+        body = held * sum((n * per_kind[k] for k, n in held_kinds.items()), Fraction(0))
         e = held * total(emb) if i == 0 else Fraction(0)
         o = total(outp) if i == st.pp - 1 else Fraction(0)  # the last stage holds 1 micro-batch
-        stages.append({"stage": i, "blocks": n, "in_flight": held, "blocks_bytes": body, "embedding": e,
-                       "output": o, "recompute_working_set": working, "total": body + e + o + working})
-    peak = max(stages, key=lambda s: s["total"])
-    return {"settings": st, "tensors": blocks, "embedding_tensors": emb, "output_tensors": outp,
-            "per_block": per_block, "stages": stages, "peak": peak}
-
-
-def activation_document(a: Architecture, st: ActivationSettings) -> dict:
-    """The JSON form: memory.activations.{per_block, total, tensors, settings, stages}."""
-    m = activation_memory(a, st)
-    return {
-        "settings": st.as_dict(),
-        "per_block": whole(m["per_block"]),
-        "total": whole(m["peak"]["total"]),
-        "most_loaded_stage": m["peak"]["stage"],
-        "tensors": {t.name: t.as_dict() for t in m["tensors"]},
-        "embedding": {t.name: t.as_dict() for t in m["embedding_tensors"]},
-        "output": {t.name: t.as_dict() for t in m["output_tensors"]},
-        "stages": [{"stage": s["stage"], "blocks": s["blocks"], "in_flight": _num(s["in_flight"]),
-                    "blocks_bytes": whole(s["blocks_bytes"]), "embedding": whole(s["embedding"]),
-                    "output": whole(s["output"]), "recompute_working_set": whole(s["recompute_working_set"]),
-                    "total": whole(s["total"])} for s in m["stages"]],
-    }
-
-
-def _num(x: Fraction) -> int | str:
-    return x.numerator if x.denominator == 1 else str(x)
+        w = max((working[k] for k in held_kinds), default=Fraction(0)) if working else Fraction(0)
+        stages.append(StageActivations(i, sum(held_kinds.values()), dict(held_kinds), held, body, e, o, w,
+                                       body + e + o + w))
+    main = main_kind(a)
+    return ActivationMemory(st, kind_tensors(a, main, st), emb, outp, per_kind[main.name], per_kind,
+                            {k.name: kind_tensors(a, k, st) for k in kinds} if len(kinds) > 1 else {}, stages)

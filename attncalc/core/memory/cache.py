@@ -68,6 +68,30 @@ class Memory:
     training: TrainingState
 
 
+@dataclass(frozen=True)
+class KindCache:
+    """What one layer of a block kind keeps between decode steps, read off its description."""
+
+    name: str
+    count: int  # layers of this kind
+    per_token: int  # numbers per cached token (keys and values, or MLA's latent and rotary key)
+    per_sequence: int  # numbers per sequence whatever the context (a Mamba layer's state)
+    per_encoder_token: int  # numbers per encoder token (cross-attention keys and values)
+    window: int | None  # tokens kept at most (a sliding window or chunk)
+
+
+def cache_kinds(a: Architecture) -> list[KindCache]:
+    """Every block kind with what one of its layers caches: the one walk `count`, `explain` and
+    serving read."""
+    out = []
+    for kind in kinds(a):
+        p = kind.pattern
+        window = (p.window or p.chunk) if p is not None else None
+        out.append(KindCache(kind.name, kind.count, cached_numbers(kind), state_numbers(kind),
+                             cross_cached_numbers(kind), window))
+    return out
+
+
 def kept_tokens(kind_pattern, context: int) -> int:
     """Tokens a block kind's cache keeps at a context: its window or chunk caps it."""
     p = kind_pattern

@@ -12,6 +12,9 @@ QLoRA (Dettmers et al. 2023): the frozen base in a quantized format (``quant.Qua
 with double quantization by default for QLoRA), the adapters and their optimizer state in 16/32
 bits; no gradients or optimizer state for the base.
 
+Which projections a layer has, and their shapes, are read off the model's description, block kind
+by block kind (a hybrid's Mamba layers have no q_proj; DeepSeek's dense layers no experts).
+
 FLOPs of one fine-tuning step (convention, stated with the result): the forward of the base
 (``flops.forward``) plus the adapters' 2·r·(d_in + d_out) per token each; the backward computes
 input gradients only for frozen weight matmuls (1× their forward), both operand gradients for the
@@ -22,42 +25,92 @@ forward with full recomputation).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from ...errors import WorkloadError
 from ...spec.arch import Architecture
-from ..evaluate import count_params
+from ..evaluate import count_params, kinds
+from ..parts.base import Part, Weight
 
-# Target names (ours and Hugging Face's module names) -> the projections they adapt.
+# Target names (ours and Hugging Face's module names) -> the projections they adapt (Weight.module).
 ALIASES = {
     "q": ("q",), "q_proj": ("q",), "query": ("q",),
     "k": ("k",), "k_proj": ("k",), "key": ("k",),
     "v": ("v",), "v_proj": ("v",), "value": ("v",),
-    "o": ("o",), "o_proj": ("o",), "dense": ("o",), "out_proj": ("o",),
+    "o": ("o",), "o_proj": ("o",), "dense": ("o",), "out_proj": ("o", "out_proj"),
     "qkv": ("qkv",), "query_key_value": ("qkv",), "c_attn": ("qkv",), "qkv_proj": ("qkv",), "Wqkv": ("qkv",),
     "gate": ("gate",), "gate_proj": ("gate",), "w1": ("gate",),
     "up": ("up",), "up_proj": ("up",), "w3": ("up",), "fc1": ("up",), "c_fc": ("up",), "dense_h_to_4h": ("up",),
     "down": ("down",), "down_proj": ("down",), "w2": ("down",), "fc2": ("down",), "dense_4h_to_h": ("down",),
     "gate_up": ("gate_up",), "gate_up_proj": ("gate_up",),
-    "attention": ("q", "k", "v", "o"), "mlp": ("gate", "up", "down"), "all-linear": ("q", "k", "v", "o", "gate", "up", "down"),
+    # latent attention (DeepSeek-V2/V3 module names) and Mamba layers (Jamba)
+    "q_a_proj": ("q_a",), "q_b_proj": ("q_b",), "kv_a_proj_with_mqa": ("kv_a",), "kv_b_proj": ("kv_b",),
+    "in_proj": ("in_proj",), "x_proj": ("x_proj",), "dt_proj": ("dt_proj",),
+    "attention": ("q", "k", "v", "o", "q_a", "q_b", "kv_a", "kv_b"), "mlp": ("gate", "up", "down"),
+    "all-linear": ("q", "k", "v", "o", "q_a", "q_b", "kv_a", "kv_b", "gate", "up", "down",
+                   "in_proj", "x_proj", "dt_proj", "out_proj"),
 }
+FUSED = {"qkv": ("q", "k", "v"), "gate_up": ("gate", "up")}
+# Parts that split one projection into heads: a head's slice belongs to the projection of the layer.
+HEAD_PARTS = ("heads", "head", "kv_groups", "group")
 
 
-def projections(a: Architecture) -> dict[str, tuple[int, int, int]]:
-    """Each adaptable projection of one block: name -> (d_in, d_out, copies per block)."""
-    d, dh, n, kv, f = a.d_model, a.head_dim, a.n_heads, a.kv_heads, a.ff_dim
-    experts = a.n_experts
-    out = {"q": (d, n * dh, 1), "k": (d, kv * dh, 1), "v": (d, kv * dh, 1), "o": (n * dh, d, 1),
-           "qkv": (d, (n + 2 * kv) * dh, 1), "up": (d, f, experts), "down": (f, d, experts)}
-    if a.mlp == "gated":
-        out["gate"] = (d, f, experts)
-        out["gate_up"] = (d, 2 * f, experts)
+@dataclass(frozen=True)
+class Projection:
+    """One adaptable projection of one layer of a block kind."""
+
+    key: str  # module, or "part.module" where a module occurs in several parts (shared experts)
+    module: str
+    d_in: int
+    d_out: int
+    copies: int  # instances per layer (experts)
+    routed: int | None  # of which this many run per token (top_k), None when all run
+
+
+def projections(kind: Part) -> dict[str, Projection]:
+    """The adaptable projections of one layer of ``kind``, read off its description: a projection's
+    weights concatenate along their outputs (column-parallel) or inputs (row-parallel)."""
+    found: dict[tuple[str, str], list] = {}
+
+    def walk(node, heads: int, copies: int, routed: int | None, where: str) -> None:
+        if isinstance(node, Weight):
+            if node.module:
+                entry = found.setdefault((where, node.module), [0, 0, node, copies, routed])
+                if node.split == "row":
+                    entry[0] += node.cols * heads
+                    entry[1] = node.rows
+                else:
+                    entry[0] = node.cols
+                    entry[1] += node.rows * heads
+        elif isinstance(node, Part):
+            if node.name in HEAD_PARTS:
+                for c in node.children:
+                    walk(c, heads * node.count, copies, routed, where)
+            else:
+                r = node.active if node.active is not None else routed
+                for c in node.children:
+                    walk(c, heads, copies * node.count, r, node.name)
+
+    for c in replace(kind, count=1).children:
+        walk(c, 1, 1, None, c.name)
+    seen: dict[str, int] = {}
+    for (_, m) in found:
+        seen[m] = seen.get(m, 0) + 1
+    out: dict[str, Projection] = {}
+    for (where, m), (d_in, d_out, _, copies, routed) in found.items():
+        key = m if seen[m] == 1 or where in ("attention", "mlp", "mamba") else f"{where}.{m}"
+        out[key] = Projection(key, m, d_in, d_out, copies, routed)
+    for fused, members in FUSED.items():
+        parts = [p for p in out.values() if p.module in members and "." not in p.key]
+        if len(parts) == len(members) and len({p.d_in for p in parts}) == 1:
+            p0 = parts[0]
+            out[fused] = Projection(fused, fused, p0.d_in, sum(p.d_out for p in parts), p0.copies, p0.routed)
     return out
 
 
 def resolve_targets(a: Architecture, targets: list[str]) -> tuple[str, ...]:
-    have = projections(a)
+    have = {p.module for k in kinds(a) for p in projections(k).values()}
     got: list[str] = []
     for t in targets:
         t = t.strip()
@@ -65,7 +118,7 @@ def resolve_targets(a: Architecture, targets: list[str]) -> tuple[str, ...]:
             raise WorkloadError(f"--lora-targets: unknown target {t!r}; use e.g. q_proj,v_proj, query_key_value, all-linear")
         for p in ALIASES[t]:
             if p not in have:
-                if t == "all-linear" or t == "mlp":
+                if t in ("all-linear", "mlp", "attention", "out_proj"):
                     continue
                 raise WorkloadError(f"--lora-targets: {t!r} does not exist in {a.name} (mlp = {a.mlp})")
             if p not in got:
@@ -85,33 +138,91 @@ class LoraSetup:
     targets: tuple[str, ...] = ("q_proj", "v_proj")  # peft's defaults for LLaMA (peft TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING)
 
 
-def lora_params(a: Architecture, setup: LoraSetup) -> dict:
+def adapted(a: Architecture, setup: LoraSetup) -> dict[str, list[Projection]]:
+    """The adapted projections of one layer of each block kind (by the kind's name)."""
+    names = resolve_targets(a, list(setup.targets))
+    return {k.name: [p for p in projections(k).values() if p.module in names] for k in kinds(a)}
+
+
+@dataclass(frozen=True)
+class LoraMatrix:
+    """One adapted projection: A is r x d_in, B is d_out x r (Hu et al. 2021 sec. 4)."""
+
+    d_in: int
+    d_out: int
+    A: int
+    B: int
+    params: int
+    copies_per_block: int  # instances per layer (experts)
+    layers: int  # layers that have it
+    per_head: dict[str, int]  # per_head_B (q), per_head_A (o), per_kv_head_B (k, v)
+
+
+@dataclass(frozen=True)
+class LoraParams:
+    rank: int
+    targets: list[str]
+    per_matrix: dict[str, LoraMatrix]
+    per_block: int  # one layer of the kind most layers have
+    per_kind: dict[str, int]  # one layer of each kind
+    total: int
+    base_params: int
+
+    @property
+    def all_params(self) -> int:
+        return self.base_params + self.total
+
+    @property
+    def trainable_share(self) -> Fraction:
+        """peft's print_trainable_parameters: trainable / (frozen + trainable)."""
+        return Fraction(self.total, self.all_params)
+
+
+def lora_params(a: Architecture, setup: LoraSetup) -> LoraParams:
+    """Adapter parameters, block kind by block kind: ``per_block`` for one layer of the kind most
+    layers have, ``per_kind`` for one layer of each, ``total`` over every layer."""
     r = setup.rank
     if isinstance(r, bool) or not isinstance(r, int) or r < 1:
         raise WorkloadError(f"--lora (the adapter rank) must be an integer >= 1, got {r!r}")
-    names = resolve_targets(a, list(setup.targets))
-    proj = projections(a)
-    per_matrix, per_block = {}, 0
-    for p in names:
-        din, dout, copies = proj[p]
-        each = r * (din + dout)
-        per_matrix[p] = {"d_in": din, "d_out": dout, "A": r * din, "B": r * dout, "params": each,
-                         "copies_per_block": copies}
-        if p in ("q", "o"):
-            per_matrix[p]["per_head_B" if p == "q" else "per_head_A"] = r * a.head_dim
-        if p in ("k", "v"):
-            per_matrix[p]["per_kv_head_B"] = r * a.head_dim
-        per_block += each * copies
-    total = per_block * a.n_layers
-    base = count_params(a).total
-    share = Fraction(total, base + total)
-    return {"rank": r, "targets": list(names), "per_matrix": per_matrix, "per_block": per_block, "total": total,
-            "base_params": base, "all_params": base + total,
-            "trainable_share": {"numerator": share.numerator, "denominator": share.denominator,
-                                "percent": float(share * 100)}}
+    per_kind_proj = adapted(a, setup)
+    counts = {k.name: k.count for k in kinds(a)}
+    found: dict[str, Projection] = {}
+    layers: dict[str, int] = {}
+    for name, projs in per_kind_proj.items():
+        for p in projs:
+            found.setdefault(p.key, p)
+            layers[p.key] = layers.get(p.key, 0) + counts[name]
+    per_matrix = {}
+    for key, p in found.items():
+        per_head = {"q": {"per_head_B": r * a.head_dim}, "o": {"per_head_A": r * a.head_dim},
+                    "k": {"per_kv_head_B": r * a.head_dim}, "v": {"per_kv_head_B": r * a.head_dim}}.get(key, {})
+        per_matrix[key] = LoraMatrix(p.d_in, p.d_out, r * p.d_in, r * p.d_out, r * (p.d_in + p.d_out), p.copies,
+                                     layers[key], per_head)
+    per_kind = {name: sum(r * (p.d_in + p.d_out) * p.copies for p in projs) for name, projs in per_kind_proj.items()}
+    main = max(kinds(a), key=lambda k: k.count).name
+    return LoraParams(r, list(dict.fromkeys(p.module for ps in per_kind_proj.values() for p in ps)), per_matrix,
+                      per_kind[main], per_kind, sum(per_kind[k] * n for k, n in counts.items()), count_params(a).total)
 
 
-def lora_flops(a: Architecture, setup: LoraSetup, batch: int, seq: int, recompute: bool = False) -> dict:
+def adapter_outputs(a: Architecture, setup: LoraSetup) -> dict[str, int]:
+    """Per layer of each kind: the adapters' r-wide intermediates (x·A) a token passes through."""
+    return {name: sum(p.copies for p in projs) for name, projs in adapted(a, setup).items()}
+
+
+@dataclass(frozen=True)
+class LoraFlops:
+    convention: str
+    forward: int
+    base_matmuls: int
+    attention_core: int
+    adapters: int
+    recompute: bool
+    step: int
+    batch: int
+    seq: int
+
+
+def lora_flops(a: Architecture, setup: LoraSetup, batch: int, seq: int, recompute: bool = False) -> LoraFlops:
     from ..evaluate import forward
     from ..workload import Convention
 
@@ -119,17 +230,16 @@ def lora_flops(a: Architecture, setup: LoraSetup, batch: int, seq: int, recomput
     mm = sum(n.value * t for _, n, t in tree.leaves() if n.kind == "matmul")
     core = sum(n.value * t for _, n, t in tree.leaves() if n.kind == "attention")
     tokens = batch * seq
-    p = lora_params(a, setup)
-    # Each routed token passes top_k experts: per_block counts all experts' adapters.
-    active = 0
-    for name, m in p["per_matrix"].items():
-        copies = a.top_k if m["copies_per_block"] > 1 else 1
-        active += m["params"] * copies
-    adapters = 2 * tokens * active * a.n_layers
+    lora_params(a, setup)  # validates the rank
+    r = setup.rank
+    # Each routed token passes top_k experts' adapters; every other adapter runs for every token.
+    counts = {k.name: k.count for k in kinds(a)}
+    active = sum(counts[name] * sum(r * (p.d_in + p.d_out) * (p.routed if p.routed is not None else p.copies)
+                                    for p in projs) for name, projs in adapted(a, setup).items())
+    adapters = 2 * tokens * active
     fwd = mm + core + adapters
     step = 2 * mm + 3 * core + 3 * adapters + (fwd if recompute else 0)
-    return {"convention": "forward + backward with input gradients only for frozen weights (1×), both operands "
-                          "for attention products (2×), input and weight gradients for adapters (2×); "
-                          "2 FLOPs per multiply-accumulate; matmuls only",
-            "forward": fwd, "base_matmuls": mm, "attention_core": core, "adapters": adapters,
-            "recompute": recompute, "step": step, "batch": batch, "seq": seq}
+    return LoraFlops("forward + backward with input gradients only for frozen weights (1×), both operands "
+                     "for attention products (2×), input and weight gradients for adapters (2×); "
+                     "2 FLOPs per multiply-accumulate; matmuls only",
+                     fwd, mm, core, adapters, recompute, step, batch, seq)

@@ -1,19 +1,19 @@
-"""One call behind `attncalc fit` and the memory additions to `count --format json`:
-``memory_document(arch, settings)`` -> {"memory": {activations, per_gpu, serving, quantization},
-"params": {"lora": …}} (each key present when its settings ask for it)."""
+"""One call behind `attncalc fit` and `count --train/--serve`: the typed ``MemoryPlan`` of a model
+under memory settings (activations, memory per GPU, serving, quantization, LoRA), each part present
+when its settings ask for it. Its JSON document is ``present.memory_document``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
 
 from ...spec.arch import Architecture
-from .activations import ActivationSettings, activation_document, stage_layers, whole
-from .lora import LoraSetup, lora_flops, lora_params
-from .quant import QuantScheme, leaf_bits, quantized
-from .serving import ServingSetup, serving_document
-from .training import OPTIMIZERS, Parallelism, TrainingSetup, per_gpu, per_gpu_document, stage_params
+from .activations import ActivationMemory, ActivationSettings, whole
+from .layout import Parallelism, stage_params
+from .lora import LoraFlops, LoraParams, LoraSetup, adapter_outputs, lora_flops, lora_params
+from .quant import QuantizedWeights, QuantScheme, leaf_bits, quantized
+from .serving import ServingFit, ServingSetup, serving_fit
+from .training import OPTIMIZERS, StageMemory, TrainingMemory, TrainingSetup, per_gpu
 
 
 @dataclass(frozen=True)
@@ -30,38 +30,50 @@ class MemorySettings:
     gpu_memory: int | None = None  # the budget per GPU, bytes
 
 
-def memory_document(a: Architecture, s: MemorySettings) -> dict[str, Any]:
-    mem: dict[str, Any] = {}
-    params: dict[str, Any] = {}
+@dataclass(frozen=True)
+class MemoryPlan:
+    settings: MemorySettings
+    activations: ActivationMemory | None
+    per_gpu: TrainingMemory | None  # full training, or LoRA (base_format set)
+    serving: ServingFit | None
+    quantization: QuantizedWeights | None
+    lora: LoraParams | None
+    lora_flops: LoraFlops | None
+
+    @property
+    def budget(self) -> int | None:
+        return self.settings.gpu_memory
+
+    @property
+    def training_fits(self) -> bool | None:
+        if self.per_gpu is None or self.budget is None:
+            return None
+        return self.per_gpu.peak.total <= self.budget
+
+
+def memory_plan(a: Architecture, s: MemorySettings) -> MemoryPlan:
+    acts = train = lp = lf = sv = q = None
     if s.train:
         st = replace(s.activations, tp=s.parallel.tp, pp=s.parallel.pp, cp=s.parallel.cp)
-        mem["activations"] = activation_document(a, st)
         setup = TrainingSetup(s.optimizer, s.parallel, st, s.allowance)
         if s.lora is not None:
-            mem["per_gpu"] = lora_per_gpu(a, setup, s.lora, s.quant or QuantScheme())
-            params["lora"] = lora_params(a, s.lora)
-            params["lora"]["flops"] = lora_flops(a, s.lora, st.micro_batch, st.seq, st.recompute == "full")
+            train = lora_per_gpu(a, setup, s.lora, s.quant or QuantScheme())
+            lp = lora_params(a, s.lora)
+            lf = lora_flops(a, s.lora, st.micro_batch, st.seq, st.recompute == "full")
         else:
-            mem["per_gpu"] = per_gpu_document(a, setup)
-        if s.gpu_memory is not None:
-            mem["per_gpu"]["budget"] = s.gpu_memory
-            mem["per_gpu"]["fits"] = mem["per_gpu"]["total"] <= s.gpu_memory
+            train = per_gpu(a, setup)
+        acts = train.activations
     if s.serve:
-        sv = s.serving or ServingSetup()
+        setup_s = s.serving or ServingSetup()
         if s.quant is not None:
-            sv = replace(sv, quant=s.quant)
-        mem["serving"] = serving_document(a, replace(sv, allowance=s.allowance), s.gpu_memory)
+            setup_s = replace(setup_s, quant=s.quant)
+        sv = serving_fit(a, replace(setup_s, allowance=s.allowance), s.gpu_memory)
     if s.quant is not None or s.serve:
         q = quantized(a, s.quant or QuantScheme())
-        mem["quantization"] = {k: v for k, v in q.items() if k != "leaves"}
-        mem["quantization"]["per_matrix"] = {k: v for k, v in q["leaves"].items() if k.startswith("blocks.")}
-    out: dict[str, Any] = {"memory": mem}
-    if params:
-        out["params"] = params
-    return out
+    return MemoryPlan(s, acts, train, sv, q, lp, lf)
 
 
-def lora_per_gpu(a: Architecture, setup: TrainingSetup, lora: LoraSetup, base: QuantScheme) -> dict:
+def lora_per_gpu(a: Architecture, setup: TrainingSetup, lora: LoraSetup, base: QuantScheme) -> TrainingMemory:
     """LoRA/QLoRA per GPU: the frozen base in ``base`` format (no gradients, no optimizer state);
     the adapters with the optimizer preset's weights, gradients and state (ZeRO applies to them);
     activations as for full training plus each adapter's r-wide intermediate (x·A) per token."""
@@ -69,33 +81,25 @@ def lora_per_gpu(a: Architecture, setup: TrainingSetup, lora: LoraSetup, base: Q
     lp = lora_params(a, lora)
     full = per_gpu(a, setup)
     st = setup.activations
-    layers = stage_layers(a.n_layers, par.pp)
 
-    def bits(leaf, elements: int) -> Fraction:
-        return Fraction(leaf_bits(base, leaf) * elements, max(leaf.value, 1))
+    def bits(w, elements: int) -> Fraction:
+        return Fraction(leaf_bits(base, w) * elements, max(w.rows * w.cols, 1))
 
     base_stages = stage_params(a, Parallelism(tp=par.tp, pp=par.pp, ep=par.ep, dp=par.dp, cp=par.cp), bits)
     tok = Fraction(st.seq * st.micro_batch, st.cp)
-    adapters_out = sum(m["copies_per_block"] for m in lp["per_matrix"].values())
-    extra_act_block = st.act_bytes * tok * lora.rank * adapters_out / par.tp if st.recompute != "full" else Fraction(0)
+    outs = adapter_outputs(a, lora)
+    # each adapter's r-wide intermediate per token, per layer of a kind (none kept with full recomputation)
+    extra = {k: st.act_bytes * tok * lora.rank * n_out / par.tp if st.recompute != "full" else Fraction(0)
+             for k, n_out in outs.items()}
     ways = par.dp * par.cp
+    zero = max(par.zero, 1) if opt.shards_optimizer else par.zero
     stages = []
-    for i, n in enumerate(layers):
-        adapters = -(-lp["per_block"] * n // par.tp)
+    for held, act in zip(base_stages, full.activations.stages):
+        adapters = -(-sum(lp.per_kind[k] * n for k, n in held.kinds.items()) // par.tp)
         part = -(-adapters // ways)
-        zero = max(par.zero, 1) if opt.shards_optimizer else par.zero
-        w = whole(base_stages[i].measured / 8) + whole(opt.weights * (part if zero >= 3 else adapters))
+        w = whole(held.measured / 8) + whole(opt.weights * (part if zero >= 3 else adapters))
         g = whole(opt.gradients * (part if zero >= 2 else adapters))
         o = whole(opt.optimizer * (part if zero >= 1 else adapters))
-        act = full["activations"]["stages"][i]
-        acts = whole(act["total"] + act["in_flight"] * n * extra_act_block)
-        row = {"weights": w, "gradients": g, "optimizer": o, "activations": acts, "allowance": setup.allowance}
-        row["total"] = sum(row.values())
-        stages.append({"stage": i, "adapter_params": adapters, **row})
-    peak = max(stages, key=lambda r: r["total"])
-    return {**{k: peak[k] for k in ("weights", "gradients", "optimizer", "activations", "allowance", "total")},
-            "allowance_name": setup.allowance_name, "most_loaded_stage": peak["stage"],
-            "base_format": base.matrices, "parallel": par.as_dict(),
-            "optimizer_preset": {"name": opt.name, "bytes_per_param": str(opt.bytes_per_param), "applies_to": "adapters only",
-                                 "source": opt.source},
-            "stages": stages}
+        acts = whole(act.total + act.in_flight * sum((n * extra[k] for k, n in held.kinds.items()), Fraction(0)))
+        stages.append(StageMemory(held.stage, adapters, w, g, o, acts, setup.allowance, {}))
+    return TrainingMemory(opt, par, stages, full.activations, setup.allowance_name, base_format=base.matrices)

@@ -29,6 +29,8 @@ from fractions import Fraction
 from ...errors import WorkloadError
 from ...spec.arch import Architecture
 from ..evaluate import count_params
+from ..figures import main_block
+from ..parts.base import Weight
 
 
 @dataclass(frozen=True)
@@ -130,41 +132,79 @@ def parse_overrides(items: list[str] | None) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _shape(leaf) -> tuple[int, int]:
+    """(rows, cols) of a description Weight or a parameter-tree leaf."""
+    if isinstance(leaf, Weight):
+        return leaf.rows, leaf.cols
+    return leaf.shape or (leaf.value, 1)
+
+
 def leaf_bits(scheme: QuantScheme, leaf) -> int:
-    """Exact bits of one instance of a parameter-tree leaf under ``scheme``."""
+    """Exact bits of one instance of a weight (or parameter-tree leaf) under ``scheme``."""
     part = _part(leaf)
     fmt = scheme.format_for(part)
-    rows, cols = leaf.shape or (leaf.value, 1)
+    rows, cols = _shape(leaf)
     if part in ("norm", "bias", "vocab_bias", "position") and cols == 1:
-        rows, cols = 1, leaf.value  # a vector: its blocks run along its length
+        rows, cols = 1, rows * cols  # a vector: its blocks run along its length
     return fmt.bits_for(rows, cols)
 
 
-def quantized(a: Architecture, scheme: QuantScheme) -> dict:
+@dataclass(frozen=True)
+class QuantLeaf:
+    format: str
+    shape: tuple[int, int]
+    count: int  # instances in the model
+    bits_each: int
+
+    @property
+    def bits_per_weight(self) -> Fraction:
+        return Fraction(self.bits_each, max(self.shape[0] * self.shape[1], 1))
+
+
+@dataclass(frozen=True)
+class QuantizedWeights:
+    """Bits per leaf (one instance and all of them), per block and in total."""
+
+    scheme: QuantScheme
+    bits: int
+    params: int
+    block_bits: int  # one block of the kind most layers have
+    block_params: int
+    leaves: dict[str, QuantLeaf]  # by path below the model, e.g. blocks.block.attention.heads.head.query
+    formats: dict[str, str]  # part -> its format's source
+
+    @property
+    def bytes(self) -> int:
+        return -(-self.bits // 8)
+
+    @property
+    def bytes_per_block(self) -> int:
+        return -(-self.block_bits // 8)
+
+    @property
+    def bits_per_weight(self) -> Fraction:
+        return Fraction(self.bits, self.params)
+
+    @property
+    def bits_per_weight_per_block(self) -> Fraction | None:
+        return Fraction(self.block_bits, self.block_params) if self.block_params else None
+
+
+def quantized(a: Architecture, scheme: QuantScheme) -> QuantizedWeights:
     """Bits per leaf (one instance and all of them), per block and in total; bits per weight."""
     tree = count_params(a)
+    main = main_block(tree)  # per-block figures describe the kind most layers have
+    inside = f"model.blocks.{main.name}."
     leaves, total_bits, total_params, block_bits, block_params = {}, 0, 0, 0, 0
     for path, leaf, times in tree.leaves():
         fmt = scheme.format_for(_part(leaf))
-        rows, cols = leaf.shape or (leaf.value, 1)
+        rows, cols = _shape(leaf)
         bits = leaf_bits(scheme, leaf)
         total_bits += bits * times
         total_params += leaf.value * times
-        if path.startswith("model.blocks."):
-            block_bits += bits * times // a.n_layers
-            block_params += leaf.value * times // a.n_layers
-        key = path.removeprefix("model.")
-        leaves[key] = {"format": fmt.name, "shape": [rows, cols], "count": times, "bits_each": bits,
-                       "bits_per_weight": _frac(Fraction(bits, max(leaf.value, 1)))}
-    return {
-        "scheme": {"matrices": scheme.matrices, "keep": scheme.keep, "overrides": dict(scheme.overrides)},
-        "bits_per_weight": _frac(Fraction(total_bits, total_params)),
-        "bits_per_weight_per_block": _frac(Fraction(block_bits, block_params)) if block_params else None,
-        "bytes": -(-total_bits // 8), "bytes_per_block": -(-block_bits // 8),
-        "bits": total_bits, "params": total_params, "leaves": leaves,
-        "formats": {p: scheme.format_for(p).source for p in ("matrix",) + KEEP_BY_DEFAULT[:-2] + ("router",)},
-    }
-
-
-def _frac(x: Fraction) -> dict:
-    return {"numerator": x.numerator, "denominator": x.denominator, "approx": round(float(x), 6)}
+        if path.startswith(inside):
+            block_bits += bits * times // main.count
+            block_params += leaf.value * times // main.count
+        leaves[path.removeprefix("model.")] = QuantLeaf(fmt.name, (rows, cols), times, bits)
+    formats = {p: scheme.format_for(p).source for p in ("matrix",) + KEEP_BY_DEFAULT[:-2] + ("router",)}
+    return QuantizedWeights(scheme, total_bits, total_params, block_bits, block_params, leaves, formats)

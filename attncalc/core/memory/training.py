@@ -4,31 +4,19 @@ Model state per parameter comes from an optimizer preset (``OPTIMIZERS``, each r
 source); ZeRO (Rajbhandari et al. 2020, §5.1-5.3 and Figure 1) shards the optimizer state (stage
 1), then the gradients (stage 2), then the weights (stage 3) over the data-parallel ranks.
 
-How parameters land on one rank (the most-loaded one is reported):
-- Tensor parallelism (Shoeybi et al. 2019, Megatron-LM §3): every weight matrix and the
-  vocab-parallel embedding/unembedding are split t ways; norms, row-parallel biases (attention
-  output, MLP output), position tables and the MoE router are replicated on every TP rank.
-  Column-parallel biases (Q/K/V, MLP input) are split. A split that does not divide evenly leaves
-  rank 0 the larger share (ceil), so the reported rank is the most loaded.
-- Pipeline parallelism: blocks are dealt to stages as evenly as possible (first stages take the
-  remainder); stage 0 holds the embedding, the last stage the final norm and unembedding; with tied
-  embeddings and p > 1 the last stage also keeps a copy of the token embedding (Megatron-LM
-  ``shared_embedding``; Narayanan et al. 2021).
-- Expert parallelism: each EP rank holds n_experts / ep experts (expert weights also split by t).
-- ZeRO sharding group: dp × cp ranks hold replicas of a dense parameter (Megatron-LM reduces
-  gradients over data- and context-parallel ranks); expert parameters are replicated on dp × cp / ep.
+How parameters land on one rank (the most-loaded one is reported): ``core.memory.layout``.
 Activations come from ``activations.activation_memory`` (Korthikanti et al. 2022), per stage.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 from ...errors import WorkloadError
 from ...spec.arch import Architecture
-from .activations import ActivationSettings, activation_memory, stage_layers, whole
-from ..evaluate import count_params
+from .activations import ActivationMemory, ActivationSettings, activation_memory, whole
+from .layout import Parallelism, shard, stage_params
 
 
 @dataclass(frozen=True)
@@ -77,143 +65,31 @@ def optimizer(name: str) -> Optimizer:
         raise WorkloadError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}") from None
 
 
-def check_tp(a: Architecture, tp: int) -> None:
-    """Megatron-style tensor parallelism gives each rank whole heads: t divides n_heads, and the
-    KV heads either split evenly (t divides n_kv_heads) or are replicated (n_kv_heads divides t)."""
-    if a.n_heads % tp:
-        raise WorkloadError(f"--tp {tp} does not divide n_heads = {a.n_heads}")
-    if a.kv_heads % tp and tp % a.kv_heads:
-        raise WorkloadError(f"--tp {tp} neither divides nor is a multiple of n_kv_heads = {a.kv_heads}")
-
-
 @dataclass(frozen=True)
-class Parallelism:
-    dp: int = 1
-    tp: int = 1
-    pp: int = 1
-    ep: int = 1
-    cp: int = 1
-    zero: int = 0
+class ModelState:
+    """Weights, gradients and optimizer state of some parameters on one rank (bytes, exact)."""
 
-    def check(self, a: Architecture | None = None) -> "Parallelism":
-        for name in ("dp", "tp", "pp", "ep", "cp"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise WorkloadError(f"--{name} must be an integer >= 1, got {v!r}")
-        if self.zero not in (0, 1, 2, 3):
-            raise WorkloadError(f"--zero must be 0, 1, 2 or 3, got {self.zero!r}")
-        if (self.dp * self.cp) % self.ep:
-            raise WorkloadError(f"--ep {self.ep} must divide dp × cp = {self.dp * self.cp}")
-        if a is not None:
-            if self.ep > 1 and a.n_experts % self.ep:
-                raise WorkloadError(f"--ep {self.ep} does not divide n_experts = {a.n_experts}")
-            if self.pp > a.n_layers:
-                raise WorkloadError(f"--pp {self.pp} is more than the {a.n_layers} blocks")
-            check_tp(a, self.tp)
-        return self
+    weights: Fraction
+    gradients: Fraction
+    optimizer: Fraction
 
     @property
-    def world(self) -> int:
-        return self.dp * self.tp * self.pp * self.cp
+    def total(self) -> Fraction:
+        return self.weights + self.gradients + self.optimizer
 
-    def as_dict(self) -> dict:
-        return {"dp": self.dp, "tp": self.tp, "pp": self.pp, "ep": self.ep, "cp": self.cp, "zero": self.zero,
-                "gpus": self.world}
-
-
-def shard(n: int, ways: int, rank: int = 0) -> int:
-    """Elements rank ``rank`` holds when ``n`` is split ``ways`` ways: the first n % ways ranks
-    take one more, so the shares sum to n exactly and rank 0 is the most loaded."""
-    q, r = divmod(n, ways)
-    return q + (1 if rank < r else 0)
+    def __add__(self, other: "ModelState") -> "ModelState":
+        return ModelState(self.weights + other.weights, self.gradients + other.gradients,
+                          self.optimizer + other.optimizer)
 
 
-def _tp_elements(path: str, leaf, t: int) -> int:
-    """One instance of a leaf on TP rank 0 (see the module docstring for the rules)."""
-    n, kind = leaf.value, leaf.kind
-    if t == 1 or kind in ("norm", "position") or leaf.name == "router":
-        return n
-    if kind == "bias" and (path.endswith("attention.biases.out") or ".pooler." in path + "."):
-        return n  # row-parallel output bias: replicated
-    return -(-n // t)
-
-
-@dataclass
-class StageParams:
-    stage: int
-    dense: int = 0  # parameters replicated over dp × cp
-    expert: int = 0  # expert parameters replicated over dp × cp / ep
-    parts: dict = field(default_factory=dict)
-    measured: Fraction = Fraction(0)  # sum of ``measure`` over the rank's leaves (e.g. bits)
-
-    @property
-    def total(self) -> int:
-        return self.dense + self.expert
-
-
-def stage_params(a: Architecture, par: Parallelism, measure=None) -> list[StageParams]:
-    """Parameters one (TP rank 0, EP rank 0) GPU of each pipeline stage holds. ``measure(leaf,
-    elements)`` (optional) weighs one leaf instance's share on the rank, e.g. in bits."""
-    par.check(a)
-    tree = count_params(a)
-    layers = stage_layers(a.n_layers, par.pp)
-    stages = [StageParams(i) for i in range(par.pp)]
-    last = par.pp - 1
-    for path, leaf, times in tree.leaves():
-        per_tp = _mlp_bias_split(a, path, leaf, par.tp) if (leaf.kind == "bias" and ".mlp." in path + ".") \
-            else _tp_elements(path, leaf, par.tp)
-        is_expert = a.is_moe and ".mlp.expert." in path + "."
-        if is_expert:
-            times = times // a.n_experts * (a.n_experts // par.ep)
-        part = _part_of(path)
-        w = Fraction(measure(leaf, per_tp)) if measure else Fraction(0)
-        if path.startswith("model.blocks."):
-            for i, n in enumerate(layers):
-                k = times // a.n_layers * n
-                _add(stages[i], part, k * per_tp, is_expert, k * w)
-        elif part == "embedding":
-            _add(stages[0], part, times * per_tp, False, times * w)
-            if leaf.kind == "embedding" and a.unembedding == "tied" and par.pp > 1:
-                _add(stages[last], "embedding copy (tied, last stage)", times * per_tp, False, times * w)
-        else:
-            _add(stages[last], part, times * per_tp, False, times * w)
-    return stages
-
-
-def _mlp_bias_split(a: Architecture, path: str, leaf, t: int) -> int:
-    # The MLP bias leaf holds the input biases (n_in × d_ff, column-parallel: split) and the
-    # output bias (d_model, row-parallel: replicated).
-    d = a.d_model
-    return -(-(leaf.value - d) // t) + d
-
-
-def _part_of(path: str) -> str:
-    for key in ("embedding", "attention", "mlp", "norms", "final_norm", "unembedding", "pooler"):
-        if f".{key}" in path or path.startswith(key):
-            return key
-    return "other"
-
-
-def _add(s: StageParams, part: str, n: int, expert: bool, measured: Fraction = Fraction(0)) -> None:
-    s.measured += measured
-    if expert:
-        s.expert += n
-    else:
-        s.dense += n
-    s.parts[part] = s.parts.get(part, 0) + n
-
-
-def model_state_bytes(params: int, opt: Optimizer, zero: int, ways: int, rank: int = 0) -> dict[str, Fraction]:
+def model_state_bytes(params: int, opt: Optimizer, zero: int, ways: int, rank: int = 0) -> ModelState:
     """Weights, gradients and optimizer bytes of ``params`` parameters replicated on ``ways``
     data-parallel ranks, on rank ``rank`` under ZeRO ``zero`` (Rajbhandari et al. 2020 §5, Figure 1:
     (2 + 2 + K)Ψ; P_os: 2Ψ + 2Ψ + KΨ/N_d; P_os+g: 2Ψ + (2 + K)Ψ/N_d; P_os+g+p: (2 + 2 + K)Ψ/N_d)."""
     zero = max(zero, 1) if opt.shards_optimizer else zero
     part = shard(params, ways, rank)
-    return {
-        "weights": opt.weights * (part if zero >= 3 else params),
-        "gradients": opt.gradients * (part if zero >= 2 else params),
-        "optimizer": opt.optimizer * (part if zero >= 1 else params),
-    }
+    return ModelState(opt.weights * (part if zero >= 3 else params), opt.gradients * (part if zero >= 2 else params),
+                      opt.optimizer * (part if zero >= 1 else params))
 
 
 @dataclass(frozen=True)
@@ -225,7 +101,41 @@ class TrainingSetup:
     allowance_name: str = "allowance (buffers, fragmentation, CUDA context)"
 
 
-def per_gpu(a: Architecture, setup: TrainingSetup) -> dict:
+@dataclass(frozen=True)
+class StageMemory:
+    """One GPU of a pipeline stage (bytes, rounded up to whole bytes)."""
+
+    stage: int
+    params: int  # parameters it holds (LoRA: adapter parameters)
+    weights: int
+    gradients: int
+    optimizer: int
+    activations: int
+    allowance: int
+    params_by_part: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.gradients + self.optimizer + self.activations + self.allowance
+
+
+@dataclass(frozen=True)
+class TrainingMemory:
+    """Memory per GPU for training: every stage, and the most loaded one."""
+
+    optimizer: Optimizer
+    parallel: Parallelism
+    stages: list[StageMemory]
+    activations: ActivationMemory
+    allowance_name: str
+    base_format: str | None = None  # LoRA/QLoRA: the frozen base's format (None: full training)
+
+    @property
+    def peak(self) -> StageMemory:
+        return max(self.stages, key=lambda s: s.total)
+
+
+def per_gpu(a: Architecture, setup: TrainingSetup) -> TrainingMemory:
     """Memory of the most-loaded GPU: per pipeline stage, model state + activations; the peak stage."""
     par, opt = setup.parallel.check(a), optimizer(setup.optimizer)
     st = setup.activations
@@ -235,31 +145,8 @@ def per_gpu(a: Architecture, setup: TrainingSetup) -> dict:
     ways_dense = par.dp * par.cp
     ways_expert = ways_dense // par.ep
     stages = []
-    for sp, sa in zip(stage_params(a, par), acts["stages"]):
-        d = model_state_bytes(sp.dense, opt, par.zero, ways_dense)
-        e = model_state_bytes(sp.expert, opt, par.zero, ways_expert)
-        row = {k: d[k] + e[k] for k in d}
-        row["activations"] = sa["total"]
-        row["allowance"] = Fraction(setup.allowance)
-        row = {k: whole(v) for k, v in row.items()}
-        row["total"] = sum(row.values())
-        stages.append({"stage": sp.stage, "params": sp.total, "params_by_part": dict(sp.parts), **row})
-    peak = max(stages, key=lambda s: s["total"])
-    return {"optimizer": opt, "parallel": par, "stages": stages, "peak": peak, "activations": acts}
-
-
-def per_gpu_document(a: Architecture, setup: TrainingSetup) -> dict:
-    """The JSON form: memory.per_gpu.{weights, gradients, optimizer, activations, allowance, total}."""
-    m = per_gpu(a, setup)
-    opt, peak = m["optimizer"], m["peak"]
-    return {
-        "weights": peak["weights"], "gradients": peak["gradients"], "optimizer": peak["optimizer"],
-        "activations": peak["activations"], "allowance": peak["allowance"], "total": peak["total"],
-        "allowance_name": setup.allowance_name,
-        "most_loaded_stage": peak["stage"], "params_on_gpu": peak["params"],
-        "parallel": m["parallel"].as_dict(),
-        "optimizer_preset": {"name": opt.name, "bytes_per_param": str(opt.bytes_per_param),
-                             "weights": str(opt.weights), "gradients": str(opt.gradients),
-                             "optimizer": {k: str(v) for k, v in opt.parts}, "source": opt.source},
-        "stages": [{k: v for k, v in s.items() if k != "params_by_part"} for s in m["stages"]],
-    }
+    for sp, sa in zip(stage_params(a, par), acts.stages):
+        m = model_state_bytes(sp.dense, opt, par.zero, ways_dense) + model_state_bytes(sp.expert, opt, par.zero, ways_expert)
+        stages.append(StageMemory(sp.stage, sp.total, whole(m.weights), whole(m.gradients), whole(m.optimizer),
+                                  whole(sa.total), setup.allowance, dict(sp.parts)))
+    return TrainingMemory(opt, par, stages, acts, setup.allowance_name)

@@ -30,27 +30,52 @@ References:
 from __future__ import annotations
 
 from ...spec.arch import Architecture
-from .base import Op, Part, Weight, bias, norm, part
+from .base import Act, Op, Part, Weight, bias, norm, part
 from .ends import norm_cost
 
 HEAD_ORDER = ("query", "key", "value_down", "value_up")
+
+
+def scores_kept(over: str = "scores") -> tuple[Act, ...]:
+    """What one head keeps of its (query, key) scores for the backward pass (Korthikanti et al.
+    2022 sec. 4.1): the softmax output, and with dropout its mask and output, all S x S; or, with a
+    flash kernel, only the log-sum-exp per query row, fp32 (Dao et al. 2022, Algorithm 2)."""
+    return (Act("softmax_output", "2as²b (softmax output)", over, 1, kind="scores", when=("scores",)),
+            Act("softmax_dropout_mask", "as²b (1-byte mask)", over, 1, dtype="mask", kind="mask",
+                when=("scores", "dropout")),
+            Act("attention_dropout_output", "2as²b (dropout output, input of ·V)", over, 1, kind="scores",
+                when=("scores", "dropout")),
+            Act("softmax_stats", "4sb·a (log-sum-exp, fp32)", "tokens", 1, dtype="fp32", kind="stats", when=("flash",)))
+
+
+def attention_input(d: int) -> Act:
+    return Act("qkv_input", "2sbh (norm output, input of the Q, K, V projections)", "tokens", d, "outer")
+
+
+def output_mask(d: int) -> Act:
+    return Act("attention_out_dropout_mask", "sbh (1-byte mask)", "tokens", d, "outer", "mask", ("dropout",), "mask")
 
 
 def attention(a: Architecture) -> Part:
     if a.is_latent:
         return latent_attention(a)
     d, dh = a.d_model, a.head_dim
-    q = Weight("query", "query (W_Q)", dh, d, "d_head × d_model")
-    k = Weight("key", "key (W_K)", dh, d, "d_head × d_model", cached=True)
-    vd = Weight("value_down", "value-down (W_V)", dh, d, "d_head × d_model", cached=True)
-    vu = Weight("value_up", "value-up (W_O slice)", d, dh, "d_model × d_head")
+    q = Weight("query", "query (W_Q)", dh, d, "d_head × d_model", module="q")
+    k = Weight("key", "key (W_K)", dh, d, "d_head × d_model", cached=True, module="k")
+    vd = Weight("value_down", "value-down (W_V)", dh, d, "d_head × d_model", cached=True, module="v")
+    vu = Weight("value_up", "value-up (W_O slice)", d, dh, "d_model × d_head", split="row", module="o")
     core = (Op("scores", "scores (q·k)", "pairs", dh, kind="attention"),
             Op("weighted_values", "weighted sum of values", "pairs", dh, kind="attention"),
             Op("softmax", "softmax", "pairs", 1, "softmax"))
+    kept_q = (Act("query", "2sb·a·d_head (Q, input of QKᵀ)", "tokens", dh),
+              *scores_kept(),
+              Act("out_proj_input", "2sb·a·d_head (input of the output projection)", "tokens", dh))
+    kept_kv = (Act("key", "2sb·n_kv·d_head (K, input of QKᵀ)", "tokens", dh),
+               Act("value", "2sb·n_kv·d_head (V, input of ·V)", "tokens", dh))
     qkv_rows = (a.n_heads + 2 * a.kv_heads) * dh
     biases = part("biases", "biases",
                   bias("qkv", "query/key/value biases", qkv_rows if a.qkv_bias else 0, "(n_heads + 2 n_kv_heads) × d_head"),
-                  bias("out", "output bias", d if a.out_bias else 0, "d_model"))
+                  bias("out", "output bias", d if a.out_bias else 0, "d_model", split="none"))
     relative = None
     if a.positions == "relative":
         relative = part("relative", "relative positions",
@@ -58,7 +83,8 @@ def attention(a: Architecture) -> Part:
                                flop_label="W_R of the position encodings"),
                         Weight("biases", "u, v", 2 * a.n_heads * dh, 1, "2 n_heads d_head", "bias", over=None),
                         Op("scores", "position scores", "pairs", dh, kind="attention", heads=a.n_heads))
-    return part("attention", "attention", heads(a, [q, vu, *core], [k, vd]), biases, relative, *extras(a))
+    return part("attention", "attention", attention_input(d),
+                heads(a, [q, vu, *core, *kept_q], [k, vd, *kept_kv]), biases, relative, *extras(a), output_mask(d))
 
 
 def extras(a: Architecture) -> list:
@@ -67,12 +93,14 @@ def extras(a: Architecture) -> list:
     per = 2 if (a.norm == "layernorm" and a.norm_bias) else 1  # scale (and bias) per feature
     both = " (scale, bias)" if per == 2 else ""
     out: list = []
+    q_in = (Act("query_norm_input", "2sb·a·d_head (query before its norm)", "tokens", a.n_heads * dh),)
+    k_in = (Act("key_norm_input", "2sb·n_kv·d_head (key before its norm)", "tokens", a.kv_heads * dh),)
     if a.qk_norm == "head":
-        out += [norm("q_norm", "query norm", per * dh, a.n_heads * dh, cost, f"d_head{both}, shared by the heads"),
-                norm("k_norm", "key norm", per * dh, a.kv_heads * dh, cost, f"d_head{both}, shared by the heads")]
+        out += [norm("q_norm", "query norm", per * dh, a.n_heads * dh, cost, f"d_head{both}, shared by the heads", q_in),
+                norm("k_norm", "key norm", per * dh, a.kv_heads * dh, cost, f"d_head{both}, shared by the heads", k_in)]
     elif a.qk_norm == "full":
-        out += [norm("q_norm", "query norm", per * a.n_heads * dh, a.n_heads * dh, cost, f"n_heads × d_head{both}"),
-                norm("k_norm", "key norm", per * a.kv_heads * dh, a.kv_heads * dh, cost, f"n_kv_heads × d_head{both}")]
+        out += [norm("q_norm", "query norm", per * a.n_heads * dh, a.n_heads * dh, cost, f"n_heads × d_head{both}", q_in),
+                norm("k_norm", "key norm", per * a.kv_heads * dh, a.kv_heads * dh, cost, f"n_kv_heads × d_head{both}", k_in)]
     if a.attention_sinks:
         out.append(Weight("sinks", "attention sinks", a.n_heads, 1, "n_heads", "bias", over=None))
     return out
@@ -84,10 +112,10 @@ def latent_attention(a: Architecture) -> Part:
     q_in = q_rank or d
     per_head = [
         Weight("query", "query up (W_UQ, W_QR)" if q_rank else "query (W_Q)", nope + rope, q_in,
-               "(d_nope + d_rope) × " + ("q_lora_rank" if q_rank else "d_model")),
-        Weight("key", "key up (W_UK)", nope, kv_rank, "d_nope × kv_lora_rank"),
-        Weight("value_down", "value up (W_UV)", v, kv_rank, "v_head_dim × kv_lora_rank"),
-        Weight("value_up", "value-up (W_O slice)", d, v, "d_model × v_head_dim"),
+               "(d_nope + d_rope) × " + ("q_lora_rank" if q_rank else "d_model"), module="q_b" if q_rank else "q"),
+        Weight("key", "key up (W_UK)", nope, kv_rank, "d_nope × kv_lora_rank", module="kv_b"),
+        Weight("value_down", "value up (W_UV)", v, kv_rank, "v_head_dim × kv_lora_rank", module="kv_b"),
+        Weight("value_up", "value-up (W_O slice)", d, v, "d_model × v_head_dim", split="row", module="o"),
         # as the reference implementation runs it: keys and values decompressed per token
         Op("scores", "scores (q·k)", "pairs", nope + rope, kind="attention", variant="naive"),
         Op("weighted_values", "weighted sum of values", "pairs", v, kind="attention", variant="naive"),
@@ -96,17 +124,31 @@ def latent_attention(a: Architecture) -> Part:
         Op("scores", "scores (q·latent)", "pairs", kv_rank + rope, kind="attention", variant="absorbed"),
         Op("weighted_values", "weighted sum of latents", "pairs", kv_rank, kind="attention", variant="absorbed"),
         Op("softmax", "softmax", "pairs", 1, "softmax"),
+        # kept for the backward pass as the reference implementation runs it (keys and values
+        # decompressed per head; the shared rotary key broadcast into every head's key)
+        Act("query", "2sb·a·(d_nope + d_rope) (Q, input of QKᵀ)", "tokens", nope + rope),
+        Act("key", "2sb·a·(d_nope + d_rope) (K decompressed, input of QKᵀ)", "tokens", nope + rope),
+        *scores_kept(),
+        Act("value", "2sb·a·v_head_dim (V decompressed, input of ·V)", "tokens", v),
+        Act("out_proj_input", "2sb·a·v_head_dim (input of the output projection)", "tokens", v),
     ]
+    latent_norm = (Act("kv_latent", "2sb·kv_lora_rank (latent, input of its norm)", "tokens", kv_rank, "outer"),)
     shared = part(
         "latent", "shared projections",
-        Weight("query_down", "query down (W_DQ)", q_rank, d, "q_lora_rank × d_model") if q_rank else None,
-        norm("query_norm", "query latent norm", q_rank, q_rank, cost, "q_lora_rank") if q_rank else None,
+        Weight("query_down", "query down (W_DQ)", q_rank, d, "q_lora_rank × d_model", module="q_a") if q_rank else None,
+        norm("query_norm", "query latent norm", q_rank, q_rank, cost, "q_lora_rank",
+             (Act("query_latent", "2sb·q_lora_rank (query latent, input of its norm)", "tokens", q_rank, "outer"),
+              Act("query_latent_normed", "2sb·q_lora_rank (input of the query up-projection)", "tokens", q_rank,
+                  "outer"))) if q_rank else None,
         Weight("kv_down", "key/value down and rotary key (W_DKV, W_KR)", kv_rank + rope, d,
-               "(kv_lora_rank + d_rope) × d_model", cached=True),
-        norm("kv_norm", "key/value latent norm", kv_rank, kv_rank, cost, "kv_lora_rank"),
+               "(kv_lora_rank + d_rope) × d_model", cached=True, module="kv_a"),
+        norm("kv_norm", "key/value latent norm", kv_rank, kv_rank, cost, "kv_lora_rank",
+             latent_norm + (Act("kv_latent_normed", "2sb·kv_lora_rank (input of the key/value up-projection)",
+                                "tokens", kv_rank, "outer"),)),
     )
-    return part("attention", "latent attention", part("heads", "heads", part("head", "head", *per_head), count=a.n_heads),
-                shared, *extras(a))
+    return part("attention", "latent attention", attention_input(d),
+                part("heads", "heads", part("head", "head", *per_head), count=a.n_heads),
+                shared, *extras(a), output_mask(d))
 
 
 def heads(a: Architecture, per_query_head: list, per_kv_head: list) -> Part:

@@ -9,6 +9,17 @@
 - :class:`Part`: a named node holding ``count`` instances of its children, of which ``active`` run
   per token when routed (experts: 8 held, 2 run). A block kind is a Part with a ``pattern`` (how far
   its attention reaches).
+- :class:`Act`: an activation tensor one instance keeps for the backward pass. Korthikanti et al.
+  2022 (sec. 4.1): every operation keeps its inputs, in 16 bits (dropout masks in one byte); each
+  part declares the tensors its operations keep, once, and the activation memory of any model is a
+  walk over them (``core.memory.activations``).
+
+How tensor parallelism splits a weight (Shoeybi et al. 2019, Megatron-LM sec. 3) is part of its
+description too (``Weight.split``): column-parallel matrices (Q, K, V, the MLP's first matrices)
+split their output rows, row-parallel ones (the attention output, the MLP's last matrix) their input
+columns, vocabulary tables their rows; norms, routers and row-parallel biases are replicated.
+``Weight.module`` names the projection a weight belongs to (q, k, v, o, gate, up, down, …), as
+LoRA targets it (Hu et al. 2021); one head's slice of ``q`` is a Weight of module ``q``.
 
 ``core.evaluate`` turns a description into parameter and FLOP trees (``core.tree.Node``), KV bytes
 and the counting conventions; nothing else reads the architecture's dimensions again.
@@ -43,6 +54,31 @@ class Op:
     variant: str = ""  # counted only under this latent-attention convention (naive | absorbed); "" always
 
 
+# Where an activation tensor is kept (Korthikanti et al. 2022 sec. 4.2): inside the tensor-parallel
+# regions it is split t ways; outside them (norm inputs, the inputs of the first linear layers,
+# dropout masks after the row-parallel layers) only with sequence parallelism.
+SHARDS = ("inner", "outer")
+# When a tensor is kept: always; with dropout; when the S x S scores are materialised (no flash
+# kernel, no selective recomputation); with a flash kernel (its softmax statistics).
+KEEP = ("dropout", "scores", "flash")
+# Bytes per element: the 16-bit activations, one-byte dropout masks, fp32 (router probabilities,
+# softmax statistics), and the logits' dtype for the cross-entropy.
+ACT_DTYPES = ("act", "mask", "fp32", "logits")
+
+
+@dataclass(frozen=True)
+class Act:
+    name: str
+    formula: str  # in Korthikanti's symbols (s, b, h, a, t ...), shown with the figure
+    over: str  # tokens | scores (b (s/cp) s per head: the full score matrix, mask or not) | encoder_tokens | cross_scores
+    width: int  # elements per unit of ``over``
+    shard: str = "inner"
+    dtype: str = "act"
+    when: tuple[str, ...] = ()  # every condition must hold (KEEP)
+    kind: str = "activation"  # activation | scores | mask | stats | input
+    numbered: bool = False  # in a Part of count k: k tensors named name.format(i) (norm_1_input, norm_2_input)
+
+
 @dataclass(frozen=True)
 class Weight:
     name: str
@@ -56,13 +92,24 @@ class Weight:
     shared: bool = False  # tied to another weight: counted once, there
     cached: bool = False  # its output per token is kept in the KV cache
     flop_label: str = ""  # its label in FLOP trees, when it reads differently there
+    split: str = "col"  # tensor parallelism: col | row | vocab (split t ways) | none (replicated)
+    whole: int = 0  # elements of this tensor every tensor-parallel rank keeps whole (a row-parallel bias in a fused bias vector)
+    module: str = ""  # the projection it belongs to (LoRA targets), "" when not a linear layer
+    saves: tuple[Act, ...] = ()  # tensors applying it keeps for the backward pass
+
+    def tp_elements(self, t: int) -> int:
+        """Elements of one instance on tensor-parallel rank 0 (ceil: rank 0 is the most loaded)."""
+        n = self.rows * self.cols
+        if t == 1 or self.split == "none":
+            return n
+        return -(-(n - self.whole) // t) + self.whole
 
 
 @dataclass(frozen=True)
 class Part:
     name: str
     label: str
-    children: tuple["Part | Weight | Op", ...]
+    children: tuple["Part | Weight | Op | Act", ...]
     count: int = 1
     active: int | None = None  # routed: instances run per token (None: every instance runs)
     flop_label: str = ""
@@ -70,7 +117,7 @@ class Part:
     trained: bool = True  # the training loss reaches it, so a backward pass runs through it
 
 
-def part(name: str, label: str, *children: "Part | Weight | Op | None", count: int = 1,
+def part(name: str, label: str, *children: "Part | Weight | Op | Act | None", count: int = 1,
          active: int | None = None, flop_label: str = "", pattern: Pattern | None = None,
          trained: bool = True) -> Part:
     """A Part; ``None`` children (absent parts) are dropped."""
@@ -78,11 +125,18 @@ def part(name: str, label: str, *children: "Part | Weight | Op | None", count: i
                 trained)
 
 
-def bias(name: str, label: str, rows: int, formula: str, over: str = "tokens", kind: str = "bias") -> Weight:
-    """A bias vector (rows = 0: absent); applying it adds one per element."""
-    return Weight(name, label, rows, 1, formula, kind, over=None, work=Op(name, label, over, rows, "bias"))
+def bias(name: str, label: str, rows: int, formula: str, over: str = "tokens", kind: str = "bias",
+         split: str = "col", whole: int = 0) -> Weight:
+    """A bias vector (rows = 0: absent); applying it adds one per element. A column-parallel layer's
+    bias is split with its outputs; a row-parallel layer's is added after the all-reduce, whole on
+    every rank (``split="none"``)."""
+    return Weight(name, label, rows, 1, formula, kind, over=None, work=Op(name, label, over, rows, "bias"),
+                  split=split, whole=whole)
 
 
-def norm(name: str, label: str, params: int, width: int, cost: str, formula: str) -> Weight:
-    """A LayerNorm / RMSNorm over ``width`` features with ``params`` parameters (scale, bias)."""
-    return Weight(name, label, params, 1, formula, "norm", over=None, work=Op(name, label, "tokens", width, cost))
+def norm(name: str, label: str, params: int, width: int, cost: str, formula: str,
+         saves: tuple[Act, ...] = ()) -> Weight:
+    """A LayerNorm / RMSNorm over ``width`` features with ``params`` parameters (scale, bias),
+    replicated on every tensor-parallel rank."""
+    return Weight(name, label, params, 1, formula, "norm", over=None, work=Op(name, label, "tokens", width, cost),
+                  split="none", saves=saves)

@@ -24,9 +24,9 @@ from dataclasses import replace
 
 from ...spec.arch import Architecture
 from ..workload import Pattern
-from .attention import attention, heads
-from .base import Op, Part, Weight, part
-from .ends import embedding, norm_cost, norm_of, unembedding
+from .attention import attention, heads, scores_kept
+from .base import Act, Op, Part, Weight, part
+from .ends import block_norms, embedding, norm_cost, norm_of, unembedding
 from .mlp import mlp
 
 
@@ -41,23 +41,32 @@ def self_attention(a: Architecture) -> Part:
 
 def cross_attention(a: Architecture) -> Part:
     d, dh = a.d_model, a.head_dim
-    q = Weight("query", "query (W_Q)", dh, d, "d_head × d_model")
+    q = Weight("query", "query (W_Q)", dh, d, "d_head × d_model", module="q")
     k = Weight("key", "key (W_K)", dh, d, "d_head × d_model", over="encoder_tokens",
-               cached=True)
+               cached=True, module="k")
     vd = Weight("value_down", "value-down (W_V)", dh, d, "d_head × d_model",
-                over="encoder_tokens", cached=True)
-    vu = Weight("value_up", "value-up (W_O slice)", d, dh, "d_model × d_head")
+                over="encoder_tokens", cached=True, module="v")
+    vu = Weight("value_up", "value-up (W_O slice)", d, dh, "d_model × d_head", split="row", module="o")
     core = (Op("scores", "scores (q·k) over the encoder's tokens", "cross_pairs", dh, kind="attention"),
             Op("weighted_values", "weighted sum of the encoder's values", "cross_pairs", dh, kind="attention"),
             Op("softmax", "softmax", "cross_pairs", 1, "softmax"))
-    return part("cross_attention", "cross-attention", heads(a, [q, vu, *core], [k, vd]))
+    # kept for the backward pass: as self-attention's, with keys and values over the encoder's
+    # tokens and scores decoder tokens x encoder tokens
+    kept_q = (Act("cross_query", "2sb·a·d_head (cross Q)", "tokens", dh),
+              *(replace(t, name="cross_" + t.name) for t in scores_kept("cross_scores")),
+              Act("cross_out_proj_input", "2sb·a·d_head (input of the cross output projection)", "tokens", dh))
+    kept_kv = (Act("cross_key", "2s_enc·b·n_kv·d_head (cross K)", "encoder_tokens", dh),
+               Act("cross_value", "2s_enc·b·n_kv·d_head (cross V)", "encoder_tokens", dh))
+    return part("cross_attention", "cross-attention",
+                Act("cross_query_input", "2sbh (norm output, input of the cross query projection)", "tokens", d, "outer"),
+                heads(a, [q, vu, *core, *kept_q], [k, vd, *kept_kv]))
 
 
 def relative_tables(a: Architecture) -> list[Weight]:
     if a.positions != "buckets":
         return []
     return [Weight(f"{stack}_relative", f"{stack} relative-position buckets", a.buckets, a.n_heads,
-                   "buckets × n_heads", "position", over=None) for stack in ("encoder", "decoder")]
+                   "buckets × n_heads", "position", over=None, split="none") for stack in ("encoder", "decoder")]
 
 
 def encoder_decoder(a: Architecture) -> Part:
@@ -66,19 +75,22 @@ def encoder_decoder(a: Architecture) -> Part:
     emb = replace(emb, children=emb.children + tuple(relative_tables(a)))
     encoder = part("encoder", "encoder block",
                    self_attention(a), mlp(a, False),
-                   part("norms", "norms", norm_of(a, "norm", "norm"), count=a.norms_per_block),
+                   block_norms(a, a.norms_per_block),
                    Op("residual", "residual adds", "tokens", 2 * d, "residual"),
                    count=a.encoder_layers, pattern=Pattern(encoder=True))
     decoder = part("decoder", "decoder block",
                    self_attention(a), cross_attention(a), mlp(a, False),
-                   part("norms", "norms", norm_of(a, "norm", "norm"), count=a.norms_per_block + 1),
+                   block_norms(a, a.norms_per_block + 1),
                    Op("residual", "residual adds", "tokens", 3 * d, "residual"),
                    count=a.n_layers, pattern=Pattern())
     finals = None
     if a.final_norm:
         enc_norm = Weight("encoder", "encoder final norm", a.norm_params, 1, "d_model (scale)", "norm", over=None,
-                          work=Op("encoder", "encoder final norm", "encoder_tokens", d, norm_cost(a)))
-        finals = part("final_norm", "final norms", enc_norm, norm_of(a, "decoder", "decoder final norm"))
+                          work=Op("encoder", "encoder final norm", "encoder_tokens", d, norm_cost(a)), split="none",
+                          saves=(Act("encoder_final_norm_input", "2s_enc·bh (encoder final norm input)", "encoder_tokens",
+                                     d, "outer"),))
+        finals = part("final_norm", "final norms", enc_norm, norm_of(a, "decoder", "decoder final norm",
+                                                            (Act("final_norm_input", "2sbh (final norm input)", "tokens", d, "outer"),)))
     head = unembedding(a)
     if head is not None and a.unembedding == "tied":  # modeling_t5.py: scale_decoder_outputs
         head = replace(head, children=(Op("scale", "decoder output × d_model^-1/2", "tokens", d, "scale"),)

@@ -30,6 +30,12 @@ PyTorch's FlopCounterMode counts that path (tests/golden/golden_2026.json, jamba
 - Decode (one token): the same per-token work; the conv is the product of the kept window with the
   kernel (d_inner d_conv multiply-accumulates, as counted above) and the padding term is gone.
 
+Tensors kept for the backward pass: the inputs of each operation (Korthikanti et al. 2022's rule),
+as the selective-scan kernel runs it: it keeps the scan's inputs (x, Δ, B, C, z) and recomputes the
+states in the backward pass instead of storing them (Gu & Dao 2023, sec. 3.3.2); tensors over
+d_inner are split by tensor parallelism (Megatron-LM's Mamba layer splits d_inner), the
+d_model-wide input and the small (Δ, B, C) projections are not.
+
 State kept between decode steps, per sequence and Mamba layer (transformers' HybridMambaAttentionDynamicCache):
 the SSM state d_inner x d_state and the conv window d_inner x d_conv numbers; no KV cache.
 """
@@ -37,25 +43,40 @@ the SSM state d_inner x d_state and the conv window d_inner x d_conv numbers; no
 from __future__ import annotations
 
 from ...spec.arch import Architecture
-from .base import Op, Part, Weight, bias, norm, part
+from .base import Act, Op, Part, Weight, bias, norm, part
 
 
 def mamba(a: Architecture) -> Part:
     d, di, n, k, r = a.d_model, a.mamba_inner, a.mamba_d_state, a.mamba_d_conv, a.dt_rank
+    kept = (
+        Act("mixer_input", "2sbh (norm output, input of the input projection)", "tokens", d, "outer"),
+        Act("conv_input", "2sb·d_inner (x, input of the conv)", "tokens", di),
+        Act("gate_input", "2sb·d_inner (z, input of SiLU(z))", "tokens", di),
+        Act("conv_output", "2sb·d_inner (input of the SiLU after the conv)", "tokens", di),
+        Act("ssm_input", "2sb·d_inner (input of x_proj and of the scan)", "tokens", di),
+        Act("x_proj_output", "2sb·(dt_rank + 2 d_state) (Δ, B, C: inputs of their norms)", "tokens", r + 2 * n, "outer"),
+        Act("dt_proj_input", "2sb·dt_rank (normed Δ, input of dt_proj)", "tokens", r, "outer"),
+        Act("scan_bc", "2sb·2 d_state (normed B and C, inputs of the scan)", "tokens", 2 * n, "outer"),
+        Act("dt_proj_output", "2sb·d_inner (input of softplus)", "tokens", di),
+        Act("delta", "2sb·d_inner (softplus(Δ), input of the scan)", "tokens", di),
+        Act("ssm_output", "2sb·d_inner (y, input of the gate product)", "tokens", di),
+        Act("out_proj_input", "2sb·d_inner (input of the output projection)", "tokens", di),
+    )
     return part(
-        "mamba", "Mamba mixer",
-        Weight("in_proj", "input projection (x, gate z)", 2 * di, d, "2 d_inner × d_model"),
+        "mamba", "Mamba mixer", *kept,
+        Weight("in_proj", "input projection (x, gate z)", 2 * di, d, "2 d_inner × d_model", module="in_proj"),
         bias("in_bias", "input projection bias", 2 * di if a.mamba_proj_bias else 0, "2 d_inner"),
         Weight("conv", "depthwise causal conv1d", di, k, "d_inner × d_conv"),
         bias("conv_bias", "conv1d bias", di if a.mamba_conv_bias else 0, "d_inner"),
         Op("conv_padding", "conv1d over the d_conv − 1 padded positions", "sequences", (k - 1) * di * k,
            kind="product"),
         Op("conv_activation", "SiLU after the conv", "tokens", di, "silu"),
-        Weight("x_proj", "selective projection (Δ, B, C)", r + 2 * n, di, "(dt_rank + 2 d_state) × d_inner"),
+        Weight("x_proj", "selective projection (Δ, B, C)", r + 2 * n, di, "(dt_rank + 2 d_state) × d_inner",
+               module="x_proj"),
         norm("dt_norm", "Δ norm", r, r, "rmsnorm", "dt_rank"),
         norm("b_norm", "B norm", n, n, "rmsnorm", "d_state"),
         norm("c_norm", "C norm", n, n, "rmsnorm", "d_state"),
-        Weight("dt_proj", "time-step projection (Δ)", di, r, "d_inner × dt_rank"),
+        Weight("dt_proj", "time-step projection (Δ)", di, r, "d_inner × dt_rank", module="dt_proj"),
         bias("dt_bias", "time-step bias", di, "d_inner"),
         Op("softplus", "softplus(Δ)", "tokens", di, "softplus"),
         Weight("A_log", "A (stored as log)", di, n, "d_inner × d_state", "ssm", over=None),
@@ -67,7 +88,7 @@ def mamba(a: Architecture) -> Part:
                work=Op("skip", "y + D x", "tokens", di, "multiply_add")),
         Op("gate_activation", "SiLU(z)", "tokens", di, "silu"),
         Op("gate_product", "y × SiLU(z)", "tokens", di, "gate"),
-        Weight("out_proj", "output projection", d, di, "d_model × d_inner"),
-        bias("out_bias", "output projection bias", d if a.mamba_proj_bias else 0, "d_model"),
+        Weight("out_proj", "output projection", d, di, "d_model × d_inner", split="row", module="out_proj"),
+        bias("out_bias", "output projection bias", d if a.mamba_proj_bias else 0, "d_model", split="none"),
         Op("state", "recurrent state (SSM state and conv window)", "sequences", di * (n + k), kind="state"),
     )

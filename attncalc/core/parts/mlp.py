@@ -17,36 +17,61 @@ References:
 from __future__ import annotations
 
 from ...spec.arch import Architecture
-from .base import Op, Part, Weight, bias, part
+from .base import Act, Op, Part, Weight, bias, part
 
 
-def expert(a: Architecture, width: int) -> list:
-    """One MLP's matrices, biases and element-wise work, of hidden width ``width``."""
+def expert(a: Architecture, width: int, prefix: str = "") -> list:
+    """One MLP's matrices, biases, element-wise work and the tensors it keeps for the backward pass
+    (Korthikanti et al. 2022 sec. 4.1: a standard MLP keeps the activation's input and the second
+    matrix's input, 8sbh at d_ff = 4h; a gated one, by the same keep-the-inputs rule, the gate and
+    up outputs, the activation's output and the product), of hidden width ``width``. ``{where}`` in
+    a formula reads "× top_k × capacity" inside routed experts."""
     d, f = a.d_model, width
     gated = a.mlp == "gated"
     n_in = 2 if gated else 1
+    if gated:
+        kept = [Act(prefix + "gate_output", "2sb·d_ff{where} (activation input)", "tokens", f),
+                Act(prefix + "up_output", "2sb·d_ff{where} (product input)", "tokens", f),
+                Act(prefix + "activation_output", "2sb·d_ff{where} (product input)", "tokens", f),
+                Act(prefix + "down_input", "2sb·d_ff{where} (input of the down matrix)", "tokens", f)]
+    else:
+        kept = [Act(prefix + "activation_input", "2sb·d_ff{where} (GeLU input; 8sbh at d_ff = 4h)", "tokens", f),
+                Act(prefix + "down_input", "2sb·d_ff{where} (input of the second matrix; 8sbh at d_ff = 4h)", "tokens", f)]
     return [
-        Weight("gate", "gate (W_gate)", f, d, "d_ff × d_model") if gated else None,
-        Weight("up", "up (W_up)", f, d, "d_ff × d_model"),
-        Weight("down", "down (W_down)", d, f, "d_model × d_ff"),
-        bias("bias", "biases", (n_in * f + d) if a.mlp_bias else 0, f"{n_in} d_ff + d_model" if gated else "d_ff + d_model"),
+        Weight("gate", "gate (W_gate)", f, d, "d_ff × d_model", module="gate") if gated else None,
+        Weight("up", "up (W_up)", f, d, "d_ff × d_model", module="up"),
+        Weight("down", "down (W_down)", d, f, "d_model × d_ff", split="row", module="down"),
+        # the input biases split with their column-parallel matrices; the output bias, added after
+        # the row-parallel matrix's all-reduce, is whole on every rank
+        bias("bias", "biases", (n_in * f + d) if a.mlp_bias else 0, f"{n_in} d_ff + d_model" if gated else "d_ff + d_model",
+             whole=d),
         Op("activation", a.activation, "tokens", f, a.activation),
         Op("gate_product", "gate product", "tokens", f, "gate") if gated else None,
+        *kept,
     ]
 
 
 def mlp(a: Architecture, moe: bool | None = None) -> Part:
+    d = a.d_model
+    kept_in = None if a.parallel_block else \
+        Act("mlp_input", "2sbh (norm output, input of the first MLP matrix)", "tokens", d, "outer")
+    mask = Act("mlp_dropout_mask", "sbh (1-byte mask)", "tokens", d, "outer", "mask", ("dropout",), "mask")
     if not (a.is_moe if moe is None else moe):
-        return part("mlp", "MLP", *expert(a, a.ff_dim))
+        return part("mlp", "MLP", kept_in, *expert(a, a.ff_dim), mask)
     shared = None
     if a.n_shared_experts:
-        shared = part("shared", "shared experts", *expert(a, a.shared_ff_dim), count=a.n_shared_experts)
-    return part("mlp", "MoE MLP",
-                part("expert", "experts", *expert(a, a.expert_ff_dim), count=a.n_experts, active=a.top_k,
+        shared = part("shared", "shared experts", *expert(a, a.shared_ff_dim, "shared_"), count=a.n_shared_experts)
+    return part("mlp", "MoE MLP", kept_in,
+                # the router's softmax output, fp32, one value per token and expert
+                Act("router_probs", "4sb·E (router probabilities, fp32)", "tokens", a.n_experts, "outer", "fp32"),
+                part("expert", "experts",
+                     Act("expert_input", "2sbh{where} (tokens dispatched to experts)", "tokens", d),
+                     *expert(a, a.expert_ff_dim), count=a.n_experts, active=a.top_k,
                      flop_label=f"top-{a.top_k} experts per token"),
                 shared,
                 Weight("shared_gate", "shared-expert gate", 1, a.d_model, "1 × d_model") if a.shared_expert_gate else None,
-                Weight("router", "router", a.n_experts, a.d_model, "n_experts × d_model"),
-                bias("router_bias", "router bias", a.n_experts if a.router_bias else 0, "n_experts"),
+                Weight("router", "router", a.n_experts, a.d_model, "n_experts × d_model", split="none"),
+                bias("router_bias", "router bias", a.n_experts if a.router_bias else 0, "n_experts", split="none"),
                 Op("router_softmax", "router softmax", "tokens", a.n_experts, "softmax"),
-                Op("combine", "combine experts", "tokens", a.top_k * a.d_model, "combine"))
+                Op("combine", "combine experts", "tokens", a.top_k * a.d_model, "combine"),
+                mask)

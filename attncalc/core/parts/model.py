@@ -28,7 +28,7 @@ from ..workload import Pattern
 from .attention import attention
 from .base import Op, Part, Weight, part
 from .encdec import encoder_decoder
-from .ends import embedding, final_norm, norm_of, pooler, unembedding
+from .ends import block_norms, embedding, final_norm, norm_of, pooler, unembedding
 from .mamba import mamba
 from .mlp import mlp
 
@@ -60,9 +60,12 @@ def layer_at(a: Architecture, i: int) -> Layer:
     return Layer(reach, moe, mixer)
 
 
-def layer_counts(a: Architecture) -> list[tuple[Layer, int, int]]:
-    """(layer kind, count, first layer index), in order of first appearance; counted by arithmetic
-    over one period of the pattern, so a model of a billion layers costs no more than one of 32."""
+def layer_counts(a: Architecture, lo: int = 0, hi: int | None = None) -> list[tuple[Layer, int, int]]:
+    """(layer kind, count, first layer index) of the decoder layers lo..hi-1 (default: all), in order
+    of first appearance; counted by arithmetic over one period of the pattern, so a model of a
+    billion layers costs no more than one of 32."""
+    hi = a.n_layers if hi is None else min(hi, a.n_layers)
+    lo = max(lo, 0)
     period = lcm(a.sliding_window_pattern or 1, a.moe_every, a.attention_every)
     if period > MAX_PERIOD:
         raise ConfigError(f"layer pattern repeats every {period:,} layers; at most {MAX_PERIOD:,} supported",
@@ -80,14 +83,16 @@ def layer_counts(a: Architecture) -> list[tuple[Layer, int, int]]:
                 entry[1] = min(entry[1], first)
 
     dense = min(a.first_dense_layers, a.n_layers)
-    if dense:  # the first layers: dense MLP whatever the pattern says
-        for reach_first in range(min(dense, period)):
-            at = layer_at(a, reach_first)
+    d_lo, d_hi = lo, min(dense, hi)
+    if d_hi > d_lo:  # the first layers: dense MLP whatever the pattern says
+        for r in range(min(d_hi - d_lo, period)):
+            first = d_lo + r
+            at = layer_at(a, first)
             kind = Layer(at.reach, False, at.mixer)
-            n = (dense - 1 - reach_first) // period + 1
-            entry = found.setdefault(kind, [0, reach_first])
-            entry[0] += n
-    add(dense, a.n_layers)
+            entry = found.setdefault(kind, [0, first])
+            entry[0] += (d_hi - 1 - first) // period + 1
+            entry[1] = min(entry[1], first)
+    add(max(dense, lo), hi)
     return sorted(((k, n, first) for k, (n, first) in found.items()), key=lambda t: t[2])
 
 
@@ -110,16 +115,38 @@ def block(a: Architecture, layer: Layer, count: int, name: str = "block", label:
         name, label,
         attention(a) if layer.mixer == "attention" else mamba(a),
         mlp(a, layer.moe),
-        part("norms", "norms", norm_of(a, "norm", "norm"), count=a.norms_per_block),
+        block_norms(a, a.norms_per_block),
         Op("residual", "residual adds", "tokens", 2 * a.d_model, "residual"),
         count=count, pattern=layer.pattern(a),
     )
 
 
-def stack(a: Architecture) -> tuple[Part, ...]:
+def _names(a: Architecture) -> dict[Layer, tuple[str, str]]:
     counts = layer_counts(a)
     varies = {f for f in ("mixer", "reach", "moe") if len({getattr(k, f) for k, _, _ in counts}) > 1}
-    return tuple(block(a, k, n, *kind_name(k, varies)) for k, n, _ in counts)
+    return {k: kind_name(k, varies) for k, _, _ in counts}
+
+
+def stack(a: Architecture) -> tuple[Part, ...]:
+    names = _names(a)
+    return tuple(block(a, k, n, *names[k]) for k, n, _ in layer_counts(a))
+
+
+def stack_layers(a: Architecture) -> int:
+    """Layers of the whole stack in execution order: an encoder-decoder's encoder layers, then its
+    decoder layers (the order a pipeline deals them to stages)."""
+    return a.encoder_layers + a.n_layers
+
+
+def kinds_in(a: Architecture, lo: int, hi: int) -> dict[str, int]:
+    """How many layers of each block kind (by its name in ``describe``) the layers lo..hi-1 of the
+    stack hold: what a pipeline stage holding those layers holds. By arithmetic over the pattern."""
+    if a.is_encoder_decoder:
+        enc = a.encoder_layers
+        out = {"encoder": max(0, min(hi, enc) - max(lo, 0)), "decoder": max(0, min(hi, enc + a.n_layers) - max(lo, enc))}
+        return {k: n for k, n in out.items() if n}
+    names = _names(a)
+    return {names[k][0]: n for k, n, _ in layer_counts(a, lo, hi)}
 
 
 @lru_cache(maxsize=64)
