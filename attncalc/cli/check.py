@@ -53,7 +53,6 @@ def check(
     from ..core.budgets import Results, evaluate, plan
     from ..spec.ref import split_ref
     from ..core.report import build
-    from ..core.workload import Workload
 
     given = any(v is not None for v in limits.values())
     results = []
@@ -70,11 +69,10 @@ def check(
             print(f"attncalc: using budgets from {path}", file=sys.stderr)
         arch = load(model, changes)
         s = p.settings
-        work = Workload(s["batch"] or 1, s["seq"], s["context"], s["tokens"], False, s["dtype"] or "bf16",
-                        s["kv_dtype"])
+        work = s.workload()
         report = build(arch, work)
         results.append(Result(arch, model, changes, evaluate(
-            Results(report, memory_settings=memory_settings(report, p.limits), hardware=s["hw"]), p.limits,
+            Results(report, gpu_memory=serving_memory(p.limits), hardware=s.hw), p.limits,
             tolerance=p.tolerance)))
     if not results:
         print("attncalc: nothing to check", file=sys.stderr)
@@ -84,18 +82,10 @@ def check(
         raise typer.Exit(1)
 
 
-def memory_settings(report, limits):
-    """`fit`'s defaults at the check's workload: training, and serving with the serving budget as the
-    GPU's memory (what --min-context must fit in)."""
-    from ..core.memory.activations import ActivationSettings
-    from ..core.memory.plan import MemorySettings
-    from ..core.memory.serving import ServingSetup
-
-    w, kv = report.flops.workload, report.memory.kv_cache
+def serving_memory(limits) -> int | None:
+    """The GPU memory serving budgets are read against (what --min-context must fit in)."""
     memory = limits.get("max_serving_memory_per_gpu") or limits.get("max_memory_per_gpu")
-    return MemorySettings(train=True, serve=True, activations=ActivationSettings(seq=w["seq"], micro_batch=w["batch"]),
-                          serving=ServingSetup(batch=w["batch"], context=w["context"], kv_dtype=kv.dtype),
-                          gpu_memory=memory.value if memory is not None else None)
+    return memory.value if memory is not None else None
 
 
 @dataclass(frozen=True)

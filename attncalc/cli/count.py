@@ -54,18 +54,13 @@ def count(
         from .time import resolve_hardware
 
         w = report.flops.workload
-        timing = time_report(arch, Setup(resolve_hardware(hw), dtype, None, kv_dtype), batch=w["batch"],
-                             seq=w["seq"], context=w["context"], tokens=w["tokens"], conv=conv)
+        timing = time_report(arch, Setup(resolve_hardware(hw), dtype, None, kv_dtype), batch=w.batch,
+                             seq=w.seq, context=w.context, tokens=w.tokens, conv=conv)
     extra = None
     if train or serve:  # issue 11: memory per GPU, by the core's memory plan at this workload
-        from ..core.memory.activations import ActivationSettings
-        from ..core.memory.plan import MemorySettings, memory_plan
-        from ..core.memory.serving import ServingSetup
+        from ..core.memory.plan import at_workload, memory_plan
 
-        w = report.flops.workload
-        extra = memory_plan(arch, MemorySettings(
-            train=train, serve=serve, activations=ActivationSettings(seq=w["seq"], micro_batch=w["batch"]),
-            serving=ServingSetup(batch=w["batch"], context=w["context"], kv_dtype=report.memory.kv_cache.dtype)))
+        extra = memory_plan(arch, at_workload(report, train=train, serve=serve))
     if fmt in (Format.json, Format.csv):
         from ..present.document import count_document, to_csv, to_json
 

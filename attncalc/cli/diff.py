@@ -50,7 +50,7 @@ def diff(
     from ..core.budgets import BUDGETS, evaluate, plan
     from ..core.diff import diff as compute
     from ..core.report import build
-    from ..core.workload import Convention, Workload
+    from ..core.workload import Convention
     from ..errors import ConfigError
     from ..present import diff as show
     from ..spec.edit import apply
@@ -81,8 +81,7 @@ def diff(
     if sets:
         default_b += " --set " + " --set ".join(sets)
     s = p.settings
-    work = Workload(s["batch"] or 1, s["seq"] if s["seq"] is not None else arch_a.n_ctx, s["context"], s["tokens"],
-                    False, s["dtype"] or "bf16", s["kv_dtype"])
+    work = s.workload(arch_a.n_ctx)
     conv = Convention(attention.value)
     rep_a, rep_b = build(arch_a, work, conv), build(arch_b, work, conv)
     d = compute(rep_a, rep_b, label_a or a, label_b or default_b)

@@ -99,38 +99,39 @@ def run(
     if fmt == "json":
         emit(json.dumps(doc, indent=2) + "\n")
     else:
-        _table(doc, arch)
+        _table(arch, p, result, batch, seq, dtype, gflops, ratio)
     if result.check_passed is False:
         print(f"attncalc: error: output differs from the NumPy reference (max relative error "
               f"{result.max_rel_error:.2e} > {result.tolerance:.0e})", file=sys.stderr)
         raise typer.Exit(1)
 
 
-def _table(d: dict, arch) -> None:
+def _table(arch, p, r, batch: int, seq: int, dtype: str, gflops: float, ratio: float | None) -> None:
+    """The run as a table: ``p`` the plan (what was counted), ``r`` the measured result."""
     from ..present.tables import TEXT, Column, Table, print_page
     from ..units import human_bytes, human_flops
 
-    s = d["shape"]
-    t = Table(f"{d['model']}: one attention block, executed", (Column("what", TEXT), Column("measured", TEXT, fold=True)),
+    t = Table(f"{arch.name}: one attention block, executed", (Column("what", TEXT), Column("measured", TEXT, fold=True)),
               key="run")
-    subset = f" (of {s['model_heads']}: a subset, --heads)" if s["heads"] != s["model_heads"] else ""
-    t.add("shape", f"batch {s['batch']} × seq {s['seq']:,} × d_model {s['d_model']:,}; {s['heads']} heads{subset} "
-                       f"of {s['d_head']}, {s['kv_heads']} key/value; {s['attention']}"
-                       f"{', window ' + format(s['window'], ',') if s['window'] else ''}; {s['layers']} layer(s); {s['dtype']}")
-    t.add("counted FLOPs", f"{d['flops']:,} ({human_flops(d['flops'])}; same convention as `count`, matmuls)")
-    t.add("time", f"median {d['median_s'] * 1e3:,.1f} ms (min {d['min_s'] * 1e3:,.1f}, max {d['max_s'] * 1e3:,.1f}) over {len(d['times_s'])} runs")
-    t.add("achieved", f"{d['gflops']:,.1f} GFLOP/s on {d['threads']} threads")
-    lay = d["layout"]
-    t.add("executed with", f"{d['blas']}; numba {d['threading_layer']} threads; steps of "
-                               f"{lay['seqs']} sequence(s) x {lay['heads']} head(s), query tiles of {lay['block_q']}")
-    if d["sgemm_gflops"]:
-        t.add("sgemm, same run", f"{d['sgemm_gflops']:,.1f} GFLOP/s (the faster of NumPy's matmul "
-                                     f"{d['sgemm_numpy_gflops']:,.0f} and the kernel's BLAS {d['sgemm_kernel_blas_gflops']:,.0f}; "
-                                     f"spread {d['sgemm_spread']:.0%}): the block reached {d['ratio_to_sgemm']:.2f} of it")
-    t.add("JIT compile", "loaded from cache (no compilation)" if d["cached"] else f"{d['compile_s']:.1f} s (first run; cached for the next)")
-    t.add("peak memory added", f"{human_bytes(d['peak_memory_bytes'])} (estimated {human_bytes(d['estimated_bytes'])} before allocating)")
-    if d["max_rel_error"] is not None:
-        t.add("vs NumPy reference", f"max relative error {d['max_rel_error']:.2e} (tolerance {d['tolerance']:.0e})")
-    t.add("whole model", f"all its attention blocks at this shape: {human_flops(d['model_attention_flops'])} "
-                             f"≈ {d['model_attention_s']:,.2f} s on this machine")
+    subset = f" (of {arch.n_heads}: a subset, --heads)" if p.heads != arch.n_heads else ""
+    t.add("shape", f"batch {batch} × seq {seq:,} × d_model {arch.d_model:,}; {p.heads} heads{subset} "
+                   f"of {arch.head_dim}, {p.kv_heads} key/value; {'causal' if p.causal else 'full'}"
+                   f"{', window ' + format(p.window, ',') if p.window else ''}; {p.layers} layer(s); {dtype}")
+    t.add("counted FLOPs", f"{p.flops:,} ({human_flops(p.flops)}; same convention as `count`, matmuls)")
+    t.add("time", f"median {r.median_s * 1e3:,.1f} ms (min {r.min_s * 1e3:,.1f}, max {r.max_s * 1e3:,.1f}) "
+                  f"over {len(r.times)} runs")
+    t.add("achieved", f"{gflops:,.1f} GFLOP/s on {r.threads} threads")
+    lay = r.layout
+    t.add("executed with", f"{r.blas}; numba {r.threading_layer} threads; steps of "
+                           f"{lay['seqs']} sequence(s) x {lay['heads']} head(s), query tiles of {lay['block_q']}")
+    if r.sgemm_gflops:
+        t.add("sgemm, same run", f"{r.sgemm_gflops:,.1f} GFLOP/s (the faster of NumPy's matmul "
+                                 f"{r.sgemm_numpy_gflops:,.0f} and the kernel's BLAS {r.sgemm_kernel_gflops:,.0f}; "
+                                 f"spread {r.sgemm_spread:.0%}): the block reached {ratio:.2f} of it")
+    t.add("JIT compile", "loaded from cache (no compilation)" if r.cached else f"{r.compile_s:.1f} s (first run; cached for the next)")
+    t.add("peak memory added", f"{human_bytes(r.peak_memory_bytes)} (estimated {human_bytes(r.estimated_bytes)} before allocating)")
+    if r.max_rel_error is not None:
+        t.add("vs NumPy reference", f"max relative error {r.max_rel_error:.2e} (tolerance {r.tolerance:.0e})")
+    t.add("whole model", f"all its attention blocks at this shape: {human_flops(p.model_flops)} "
+                         f"≈ {r.median_s * p.model_flops / p.flops:,.2f} s on this machine")
     print_page([t])

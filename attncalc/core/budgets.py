@@ -26,9 +26,10 @@ from ..spec.load import read_text
 from ..units import parse_fraction, parse_quantity
 
 if TYPE_CHECKING:  # the results' modules pull in the whole core: not needed to declare budgets
-    from .memory.plan import MemoryPlan, MemorySettings
+    from .memory.plan import MemoryPlan
     from .report import Report
     from .time.report import TimeReport
+    from .workload import Workload
 
 Number = int | Fraction
 Figure = Callable[["Results"], "Number | None"]
@@ -41,23 +42,17 @@ class Results:
     any figure of `fit` or `time` can be a `check` budget."""
 
     def __init__(self, report: "Report", memory: "MemoryPlan | None" = None, time: "TimeReport | None" = None, *,
-                 memory_settings: "MemorySettings | None" = None, hardware: str | None = None) -> None:
+                 gpu_memory: int | None = None, hardware: str | None = None) -> None:
         self.report = report
         self._memory, self._time = memory, time
-        self._memory_settings, self._hardware = memory_settings, hardware
+        self._gpu_memory, self._hardware = gpu_memory, hardware
 
     @property
     def memory(self) -> "MemoryPlan":
         if self._memory is None:
-            from .memory.activations import ActivationSettings
-            from .memory.plan import MemorySettings, memory_plan
-            from .memory.serving import ServingSetup
+            from .memory.plan import at_workload, memory_plan
 
-            w, kv = self.report.flops.workload, self.report.memory.kv_cache
-            settings = self._memory_settings or MemorySettings(
-                train=True, serve=True, activations=ActivationSettings(seq=w["seq"], micro_batch=w["batch"]),
-                serving=ServingSetup(batch=w["batch"], context=w["context"], kv_dtype=kv.dtype))
-            self._memory = memory_plan(self.report.arch, settings)
+            self._memory = memory_plan(self.report.arch, at_workload(self.report, gpu_memory=self._gpu_memory))
         return self._memory
 
     @property
@@ -69,7 +64,7 @@ class Results:
 
             w = self.report.flops.workload
             self._time = time_report(self.report.arch, Setup(load_hardware(self._hardware), self.report.memory.dtype),
-                                     batch=w["batch"], seq=w["seq"], context=w["context"])
+                                     batch=w.batch, seq=w.seq, context=w.context)
         return self._time
 
 
@@ -198,12 +193,32 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Settings:
+    """The workload a budgets file or the command line sets (None where unset)."""
+
+    context: int | None = None
+    seq: int | None = None
+    batch: int | None = None
+    tokens: int | None = None
+    dtype: str | None = None
+    kv_dtype: str | None = None
+    hw: str | None = None  # hardware for the time budgets
+
+    def workload(self, seq: int | None = None) -> "Workload":
+        """The count workload: these settings, ``seq`` where none is set (default: the model's n_ctx)."""
+        from .workload import Workload
+
+        return Workload(self.batch or 1, self.seq if self.seq is not None else seq, self.context, self.tokens, False,
+                        self.dtype or "bf16", self.kv_dtype)
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything a check needs besides the model: the limits, the tolerance and the workload."""
 
     limits: dict[str, Limit]
     tolerance: Fraction
-    settings: dict[str, Any]  # context, seq, batch, tokens, dtype, kv_dtype (None where unset)
+    settings: Settings
     file: Path | None = None
 
 
@@ -338,8 +353,8 @@ def plan(cli_limits: dict[str, Any], cli_settings: dict[str, Any], tolerance: st
         elif name in from_file:
             limits[name] = Limit(from_file[name], src, name, lines.get(name))
     tol = parse_tolerance(tolerance, None) if tolerance is not None else from_file.get("tolerance", Fraction(1, 200))
-    settings = {k: (cli_settings.get(k) if cli_settings.get(k) is not None else from_file.get(k))
-                for k in SETTINGS if k != "tolerance"}
+    settings = Settings(**{k: (cli_settings.get(k) if cli_settings.get(k) is not None else from_file.get(k))
+                           for k in SETTINGS if k != "tolerance"})
     if require and not limits:
         raise ConfigError("no budgets given: use --max-params 7B, --max-kv-cache 4GiB … or --budgets FILE")
     return Plan(limits, tol, settings, file)

@@ -111,7 +111,7 @@ def figures(report: "Report") -> dict[str, int | Fraction | tuple]:
     # per sequence of the batch.
     f = report.flops
     out["per_token.forward_flops"] = _simplest(f.forward_per_token)
-    out["per_token.decode_flops"] = _simplest(Fraction(f.decode.total, f.workload["batch"]))
+    out["per_token.decode_flops"] = _simplest(Fraction(f.decode.total, f.workload.batch))
     return out
 
 
@@ -187,6 +187,6 @@ def diff(rep_a: "Report", rep_b: "Report", a: str | None = None, b: str | None =
     sec = [name for _, name in SECTIONS]
     changes.sort(key=lambda c: (sec.index(c.section) if c.section in sec else len(sec), order.get(c.key, len(order))))
     work, mem = rep_a.flops.workload, rep_a.memory
-    workload = {"batch": work["batch"], "seq": work["seq"], "context": mem.kv_cache.context,
-                "tokens": work["tokens"], "dtype": mem.dtype, "kv_dtype": mem.kv_cache.dtype}
+    workload = {"batch": work.batch, "seq": work.seq, "context": mem.kv_cache.context,
+                "tokens": work.tokens, "dtype": mem.dtype, "kv_dtype": mem.kv_cache.dtype}
     return Diff(a or str(ma.get("name")), b or str(mb.get("name")), fields, metadata, changes, workload)

@@ -46,9 +46,21 @@ class ScalingRow:
 
 
 @dataclass(frozen=True)
+class PassWorkload:
+    """The workload the figures were counted at (defaults resolved)."""
+
+    batch: int
+    seq: int
+    context: int
+    tokens: int | None
+    recompute: bool
+    encoder_seq: int | None
+
+
+@dataclass(frozen=True)
 class Flops:
     convention: dict[str, Any]
-    workload: dict[str, Any]
+    workload: PassWorkload
     forward: PassFlops
     decode: DecodeFlops
     training: Training | None
@@ -58,7 +70,7 @@ class Flops:
     @property
     def tokens(self) -> int:
         """Tokens of the forward pass (batch x seq)."""
-        return self.workload["batch"] * self.workload["seq"]
+        return self.workload.batch * self.workload.seq
 
     @property
     def forward_per_token(self) -> Fraction:
@@ -119,8 +131,7 @@ def build(a: Architecture, work: Workload = Workload(), conv: Convention = Conve
     est = estimates(a, d_tokens, w.seq, p, train.total)
     flops = Flops(
         convention=conv.as_dict(a) | {"text": conv.describe(a)},
-        workload={"batch": w.batch, "seq": w.seq, "context": w.context, "tokens": w.tokens, "recompute": w.recompute,
-                  "encoder_seq": enc},
+        workload=PassWorkload(w.batch, w.seq, w.context, w.tokens, w.recompute, enc),
         forward=fwd, decode=DecodeFlops(**{f: getattr(dec, f) for f in dec.__dataclass_fields__}, context=w.context),
         training=train if w.tokens is not None else None, estimates=est, scaling=scaling(a, conv, max(w.seq, 256)),
     )

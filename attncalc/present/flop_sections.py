@@ -27,7 +27,7 @@ def decode_note(a: Architecture) -> str:
 
 def flop_sections(a: Architecture, f: Flops, mem: Memory) -> list[Section]:
     w, fwd, dec = f.workload, f.forward, f.decode
-    tokens = w["batch"] * w["seq"]
+    tokens = w.batch * w.seq
     mac = f.convention["unit"] == "mac"
     unit, u = ("MAC", "macs") if mac else ("FLOP", "flops")
     how = fwd.attention.per_head_formulas
@@ -51,13 +51,13 @@ def flop_sections(a: Architecture, f: Flops, mem: Memory) -> list[Section]:
     for key in ("embedding", "pooler"):
         if getattr(fwd, key):
             fwd_rows.append(Row(key, "", getattr(fwd, key), getattr(fwd, key) / fwd.total))
-    fwd_rows.append(Row("forward total", f"batch {w['batch']} × seq {w['seq']:,}", fwd.total, 1.0, strong=True))
+    fwd_rows.append(Row("forward total", f"batch {w.batch} × seq {w.seq:,}", fwd.total, 1.0, strong=True))
     fwd_rows.append(Row("  per token", "total / tokens", fwd.total // tokens))
     dec_rows = [Row("one head", "projections of one token + attention over the cache", dec.attention.per_head),
                 Row("one block", "", dec.per_block),
-                Row("decode step total", f"batch {w['batch']}, {dec.context:,} cached tokens", dec.total, strong=True)]
+                Row("decode step total", f"batch {w.batch}, {dec.context:,} cached tokens", dec.total, strong=True)]
     sections = [
-        fsec(f"{unit}s of one attention head, forward (batch {w['batch']}, seq {w['seq']:,})", tuple(head), unit=u),
+        fsec(f"{unit}s of one attention head, forward (batch {w.batch}, seq {w.seq:,})", tuple(head), unit=u),
         fsec(f"{unit}s forward", tuple(fwd_rows), unit=u),
     ]
     if a.causal:  # an encoder has no decode step (nor KV cache)

@@ -22,7 +22,7 @@ def headline(r: Report) -> list[Block]:
           f"{p.attention.heads_total // max(p.attention.heads_per_block, 1)} blocks; {share:.1f}% of the parameters")
     per_token = f.forward_per_token
     t.add(f"forward {unit} per token", per_token, approx(round(per_token), "macs" if mac else "flops"),
-          f"at seq {f.workload['seq']:,}, {f.convention['attention']} attention")
+          f"at seq {f.workload.seq:,}, {f.convention['attention']} attention")
     if a.causal:
         kv = m.kv_cache
         t.add("KV cache bytes per token", kv.per_token, approx(kv.per_token, "bytes"), f"{kv.dtype}, all layers")

@@ -45,14 +45,14 @@ def mixer_steps(report: Report) -> list[tuple[str, list[Step]]]:
                           cross.each))
         steps.append(Step("in all decoder blocks", f"{kind.count} × {n(cross.each)}", kind.count * cross.each))
         kv = report.memory.kv_cache
-        enc = report.flops.workload.get("encoder_seq") or 0
+        enc = report.flops.workload.encoder_seq or 0
         steps.append(Step(f"cross K, V cached per sequence = decoder blocks × 2 × n_heads × d_head × encoder tokens "
                           f"× bytes ({kv.dtype})", f"{kind.count} × 2 × {a.n_heads} × {a.head_dim} × {n(enc)} × "
                           f"{dtype_bytes(kv.dtype)}",
                           kv.cross_per_sequence))
         fwd = report.flops.forward.tree
         f_kind = next(k for k in fwd.get("blocks").children if k.get("cross_attention") is not None)
-        steps.append(Step(f"cross-attention FLOPs, one decoder block, forward (decoder seq {n(report.flops.workload['seq'])}, "
+        steps.append(Step(f"cross-attention FLOPs, one decoder block, forward (decoder seq {n(report.flops.workload.seq)}, "
                           f"encoder seq {n(enc)})", "Q, O over decoder tokens; K, V over encoder tokens; "
                           "scores and values over decoder × encoder pairs", f_kind.child("cross_attention").each))
         out.append(("cross-attention (encoder-decoder)", steps))
@@ -96,7 +96,7 @@ def kind_section(report: Report) -> Section | None:
             rows.append(Row("  forward", f"{k.count} × {fk[k.name].per_block:,}", fk[k.name].total, unit="flops"))
     kv = report.memory.kv_cache
     if kv.cross_per_sequence:
-        rows.append(Row("cross-attention K, V cache per sequence", f"encoder seq {f.workload['encoder_seq']:,}, {kv.dtype}",
+        rows.append(Row("cross-attention K, V cache per sequence", f"encoder seq {f.workload.encoder_seq:,}, {kv.dtype}",
                         kv.cross_per_sequence, unit="bytes"))
     if kv.state_per_sequence:
         rows.append(Row("Mamba state per sequence", f"d_inner × (d_state + d_conv) per Mamba layer, {kv.dtype}",

@@ -51,6 +51,15 @@ class MemoryPlan:
         return self.per_gpu.peak.total <= self.budget
 
 
+def at_workload(report, *, train: bool = True, serve: bool = True, gpu_memory: int | None = None) -> MemorySettings:
+    """`fit`'s default settings at a count Report's workload: training at its sequence and batch,
+    serving at its batch and context in its KV dtype."""
+    w = report.flops.workload
+    return MemorySettings(train=train, serve=serve, activations=ActivationSettings(seq=w.seq, micro_batch=w.batch),
+                          serving=ServingSetup(batch=w.batch, context=w.context, kv_dtype=report.memory.kv_cache.dtype),
+                          gpu_memory=gpu_memory)
+
+
 def memory_plan(a: Architecture, s: MemorySettings) -> MemoryPlan:
     acts = train = lp = lf = sv = q = None
     if s.train:
