@@ -198,6 +198,8 @@ def collective(op: str, nbytes: int, gpus: int, hw: Hardware, *, gpus_per_node: 
             raise WorkloadError(f"none of {', '.join(algorithms)} runs a {op} here")
     best = min(cands, key=lambda c: (c.time, c.algorithm, c.protocol))
     notes = () if engine == "nccl" else (f"custom engine: above {CUSTOM_MAX_BYTES:,} bytes, NCCL",)
+    notes += tuple(f"{t.name}: no fitted efficiency, the line rate" for t in (intra, inter)
+                   if t is not None and not t.fitted and (t is intra or nodes > 1))
     return CollectiveTime(op, nbytes, gpus, g, engine, best.algorithm, best.protocol, best.time, best.latency,
                           best.wire_bytes, tuple(cands), notes)
 

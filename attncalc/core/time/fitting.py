@@ -1,7 +1,7 @@
 """Fitting the few constants the time models take from measurements, reproducibly.
 
 Each hardware file's ``[fitted]`` table holds the result of these functions on the rows its
-``fitted_on`` names; tests/test_collectives.py and tests/test_kernels_time.py run them again on the
+``fitted_on`` names; tests/test_collectives.py and tests/test_kernel_time.py run them again on the
 same rows and require the same constants, then measure the error on the rows held out.
 
 - ``fit_minimax``: the grid value whose worst relative error over the calibration rows is least

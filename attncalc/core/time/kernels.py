@@ -17,7 +17,8 @@ roofline module's default), and the time is the larger of the two (Williams et a
 Attention (Dao 2023, FlashAttention-2): 4 d FLOPs per (query, key) pair over the exact causal pairs,
 at the published efficiency of the kernel on the generation (Shah et al. 2024, FlashAttention-3,
 abstract: FlashAttention-2 reaches 35% of the H100's peak; Dao 2023 sec. 4.1: up to 73% on A100),
-or its I/O (Q, K, V read, O written; Dao et al. 2022 Theorem 2's lower end) over the bandwidth x 0.9.
+or its I/O (Q, K, V read, O written; Dao et al. 2022 Theorem 2's lower end) over the bandwidth x 0.9;
+a generation without a published figure uses the matmul efficiency.
 ``kv_copies`` > 1 reads K and V expanded to every query head (an engine that repeats them, e.g.
 transformers' ``repeat_kv``).
 
