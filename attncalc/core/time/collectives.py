@@ -256,8 +256,8 @@ def _nccl(op: str, s: Fraction, n: int, g: int, nodes: int, intra: Tier | None, 
         p = 0 if per_peer <= P2P_LL_THRESHOLD else 2
         wire = Fraction(n - 1, n) * s if op == "all_to_all" else s
         hop = HW_LAT["NET"]["ring"][p] if nodes > 1 else lat_intra["ring"][p]
-        if nodes > 1:  # the (n - g)/n leaving the node goes over the NICs' share
-            wire_net = Fraction(n - g, n) * s
+        if nodes > 1:  # what leaves the node goes over the NICs' share: (n - g)/n of an all-to-all
+            wire_net = Fraction(n - g, n) * s if op == "all_to_all" else s
             t = max(Fraction(g - 1, n) * s / _protocol_bw(intra.bytes_per_s, p, ll_max) if intra else Fraction(0),
                     wire_net / _protocol_bw(inter.bytes_per_s, p, ll_max))
             lat = BASE_LAT["ring"][p] + hop
