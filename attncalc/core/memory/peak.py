@@ -123,7 +123,9 @@ RULES: dict[str, str] = {
               "(CUBLAS_WORKSPACE_CONFIG default :4096:8, aten/src/ATen/cuda/CublasHandlePool.cpp; 8.125 MiB before "
               "Hopper), taken from the caching allocator and kept; the forward (Python thread) and the backward "
               "(autograd's device thread) hold one each, and cuBLASLt shares it",
-    "allocator": "the caching allocator rounds every block up to 512 bytes (c10/cuda/CUDACachingAllocator.cpp)",
+    "allocator": "the caching allocator rounds every block up to 512 bytes (c10/cuda/CUDACachingAllocator.cpp): "
+                 "each activation tensor is rounded; parameter-sized sums are not (each parameter tensor of d fp32 "
+                 "numbers is a whole number of blocks when d is a multiple of 128)",
 }
 
 
@@ -496,8 +498,10 @@ def peak_memory(a: Architecture, ps: PeakSettings) -> PeakMemory:
     vocab = a.vocab_size if a.unembedding != "none" else 0
     logit = tokens * vocab  # logits, one number per token and vocabulary entry
 
-    weights = Term("weights (fp32)", block(4 * params), "weights")
-    states = Term("AdamW exp_avg, exp_avg_sq (fp32)", 2 * block(4 * params), "adamw")
+    # parameter-sized terms are sums over many tensors: not rounded (a tensor of d fp32 numbers is a
+    # multiple of 512 bytes whenever d is a multiple of 128)
+    weights = Term("weights (fp32)", 4 * params, "weights")
+    states = Term("AdamW exp_avg, exp_avg_sq (fp32)", 8 * params, "adamw")
     blas = Term("cuBLAS workspaces", ps.blas_threads * block(ps.blas_workspace), "cublas")
     base = (weights, states, blas)
     kept_all = sum(k.per_layer * k.layers for k in kinds)
@@ -550,7 +554,8 @@ def peak_memory(a: Architecture, ps: PeakSettings) -> PeakMemory:
         k = by_name[_kind_at(a, j)]
         grads = 4 * (head_params + tied_table + sum(by_name[n].params * c for n, c in above.items()))
         if full:
-            kept = checkpoint * sum(below.values()) + k.per_layer
+            # the layer's own checkpoint is its recomputed norm's input: counted once, in its activations
+            kept = checkpoint * (sum(below.values()) - 1) + k.per_layer
             copies = k.weight_copies
             kept_term = Term("checkpoints and the layer's recomputed activations", kept, "checkpoint")
         else:
@@ -571,14 +576,14 @@ def peak_memory(a: Architecture, ps: PeakSettings) -> PeakMemory:
     # 4. the embedding's backward: every other gradient formed
     table = sum(w.rows * w.cols for w, t, _ in placed(model.children[0]) if w.kind == "embedding")
     phases.append(Phase("embedding backward", "the token table's gradient is formed", base + (
-        Term("gradients (fp32)", block(4 * params), "gradients"),
+        Term("gradients (fp32)", 4 * params, "gradients"),
         Term("gradient of the embedding output (fp32)", block(4 * tokens * a.d_model), "embedding-backward"),
         Term("table gradient being added (fp32, tied)", block(4 * table) if a.unembedding == "tied" else 0,
              "embedding-backward")) + held + cache_after({k.kind: k.layers for k in kinds})))
     # 5. the optimizer step
     phases.append(Phase("optimizer step", "AdamW updates every parameter", base + (
-        Term("gradients (fp32)", block(4 * params), "gradients"),
-        Term("optimizer temporaries", block(4 * params) if ps.optimizer == "adamw-foreach" else 0, ps.optimizer))
+        Term("gradients (fp32)", 4 * params, "gradients"),
+        Term("optimizer temporaries", 4 * params if ps.optimizer == "adamw-foreach" else 0, ps.optimizer))
         + held + cache_after({k.kind: k.layers for k in kinds})))
     if a.is_encoder_decoder:
         notes.add("encoder-decoder: the encoder's output, read by every cross-attention, taken as kept in the decoder's "
