@@ -244,3 +244,30 @@ def test_refuses_what_it_does_not_model(bad):
         peak_memory(load_model("gpt2-small"), PeakSettings(activations=st))
     with pytest.raises(WorkloadError):
         peak_memory(load_model("gpt2-small"), PeakSettings(framework="megatron"))
+
+
+# --- end to end: `attncalc fit --framework pytorch-autocast` (the hook in cli/fit.py) -------------
+
+@pytest.mark.parametrize("row", MEASURED["rows"], ids=[r["name"] for r in MEASURED["rows"]])
+def test_fit_prints_the_peak_with_every_term_named(row, cli):
+    args = ["fit", row["model"], "--seq", str(row["seq"]), "--micro-batch", str(row["micro_batch"]),
+            "--recompute", row["recompute"], "--flash" if row["flash"] else "--no-flash",
+            "--dropout" if row["dropout"] else "--no-dropout", "--framework", "pytorch-autocast"]
+    doc = json.loads(cli(*args, "--format", "json").out)["memory"]["peak"]
+    assert abs(Fraction(doc["total"], row["measured_bytes"]) - 1) <= Fraction(1, 10)
+    assert doc["total"] == row_prediction(row).total and doc["framework"] == "pytorch-autocast"
+    peak = next(p for p in doc["phases"] if p["name"] == doc["phase"])
+    assert sum(t["bytes"] for t in peak["terms"]) == doc["total"]
+    assert all(t["rule"] in doc["rules"] for t in peak["terms"])
+    table = cli(*args, "--format", "markdown").out
+    for t in peak["terms"]:
+        if t["bytes"]:
+            assert t["name"] in table and f"{t['bytes']:,}" in table
+    assert "framework pytorch-autocast" in table
+
+
+def test_fit_default_accounting_is_unchanged(cli):
+    doc = json.loads(cli("fit", "gpt2-small", "--seq", "1024", "--format", "json").out)
+    assert "peak" not in doc["memory"]
+    r = cli("fit", "gpt2-small", "--framework", "pytorch-autocast", "--tp", "2")
+    assert r.code == 2 and "one GPU" in r.err
