@@ -448,7 +448,8 @@ def _candidates(a: Architecture) -> list[int]:
     """Stack positions where a block's backward can peak. In a stretch of layers that repeats with
     period P, the live bytes at position j and j + P differ by the same amount for every j, so on
     each residue class the maximum is at one end of the stretch: the first and last P positions of
-    each stretch are enough."""
+    each stretch are enough. (A period longer than 256 layers is cut to 256: exact for every model
+    we know, the ends of each stretch otherwise.)"""
     n = stack_layers(a)
     if a.is_encoder_decoder:
         stretches = [(0, a.encoder_layers), (a.encoder_layers, n)]
