@@ -248,3 +248,74 @@ def test_fits_use_one_row_per_group():
     for g, rid in FIT_ON.items():
         assert sum(1 for r in VALIDATION if r.group == g) >= 2  # something left to check it on
         json.dumps({"group": g, "step_overhead_ns": FITTED[g].step_overhead_ns})
+
+
+@pytest.mark.parametrize("model,spec", [("llama-3.1-8b.json", 0), ("llama-3.1-8b.json", 3), ("gpt-oss-20b.json", 0)])
+def test_back_to_back_decoding_is_the_same_arithmetic(monkeypatch, model, spec):
+    """The simulation runs decode-only stretches without the scheduler between steps; with that off,
+    every figure comes out the same."""
+    import attncalc.core.serve.sim as sim
+
+    a = load_model(str(GOLDEN / "hf_configs_2026" / model))
+    cap = engine_capacity(a, EngineSetup("vllm", DEVICES["h100-sxm"], max_model_len=8192,
+                                         gpu_memory_utilization=Fraction(1, 3) if "gpt" not in model else None))
+    costs = step_costs(a, Setup(H100, "bf16"))
+    s = SimSetup(cap, costs, draft_tokens=spec, acceptance=Fraction(3, 5), draft_cost=Fraction(1, 10))
+    w = _w(requests=80, rate=Fraction(12), prompt=parse_lengths("uniform:200:3000", "p"),
+           output=parse_lengths("uniform:20:300", "o"), seed=5)
+    fast = simulate(s, w)
+    monkeypatch.setattr(sim, "FAST", False)
+    slow = simulate(s, w)
+    assert (fast.ttft, fast.tpot, fast.e2e, fast.makespan_ns, fast.steps) == \
+           (slow.ttft, slow.tpot, slow.e2e, slow.makespan_ns, slow.steps)
+
+
+# --- the commands ---------------------------------------------------------------------------------------
+
+
+def test_serve_sim_json_keys(cli):
+    r = cli("serve-sim", "llama-3.1-8b", "--hw", "h100-sxm", "--rate", "4", "--requests", "30", "--price-per-gpu-hour",
+            "2", "--watts", "700", "--format", "json")
+    assert r.code == 0, r.err
+    d = json.loads(r.out)["serving"]
+    s = d["summary"]
+    for k in ("throughput", "ttft", "tpot", "e2e", "queue", "kv", "binding_limit", "cost"):
+        assert k in s
+    assert set(s["ttft"]) >= {"mean", "p50", "p90", "p99"}
+    assert d["engine"]["kv_tokens"] > 0 and d["schedule"] == "mixed"
+    assert s["cost"]["dollars_per_million_output_tokens"] > 0
+
+
+def test_serve_sim_table_draws_the_strips(cli):
+    r = cli("serve-sim", "llama-3.1-8b", "--hw", "h100-sxm", "--rate", "inf", "--requests", "40", "--engine", "sglang")
+    assert r.code == 0, r.err
+    assert "waiting" in r.out and "KV used" in r.out and "TTFT" in r.out and "sglang" in r.out
+
+
+@pytest.mark.parametrize("args,msg", [
+    ((), "--rate"),
+    (("--rate", "0"), "rate"),
+    (("--rate", "2", "--disaggregate", "1:1"), "link"),
+    (("--rate", "2", "--disaggregate", "x"), "P:D"),
+    (("--rate", "2", "--acceptance", "2", "--draft-tokens", "2"), "acceptance"),
+    (("--rate", "2", "--prompt-len", "uniform:9:3"), "prompt-len"),
+    (("--rate", "2", "--schedule", "fifo"), "schedule"),
+])
+def test_serve_sim_refuses_by_name(cli, args, msg):
+    r = cli("serve-sim", "llama-3.1-8b", "--hw", "h100-sxm", "--requests", "5", *args)
+    assert r.code == 2 and msg in r.err and "Traceback" not in r.err
+
+
+def test_fit_engine_json(cli):
+    r = cli("fit", "llama-3.1-8b", "--serve", "--engine", "vllm", "--hw", "h100-sxm", "--gpu-memory-utilization",
+            "0.9", "--max-model-len", "8192", "--format", "json")
+    assert r.code == 0, r.err
+    mem = json.loads(r.out)["memory"]["serving"]
+    e = mem["engine"]
+    assert {"kv_gib", "kv_blocks", "kv_tokens", "max_concurrency", "terms", "layout"} <= set(e)
+    assert e["kv_tokens"] == e["kv_blocks"] * 16
+    assert [t["name"] for t in e["terms"]][:3] == ["device total", "requested", "weights"]
+    assert "per_gpu" in mem  # today's exact figures stay beside it
+    assert cli("fit", "llama-3.1-8b", "--engine", "vllm", "--hw", "h100-sxm").code == 2
+    assert cli("fit", "llama-3.1-8b", "--serve", "--engine", "vllm").code == 2
+    assert cli("fit", "llama-3.1-8b", "--serve", "--engine", "tgi", "--hw", "h100-sxm").code == 2

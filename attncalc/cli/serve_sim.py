@@ -61,6 +61,8 @@ def serve_sim(
     quant_part: Annotated[Optional[list[str]], _opt("--quant-part", "One part's format: expert=mxfp4 (repeatable).")] = None,
     efficiency: Annotated[Optional[str], _opt("--efficiency", "compute=0.6,memory=0.8[,network=0.9] for the step costs (default 0.7, 0.9).")] = None,
     step_overhead_us: Annotated[str, typer.Option("--step-overhead-us", help="A fixed cost per engine step (µs; the roofline has none).")] = "0",
+    request_overhead_us: Annotated[str, typer.Option("--request-overhead-us", help="A fixed latency per request before the engine sees it (µs: API server, tokenizer).")] = "0",
+    schedule: Annotated[Optional[str], _opt("--schedule", "mixed (vLLM V1, TensorRT-LLM: decodes and prefill chunks in one step) or prefill-first (SGLang); default by engine.")] = None,
     price_per_gpu_hour: Annotated[Optional[str], _opt("--price-per-gpu-hour", "Dollars per GPU-hour: $/M tokens.")] = None,
     watts: Annotated[Optional[str], _opt("--watts", "Watts per GPU: J/token (default: the hardware file's power_watts, if any).")] = None,
     sets: Sets = None,
@@ -150,7 +152,11 @@ def serve_sim(
             link = parse_quantity(kv_link, what="byte")
         except ValueError as err:
             raise WorkloadError(f"--kv-link-bytes-per-s: {err}") from None
-    s = SimSetup(cap, costs, instances=instances, draft_tokens=draft_tokens,
+    policy = schedule or ("prefill-first" if cap.engine == "sglang" else "mixed")
+    if policy not in ("mixed", "prefill-first"):
+        raise WorkloadError(f"--schedule: expected mixed or prefill-first, got {schedule!r}")
+    s = SimSetup(cap, costs, instances=instances, draft_tokens=draft_tokens, policy=policy,
+                 request_overhead_ns=int(exact_number(request_overhead_us, "--request-overhead-us") * 1000),
                  acceptance=exact_number(acceptance, "--acceptance"), draft_cost=exact_number(draft_cost, "--draft-cost"),
                  prefill_instances=p_inst, decode_instances=d_inst, kv_link_bytes_per_s=link,
                  kv_link_latency_ns=int(exact_number(kv_latency_us, "--kv-link-latency-us") * 1000), seed=w.seed)

@@ -102,7 +102,8 @@ def sim_document(r: SimResult, cost: Cost | None) -> dict[str, Any]:
                            "joules_per_output_token": _f(cost.joules_per_output_token),
                            "joules_per_token": _f(cost.joules_per_token)}
     return {"serving": {"summary": summary, "workload": r.workload.as_dict(),
-                        "step_costs": s.costs.source, "instances": s.instances,
+                        "step_costs": s.costs.source, "instances": s.instances, "schedule": s.policy,
+                        "step_overhead_ns": s.costs.overhead_ns, "request_overhead_ns": s.request_overhead_ns,
                         "engine": engine_dict(s.capacity), "series": series_points(r)}}
 
 

@@ -39,6 +39,7 @@ from .terms import cdiv
 from .workload import Request, Workload
 
 INF = float("inf")
+FAST = True  # run decode-only stretches back to back (the same arithmetic; tests compare with False)
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,14 @@ class Instance:
             self.binding[reason] = self.binding.get(reason, 0) + 1
         if not chunks and not batch_dec:
             return
-        if (not chunks and not s.draft_tokens and len(batch_dec) == len(self.decoding)
+        if (FAST and not chunks and s.draft_tokens and len(batch_dec) == len(self.decoding) and self.windows == (None,)
+                and (not self.waiting or reason in ("KV cache blocks", "max_num_seqs"))):
+            steps = self.steps
+            self._fast_speculative(batch_dec, out_done, horizon)
+            if reason:
+                self.binding[reason] += self.steps - steps - 1
+            return
+        if (FAST and not chunks and not s.draft_tokens and len(batch_dec) == len(self.decoding)
                 and (not self.waiting or reason in ("KV cache blocks", "max_num_seqs"))):
             # nothing but the contexts can change until a request ends, a request arrives or the pool
             # runs dry: run those steps back to back
@@ -308,6 +316,71 @@ class Instance:
         q.done = now
         q.phase = "done"
         out_done.append(q)
+
+    def _fast_speculative(self, batch: list[Req], out_done: list, horizon: float) -> None:
+        """Speculative decode-only steps with a fixed batch (full attention only), back to back: the same
+        arithmetic as ``step`` (each request verifies γ + 1 tokens, keeps a capped geometric draw of
+        them; the draft runs γ × c × a one-token step), without the scheduler between steps. Stops when
+        a request ends, the next arrival comes, or a request needs a block the pool cannot give."""
+        s = self.s
+        costs = s.costs
+        g = s.draft_tokens
+        per = g + 1
+        B = len(batch)
+        (fa, kva), = costs._int[3]
+        fixed = costs.matmul_int(per * B, per * B)
+        qo = costs._int[4] * per * B
+        fixed1 = costs.matmul_int(B, B)
+        qo1 = costs._int[4] * B
+        over = costs.overhead_ns
+        c = Fraction(g) * s.draft_cost
+        cn, cd = c.numerator, c.denominator
+        S = sum(q.ctx for q in batch)
+        now = self.clock
+        busy = steps = 0
+        waiting = len(self.waiting)
+        rng = self.rng
+        bits = rng.getrandbits
+        num, den = s.acceptance.numerator << 53, s.acceptance.denominator  # the draw of specdec.draw, inlined
+        ended = False
+        while not ended:
+            for q in batch:  # room for this step's γ + 1 tokens, as step's schedule reserves it
+                if q.ctx + per > q.cap and not self._alloc(q, q.ctx + per):
+                    ended = True
+            if ended and steps:
+                break
+            pairs = per * S + B * per * (per + 1) // 2
+            keys = S + B * per
+            cc, mm = fa * pairs, kva * keys + qo
+            dt = -(-(fixed + (cc if cc > mm else mm)) // SCALE) + over
+            k1 = S + B
+            cc, mm = fa * k1, kva * k1 + qo1
+            one = -(-(fixed1 + (cc if cc > mm else mm)) // SCALE) + over
+            dt += -(-(cn * one) // cd)
+            now += dt
+            busy += dt
+            steps += 1
+            for q in batch:
+                n = 1
+                while n <= g and bits(53) * den < num:
+                    n += 1
+                rest = q.r.output - q.gen
+                if n >= rest:
+                    n = rest
+                    ended = True
+                q.gen += n
+                q.ctx += n
+                S += n
+            self.series.append((now, waiting, B, self.total - self.free))
+            if now >= horizon:
+                break
+        self.clock = now
+        self.busy_ns += busy
+        self.steps += steps
+        for q in batch:
+            if q.gen >= q.r.output:
+                self._finish(q, now, out_done)
+        self.decoding = [q for q in self.decoding if q.phase == "decoding"]
 
     def _fast_decode(self, batch: list[Req], out_done: list, horizon: float) -> None:
         """Decode-only steps with a fixed batch, back to back: each step's cost from the batch's summed

@@ -59,8 +59,9 @@ def distribution(alpha: Fraction, gamma: int) -> dict[int, Fraction]:
 def draw(rng: random.Random, alpha: Fraction, gamma: int) -> int:
     """Tokens one run produces, drawn exactly: each draft accepted when a 53-bit uniform integer is
     below α × 2^53 (a Fraction comparison, no float)."""
+    a = Fraction(alpha)
+    num, den = a.numerator << 53, a.denominator  # u < α 2^53  ⇔  u × den < num 2^53
     n = 1
-    threshold = Fraction(alpha) * (1 << 53)
-    while n <= gamma and rng.getrandbits(53) < threshold:
+    while n <= gamma and rng.getrandbits(53) * den < num:
         n += 1
     return n
