@@ -75,14 +75,15 @@ def serve_sim(
     from ..core.serve.workload import Workload, load_workload, parse_lengths, read_trace
     from ..core.time.setup import Efficiency, Setup, exact_number, parse_efficiency
     from ..errors import WorkloadError
-    from ..spec.hardware import load_hardware
     from ..units import parse_quantity
     from .fit import _engine_setup
 
     arch = load(model, sets)
     if hw is None:
         raise WorkloadError("serve-sim needs the GPU: --hw NAME (`attncalc list-hw`)")
-    hardware = load_hardware(hw)
+    from .time import resolve_hardware
+
+    hardware = resolve_hardware(hw)
     instances = dp
     if gpus is not None:
         if gpus % tp:
