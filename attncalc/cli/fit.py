@@ -69,10 +69,24 @@ def fit(
     max_activation_memory: Annotated[Bytes, _opt("--max-activation-memory", "Fail above these training activation bytes per GPU.")] = None,
     min_context: Annotated[Optional[str], _opt("--min-context", "Serving: fail unless this context fits at --batch (32k = 32,768).")] = None,
     framework: Annotated[str, typer.Option("--framework", help="Training accounting: megatron (Korthikanti et al., all resident at once) or pytorch-autocast (the step's peak as PyTorch measures it: fp32 weights, bf16 autocast, transformers, fused AdamW; one GPU).")] = "megatron",
+    engine: Annotated[Optional[str], _opt("--engine", "Serving as an engine sizes its KV cache: vllm, sglang or tensorrt-llm (with --serve).")] = None,
+    engine_version: Annotated[Optional[str], _opt("--engine-version", "The engine's version (vllm 0.19.0, sglang 0.5.4, tensorrt-llm 1.0 by default).")] = None,
+    gpus: Annotated[Optional[int], _opt("--gpus", "Engine: GPUs in all (tp × pp × dp; alone it sets --tp).")] = None,
+    gpu_memory_utilization: Annotated[Optional[str], _opt("--gpu-memory-utilization", "vLLM: share of the GPU it may use (default 0.9).")] = None,
+    mem_fraction_static: Annotated[Optional[str], _opt("--mem-fraction-static", "SGLang: share for weights + KV pool (default by version).")] = None,
+    free_gpu_memory_fraction: Annotated[Optional[str], _opt("--free-gpu-memory-fraction", "TensorRT-LLM: share of free memory for the KV cache (default 0.9).")] = None,
+    max_model_len: Annotated[Optional[int], _opt("--max-model-len", "Engine: tokens per request (default: the model's n_ctx).")] = None,
+    max_num_batched_tokens: Annotated[Optional[int], _opt("--max-num-batched-tokens", "Engine: tokens per step, the profile's size (vLLM default 8192 on >= 70 GiB).")] = None,
+    max_num_seqs: Annotated[Optional[int], _opt("--max-num-seqs", "Engine: sequences per step (vLLM default 1024 on >= 70 GiB).")] = None,
+    block_size: Annotated[Optional[int], _opt("--block-size", "Engine: tokens per KV block / page (vLLM 16, SGLang 1, TensorRT-LLM 32).")] = None,
+    kv_cache_dtype: Annotated[str, typer.Option("--kv-cache-dtype", help="Engine: auto, bf16, fp16, fp8, fp8_e4m3, fp8_e5m2, fp8_ds_mla, nvfp4.")] = "auto",
+    dtype: Annotated[str, typer.Option("--dtype", help="Engine: the model's dtype (activations; weights unless --quant).")] = "bf16",
     sets: Sets = None,
 ) -> None:
     """Memory per GPU for training (activations per tensor, ZeRO, parallelism, optimizer) or serving
     (weights, KV cache, prefill), with a verdict: exit 1 when a budget fails."""
+    from dataclasses import replace
+
     from ..core.memory.activations import ActivationSettings
     from ..core.memory.lora import LoraSetup
     from ..core.memory.plan import MemorySettings, memory_plan
@@ -126,6 +140,13 @@ def fit(
         raise WorkloadError("--max-activation-memory needs training (drop --serve, or add --train)")
     if min_context is not None and not serve:
         raise WorkloadError("--min-context is a serving budget: add --serve")
+    if engine is not None:
+        if not serve:
+            raise WorkloadError("--engine describes serving: add --serve")
+        settings = replace(settings, engine=_engine_setup(  # --gpu-memory is then the device's CUDA total
+            engine, engine_version, hw, qty("--gpu-memory", gpu_memory), gpus, tp, pp, dp, dtype, scheme, kv_cache_dtype,
+            gpu_memory_utilization, mem_fraction_static, free_gpu_memory_fraction, max_model_len,
+            max_num_batched_tokens, max_num_seqs, block_size))
     plan = memory_plan(arch, settings)
     from ..core.budgets import Limit, Results, evaluate
     from ..core.report import build
@@ -172,6 +193,51 @@ def fit(
             print_sections(header, sections)
     if not verdict["ok"]:
         raise typer.Exit(1)
+
+
+def _engine_setup(engine, version, hw, budget, gpus, tp, pp, dp, dtype, scheme, kv_cache_dtype, util, mfs, free,
+                  max_model_len, mnbt, mns, block_size):
+    """The engine, its knobs and the device from the command line (core.serve.engines.EngineSetup)."""
+    from ..core.memory.quant import QuantScheme
+    from ..core.serve.devices import MIB, Device, device_for
+    from ..core.serve.engines import ENGINES, EngineSetup
+    from ..core.time.setup import exact_number
+    from ..dtypes import canonical_dtype
+    from ..errors import WorkloadError
+
+    name = engine.strip().lower().replace("tensorrt_llm", "tensorrt-llm").replace("trtllm", "tensorrt-llm")
+    if name not in ENGINES:
+        raise WorkloadError(f"--engine: unknown {engine!r}; use one of {', '.join(ENGINES)}")
+    if budget is not None:
+        device = Device(hw or "gpu", budget, budget // MIB, "--gpu-memory: the device total CUDA reports")
+    elif hw is not None:
+        from .time import resolve_hardware
+
+        h = resolve_hardware(hw)
+        device = device_for(h.name, h.memory_bytes)
+        if device is None:
+            raise WorkloadError(f"--hw {hw}: the hardware file states no memory_bytes; give --gpu-memory")
+    else:
+        raise WorkloadError("--engine needs the device: --hw NAME (e.g. h100-sxm) or --gpu-memory 79.19GiB")
+    if gpus is not None:
+        if gpus < 1:
+            raise WorkloadError(f"--gpus must be an integer >= 1, got {gpus}")
+        if tp == pp == dp == 1:
+            tp = gpus
+        elif tp * pp * dp != gpus:
+            raise WorkloadError(f"--gpus {gpus} is not --tp {tp} × --pp {pp} × --dp {dp} = {tp * pp * dp}")
+
+    def frac(flag, v):
+        return None if v is None else exact_number(v, flag)
+
+    dt = canonical_dtype(dtype)
+    return EngineSetup(name, device, version, tp=tp, pp=pp, dp=dp, dtype=dt, quant=scheme or QuantScheme(dt, dt),
+                       kv_cache_dtype=kv_cache_dtype,
+                       gpu_memory_utilization=frac("--gpu-memory-utilization", util),
+                       mem_fraction_static=frac("--mem-fraction-static", mfs),
+                       free_gpu_memory_fraction=frac("--free-gpu-memory-fraction", free),
+                       max_model_len=max_model_len, max_num_batched_tokens=mnbt, max_num_seqs=mns,
+                       block_size=block_size)
 
 
 def _check_sizes(arch, *, pp: int, virtual_stages: int | None, **sizes: int | None) -> None:

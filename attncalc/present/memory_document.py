@@ -140,6 +140,10 @@ def memory_document(plan: MemoryPlan) -> dict[str, Any]:
         mem["per_gpu"] = per_gpu_dict(plan.per_gpu, plan.budget)
     if plan.serving is not None:
         mem["serving"] = serving_dict(plan.serving)
+    if plan.engine is not None:
+        from .serve_document import engine_dict
+
+        mem.setdefault("serving", {})["engine"] = engine_dict(plan.engine)
     if plan.quantization is not None:
         mem["quantization"] = quantization_dict(plan.quantization)
     out: dict[str, Any] = {"memory": mem}

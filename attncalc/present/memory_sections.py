@@ -88,6 +88,10 @@ def memory_sections(plan: MemoryPlan) -> list[Section]:
             rows.append(Row("max context", f"at batch {s.batch}{why(sv.max_context)}", shown(sv.max_context), unit="count"))
             rows.append(Row("max batch", f"at context {s.context:,}{why(sv.max_batch)}", shown(sv.max_batch), unit="count"))
         out.append(Section("Serving memory per GPU (bytes)", tuple(rows), "", "bytes"))
+    if plan.engine is not None:
+        from .serve_document import engine_section
+
+        out.append(engine_section(plan.engine))
     q = plan.quantization
     if q is not None:
         bpw, blk = q.bits_per_weight, q.bits_per_weight_per_block

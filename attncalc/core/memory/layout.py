@@ -139,12 +139,13 @@ class StageParams:
         self.parts[part] = self.parts.get(part, 0) + n
 
 
-Measure = Callable[[Weight, int], "Fraction | int"]
+Measure = Callable[[Weight, int, bool], "Fraction | int"]
 
 
 def stage_params(a: Architecture, par: Parallelism, measure: Measure | None = None) -> list[StageParams]:
     """Parameters one (TP rank 0, EP rank 0) GPU of each pipeline stage holds. ``measure(weight,
-    elements)`` (optional) weighs one weight instance's share on the rank, e.g. in bits."""
+    elements, expert)`` (optional) weighs one weight instance's share on the rank, e.g. in bits
+    (``expert``: the weight sits inside a routed part, so a checkpoint may store it in its own format)."""
     par.check(a)
     model = describe(a)
     stages = [StageParams(i, kinds=k) for i, k in enumerate(stage_kinds(a, par.pp))]
@@ -157,7 +158,7 @@ def stage_params(a: Architecture, par: Parallelism, measure: Measure | None = No
             if experts is not None:  # E experts held by E / ep ranks' worth
                 times = times // experts * (experts // par.ep)
             n = w.tp_elements(par.tp)
-            m = Fraction(measure(w, n)) if measure else Fraction(0)
+            m = Fraction(measure(w, n, experts is not None)) if measure else Fraction(0)
             k = times * layers
             stage.add(part if not copy else "embedding copy (tied, last stage)", k * n, experts is not None, k * m)
 

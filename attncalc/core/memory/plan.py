@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from ...spec.arch import Architecture
 from .activations import ActivationMemory, ActivationSettings, whole
@@ -14,6 +15,9 @@ from .lora import LoraFlops, LoraParams, LoraSetup, adapter_outputs, lora_flops,
 from .quant import QuantizedWeights, QuantScheme, leaf_bits, quantized
 from .serving import ServingFit, ServingSetup, serving_fit
 from .training import OPTIMIZERS, StageMemory, TrainingMemory, TrainingSetup, per_gpu
+
+if TYPE_CHECKING:  # the engine rules import the memory core: only their types here
+    from ..serve.engines import EngineCapacity, EngineSetup
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class MemorySettings:
     lora: LoraSetup | None = None
     serving: ServingSetup | None = None
     gpu_memory: int | None = None  # the budget per GPU, bytes
+    engine: "EngineSetup | None" = None  # serving as an engine does it (core.serve.engines)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class MemoryPlan:
     quantization: QuantizedWeights | None
     lora: LoraParams | None
     lora_flops: LoraFlops | None
+    engine: "EngineCapacity | None" = None
 
     @property
     def budget(self) -> int | None:
@@ -79,7 +85,12 @@ def memory_plan(a: Architecture, s: MemorySettings) -> MemoryPlan:
         sv = serving_fit(a, replace(setup_s, allowance=s.allowance), s.gpu_memory)
     if s.quant is not None or s.serve:
         q = quantized(a, s.quant or QuantScheme())
-    return MemoryPlan(s, acts, train, sv, q, lp, lf)
+    eng = None
+    if s.engine is not None:
+        from ..serve.engines import engine_capacity
+
+        eng = engine_capacity(a, s.engine)
+    return MemoryPlan(s, acts, train, sv, q, lp, lf, eng)
 
 
 def lora_per_gpu(a: Architecture, setup: TrainingSetup, lora: LoraSetup, base: QuantScheme) -> TrainingMemory:
@@ -91,8 +102,8 @@ def lora_per_gpu(a: Architecture, setup: TrainingSetup, lora: LoraSetup, base: Q
     full = per_gpu(a, setup)
     st = setup.activations
 
-    def bits(w, elements: int) -> Fraction:
-        return Fraction(leaf_bits(base, w) * elements, max(w.rows * w.cols, 1))
+    def bits(w, elements: int, expert: bool = False) -> Fraction:
+        return Fraction(leaf_bits(base, w, expert) * elements, max(w.rows * w.cols, 1))
 
     base_stages = stage_params(a, Parallelism(tp=par.tp, pp=par.pp, ep=par.ep, dp=par.dp, cp=par.cp), bits)
     tok = Fraction(st.seq * st.micro_batch, st.cp)

@@ -17,7 +17,9 @@ shape. Sources per format:
   double quantization the absmax is 8-bit, with one fp32 second-level constant per 256 first-level
   blocks: 8/64 + 32/(64·256) = 0.127 bit/param.
 Parts that commonly stay in 16 bits (embeddings, unembedding, norms, biases, the MoE router) keep
-``keep`` (bf16 by default); a per-part override changes any part's format.
+``keep`` (bf16 by default); a per-part override changes any part's format. The part ``expert`` is the
+matrices inside routed experts: checkpoints such as gpt-oss's store only those in MXFP4 (its
+config.json ``quantization_config.modules_to_not_convert`` keeps attention, router, embeddings bf16).
 """
 
 from __future__ import annotations
@@ -94,16 +96,17 @@ def parse_format(text: str) -> Format:
 
 
 # Parts (by leaf kind, or by name for the router) and their default when a model is quantized.
-PARTS = ("matrix", "embedding", "unembedding", "norm", "bias", "position", "router")
+PARTS = ("matrix", "embedding", "unembedding", "norm", "bias", "position", "router", "expert")
 KEEP_BY_DEFAULT = ("embedding", "unembedding", "norm", "bias", "position", "vocab_bias", "router")
 
 
-def _part(leaf) -> str:
+def _part(leaf, expert: bool = False) -> str:
     if leaf.name == "router":
         return "router"
     if leaf.kind == "vocab_bias":
         return "bias"
-    return leaf.kind or "matrix"
+    kind = leaf.kind or "matrix"
+    return "expert" if expert and kind == "matrix" else kind
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class QuantScheme:
         for p, f in self.overrides:
             if p == part:
                 return parse_format(f)
+        if part == "expert":  # an expert's matrix without its own override: as every matrix
+            return self.format_for("matrix")
         return parse_format(self.keep if part in KEEP_BY_DEFAULT else self.matrices)
 
 
@@ -139,9 +144,10 @@ def _shape(leaf) -> tuple[int, int]:
     return leaf.shape or (leaf.value, 1)
 
 
-def leaf_bits(scheme: QuantScheme, leaf) -> int:
-    """Exact bits of one instance of a weight (or parameter-tree leaf) under ``scheme``."""
-    part = _part(leaf)
+def leaf_bits(scheme: QuantScheme, leaf, expert: bool = False) -> int:
+    """Exact bits of one instance of a weight (or parameter-tree leaf) under ``scheme``; ``expert``:
+    it sits inside a routed part (the ``expert`` override applies)."""
+    part = _part(leaf, expert)
     fmt = scheme.format_for(part)
     rows, cols = _shape(leaf)
     if part in ("norm", "bias", "vocab_bias", "position") and cols == 1:
@@ -197,9 +203,10 @@ def quantized(a: Architecture, scheme: QuantScheme) -> QuantizedWeights:
     inside = f"model.blocks.{main.name}."
     leaves, total_bits, total_params, block_bits, block_params = {}, 0, 0, 0, 0
     for path, leaf, times in tree.leaves():
-        fmt = scheme.format_for(_part(leaf))
+        expert = ".expert." in f".{path}."
+        fmt = scheme.format_for(_part(leaf, expert))
         rows, cols = _shape(leaf)
-        bits = leaf_bits(scheme, leaf)
+        bits = leaf_bits(scheme, leaf, expert)
         total_bits += bits * times
         total_params += leaf.value * times
         if path.startswith(inside):

@@ -50,8 +50,8 @@ def kv_heads_per_rank(a: Architecture, tp: int) -> int:
 
 
 def _weights_bits(s: ServingSetup):
-    def bits(w, elements: int) -> Fraction:
-        return Fraction(leaf_bits(s.quant, w) * elements, max(w.rows * w.cols, 1))
+    def bits(w, elements: int, expert: bool = False) -> Fraction:
+        return Fraction(leaf_bits(s.quant, w, expert) * elements, max(w.rows * w.cols, 1))
     return bits
 
 
