@@ -12,6 +12,7 @@ import pytest
 from attncalc import load_model
 from attncalc.core.serve.cost import serving_cost
 from attncalc.core.serve.devices import DEVICES
+from attncalc.core.serve import scheduler
 from attncalc.core.serve.engines import EngineSetup, engine_capacity
 from attncalc.core.serve.sim import SimSetup, simulate, stats
 from attncalc.core.serve.specdec import distribution, draw, expected_tokens, operations_factor, speedup
@@ -254,8 +255,6 @@ def test_fits_use_one_row_per_group():
 def test_back_to_back_decoding_is_the_same_arithmetic(monkeypatch, model, spec):
     """The simulation runs decode-only stretches without the scheduler between steps; with that off,
     every figure comes out the same."""
-    import attncalc.core.serve.sim as sim
-
     a = load_model(str(GOLDEN / "hf_configs_2026" / model))
     cap = engine_capacity(a, EngineSetup("vllm", DEVICES["h100-sxm"], max_model_len=8192,
                                          gpu_memory_utilization=Fraction(1, 3) if "gpt" not in model else None))
@@ -264,7 +263,7 @@ def test_back_to_back_decoding_is_the_same_arithmetic(monkeypatch, model, spec):
     w = _w(requests=80, rate=Fraction(12), prompt=parse_lengths("uniform:200:3000", "p"),
            output=parse_lengths("uniform:20:300", "o"), seed=5)
     fast = simulate(s, w)
-    monkeypatch.setattr(sim, "FAST", False)
+    monkeypatch.setattr(scheduler, "FAST", False)
     slow = simulate(s, w)
     assert (fast.ttft, fast.tpot, fast.e2e, fast.makespan_ns, fast.steps) == \
            (slow.ttft, slow.tpot, slow.e2e, slow.makespan_ns, slow.steps)
