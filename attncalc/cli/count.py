@@ -6,7 +6,7 @@ import typer
 
 from . import app
 from .common import Format, emit, fail, handles_errors
-from .options import (Latent, LatentMode, Attention, AttentionMode, Batch, Context, DFf, DModel, Dtype, EncoderSeq, KvDtype, Macs, NHeads,
+from .options import (Latent, LatentMode, Sparse, SparseMode, Attention, AttentionMode, Batch, Context, DFf, DModel, Dtype, EncoderSeq, KvDtype, Macs, NHeads,
                       NKvHeads, NLayers, Ops, OpsMode, OptModel, Recompute, Seq, Sets, Tokens, Vocab, load,
                       parse_tokens)
 
@@ -22,7 +22,7 @@ def count(
     batch: Batch = 1, seq: Seq = None, context: Context = None, tokens: Tokens = None,
     encoder_seq: EncoderSeq = None,
     recompute: Recompute = False, attention: Attention = AttentionMode.auto, ops: Ops = OpsMode.matmul,
-    macs: Macs = False, latent: Latent = LatentMode.naive, dtype: Dtype = "bf16", kv_dtype: KvDtype = None, sets: Sets = None,
+    macs: Macs = False, latent: Latent = LatentMode.naive, sparse: Sparse = SparseMode.topk, dtype: Dtype = "bf16", kv_dtype: KvDtype = None, sets: Sets = None,
     d_model: DModel = None, n_layers: NLayers = None, n_heads: NHeads = None, n_kv_heads: NKvHeads = None,
     d_ff: DFf = None, vocab_size: Vocab = None,
     summary: bool = typer.Option(False, "--summary", "-q", help="Only the headline: total, one head, all heads, "
@@ -40,7 +40,7 @@ def count(
 
     arch = load(model, sets, d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
                 d_ff=d_ff, vocab_size=vocab_size)
-    conv = Convention(attention.value, ops.value, macs, latent.value)
+    conv = Convention(attention.value, ops.value, macs, latent.value, sparse.value)
     work = Workload(batch, seq, context, parse_tokens(tokens), recompute, dtype, kv_dtype, encoder_seq)
     if encoder_seq is not None and not arch.is_encoder_decoder:
         raise fail(f"--encoder-seq is for encoder-decoder models (T5); {arch.name} has no encoder stack")
@@ -85,8 +85,9 @@ def count(
         header = header_lines(arch) + [f"counting: {report.flops.convention['text']}"]
         blocks += [Para(h, "dim") for h in header]
         from ..present.mixers import kind_section
+        from ..present.special import special_section
 
-        kinds = [k for k in (kind_section(report),) if k is not None]
+        kinds = [k for k in (kind_section(report), special_section(report)) if k is not None]
         params = param_sections(arch, report.params)
         blocks += [section_table(sec) for sec in
                    params[:2] + kinds + params[2:] + flop_sections(arch, report.flops, report.memory)]
