@@ -201,7 +201,9 @@ def flop_steps(a: Architecture, f: PassFlops, seq: int, conv: Convention) -> lis
     att, mlp = blk.child("attention").each, blk.child("mlp").each
     block = [Step("attention in one block", "all heads and shared key/value projections", att),
              Step("MLP in one block", f"{k} × tokens × matrix entries", mlp),
-             Step("one block", f"{n(att)} + {n(mlp)}", blk.each),
+             Step("one block", f"{n(att)} + {n(mlp)}" + (
+                 f" + {n(blk.each - att - mlp)} ({', '.join(c.label for c in blk.children if c.name not in ('attention', 'mlp') and c.total)})"
+                 if blk.each - att - mlp else ""), blk.each),
              Step("all blocks", f"{a.n_layers} × {n(blk.each)}" if len(f.kinds) == 1
                   else " + ".join(f"{kk.count} × {n(kk.per_block)}" for kk in f.kinds), fwd.get("blocks").total)]
     if fwd.get("unembedding"):

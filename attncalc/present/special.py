@@ -73,7 +73,9 @@ def indexer_steps(report: Report) -> list[Step]:
     kind = next(k for k in _described(report) if k.pattern is not None and k.pattern.topk)
     mask = conv.mask(a, kind.pattern)
     dense, chosen = mask.pairs(seq), conv.selected(mask, kind.pattern, seq, False)
-    steps.append(Step("pairs the indexer scores = every key the mask allows", f"S = {n(seq)}", dense))
+    shape = (f"{n(seq)} × {n(seq + 1)} / 2" if mask.causal and not mask.window else
+             f"{n(seq)} × {n(seq)}" if not mask.causal else f"the mask's, S = {n(seq)}")
+    steps.append(Step("pairs the indexer scores = every key the mask allows", shape, dense))
     k = a.index_topk
     if chosen != dense:
         steps.append(Step(f"pairs the main attention runs over = Σ min(top-k, keys) = k(k + 1)/2 + (S − k) × k",
