@@ -38,6 +38,9 @@ def count(
     from ..core.report import build
     from ..core.workload import Convention, Workload
 
+    checkpoint = _checkpoint(model, fmt)  # issue 20 item 4: a folder of safetensors, a GGUF file
+    if checkpoint is _DONE:
+        return
     arch = load(model, sets, d_model=d_model, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
                 d_ff=d_ff, vocab_size=vocab_size)
     conv = Convention(attention.value, ops.value, macs, latent.value, sparse.value)
@@ -61,12 +64,21 @@ def count(
         from ..core.memory.plan import at_workload, memory_plan
 
         extra = memory_plan(arch, at_workload(report, train=train, serve=serve))
+    recon = None
+    if checkpoint is not None:
+        from ..core.reconcile import reconcile
+
+        recon = reconcile(arch, checkpoint)
     if fmt in (Format.json, Format.csv):
         from ..present.document import count_document, to_csv, to_json
 
         from ..present.time_document import time_document
 
         doc = count_document(report) | (time_document(timing) if timing is not None else {})
+        if recon is not None:
+            from ..present.checkpoint import checkpoint_document
+
+            doc["checkpoint"] = checkpoint_document(recon)
         if extra is not None:
             from ..present.memory_document import memory_document
 
@@ -91,6 +103,11 @@ def count(
         params = param_sections(arch, report.params)
         blocks += [section_table(sec) for sec in
                    params[:2] + kinds + params[2:] + flop_sections(arch, report.flops, report.memory)]
+    if recon is not None:
+        from ..present.checkpoint import checkpoint_section
+        from ..present.terminal import section_table as table_of
+
+        blocks.append(table_of(checkpoint_section(recon)))
     if extra is not None:
         from ..present.memory_sections import memory_sections
         from ..present.terminal import section_table as drawn
@@ -110,3 +127,41 @@ def count(
         emit(markdown(blocks))
     else:
         print_page(blocks)
+
+
+_DONE = object()
+
+
+def _checkpoint(model: str | None, fmt: Format):
+    """The checkpoint MODEL points at (None: none). A GGUF file of an architecture attncalc does not
+    read gets its contents reported alone (and _DONE)."""
+    from ..spec.load import checkpoint_location
+
+    where = checkpoint_location(model) if model else None
+    if where is None:
+        return None
+    from ..spec.checkpoint import gguf_architecture, read_checkpoint
+
+    ck = read_checkpoint(where)
+    if ck is None or ck.format != "gguf" or gguf_architecture(ck, str(where)) is not None:
+        return ck
+    from ..core.reconcile import Reconciliation
+    from ..present.checkpoint import checkpoint_document, checkpoint_section
+
+    arch = ck.metadata.get("general.architecture")
+    r = Reconciliation(ck.format, ck.files, len(ck.tensors), ck.params, ck.bytes, ck.by_dtype(), None,
+                       architecture=arch if isinstance(arch, str) else None,
+                       notes=[f"GGUF architecture {arch!r} is not one attncalc reads, so there is no count to "
+                              "reconcile with; the file's contents are given"])
+    if fmt in (Format.json, Format.csv):
+        from ..present.document import envelope, to_csv, to_json
+
+        doc = envelope(model=None, checkpoint=checkpoint_document(r))
+        emit(to_json(doc) if fmt is Format.json else to_csv(doc))
+        return _DONE
+    from ..present.tables import markdown, print_page
+    from ..present.terminal import section_table
+
+    blocks = [section_table(checkpoint_section(r))]
+    emit(markdown(blocks)) if fmt is Format.markdown else print_page(blocks)
+    return _DONE
