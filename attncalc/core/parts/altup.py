@@ -62,7 +62,7 @@ def altup(a: Architecture) -> Part | None:
     n, d = a.altup_inputs, a.d_model
     if n <= 1:
         return None
-    router = dict(rows=n, cols=d, formula="altup_inputs × d_model", split="none")
+    router = dict(rows=n, cols=d, formula="altup_inputs × d_model", split="none", module="altup_router")
     return part(
         "altup", "AltUp (predict, correct)",
         Act("altup_streams", "2sb·n·h (the streams, input of the prediction product)", "tokens", n * d, "outer"),
@@ -73,10 +73,12 @@ def altup(a: Architecture) -> Part | None:
         Weight("modality_router", "modality router (predict)", **router),
         Weight("modality_router_correct", "modality router (correct, the same matrix)", **router, shared=True),
         Op("router_tanh", "tanh of the modalities, predict and correct", "tokens", 2 * n, "tanh"),
-        Weight("prediction_coefs", "prediction coefficients", n * n, n, "altup_inputs² × altup_inputs", split="none"),
+        Weight("prediction_coefs", "prediction coefficients", n * n, n, "altup_inputs² × altup_inputs", split="none",
+               module="altup_prediction"),
         Op("predict", "prediction: streams × coefficients (d_model × n by n × n)", "tokens", d * n * n, kind="product"),
         Op("predict_residual", "prediction + streams", "tokens", n * d, "residual"),
-        Weight("correction_coefs", "correction coefficients", n, n, "altup_inputs × altup_inputs", split="none"),
+        Weight("correction_coefs", "correction coefficients", n, n, "altup_inputs × altup_inputs", split="none",
+               module="altup_correction"),
         Op("innovation", "innovation = output − active prediction", "tokens", d, "residual"),
         Op("correct", "correction: streams + coefficient × innovation", "tokens", n * d, "multiply_add"),
         Weight("correct_output_scale", "corrected output scale", d, 1, "d_model", "norm", over=None,
