@@ -57,21 +57,11 @@ def run(argv: list[str]) -> dict:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
     if code in (0, 1) and out.getvalue().strip():
-        doc = _rooted(json.loads(out.getvalue()))
+        # file paths inside the document (a config's source) are written relative to the checkout,
+        # so the snapshot holds in any clone or worktree
+        doc = json.loads(out.getvalue().replace(json.dumps(str(ROOT))[1:-1], "ROOT"))
         return doc if code == 0 else {"exit": code, "document": doc}
     return {"exit": code, "error": err.getvalue().strip().replace(str(ROOT), "ROOT")}
-
-
-def _rooted(x):
-    """The document with the checkout's path written ROOT (a config's `source` names its file), so a
-    snapshot made in one checkout holds in another."""
-    if isinstance(x, str):
-        return x.replace(str(ROOT), "ROOT")
-    if isinstance(x, dict):
-        return {k: _rooted(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_rooted(v) for v in x]
-    return x
 
 
 def snapshot(name: str) -> dict:
