@@ -418,3 +418,12 @@ def test_drawn_models_with_the_new_parts(a, pp, tp):
     kinds = cache_kinds(a)
     shared = sum(k.count for k in kinds if not k.per_token)
     assert shared == a.kv_shared_layers
+
+
+def test_longcat_layers_from_either_key(tmp_path):
+    """LongcatFlashConfig: num_layers, or num_hidden_layers through its setter (num_layers = value // 2);
+    attncalc's n_layers is the sublayers, 2 x num_layers."""
+    for body, layers in (('"num_layers": 3', 6), ('"num_hidden_layers": 8', 8), ('"num_layers": 2, "num_hidden_layers": 4', 4)):
+        f = tmp_path / "config.json"
+        f.write_text('{"model_type": "longcat_flash", ' + body + "}")
+        assert load_model(str(f)).n_layers == layers

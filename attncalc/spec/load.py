@@ -229,21 +229,25 @@ def load_checkpoint_file(path: Path) -> Architecture:
 
 def checkpoint_location(ref: str) -> Path | None:
     """Where the checkpoint of a model reference lies: a .gguf or .safetensors file, a folder (or a
-    cached Hugging Face snapshot) holding safetensors files; None for presets, TOML and bare configs."""
+    cached Hugging Face snapshot) holding safetensors files; None for presets, TOML and bare configs
+    (and for a path the file system will not answer about: reading the model says why)."""
     if not isinstance(ref, str) or not ref.strip() or len(ref) > 4096 or "\x00" in ref:
         return None
-    path = Path(ref).expanduser()
-    if path.is_file() and path.suffix in (".gguf", ".safetensors"):
-        return path
-    folder = path if path.is_dir() else None
-    if folder is None and re.fullmatch(HF_ID, ref) and not path.exists():
-        try:
-            folder = hf_cached_config(ref).parent
-        except ConfigError:
+    path = user_path(ref)
+    try:
+        if path.is_file() and path.suffix in (".gguf", ".safetensors"):
+            return path
+        folder = path if path.is_dir() else None
+        if folder is None and re.fullmatch(HF_ID, ref) and not path.exists():
+            try:
+                folder = hf_cached_config(ref).parent
+            except ConfigError:
+                return None
+        if folder is None:
             return None
-    if folder is None:
+        has = (folder / "model.safetensors.index.json").is_file() or any(p.is_file() for p in folder.glob("*.safetensors"))
+    except OSError:
         return None
-    has = (folder / "model.safetensors.index.json").is_file() or any(p.is_file() for p in folder.glob("*.safetensors"))
     return folder if has else None
 
 

@@ -32,13 +32,14 @@ def _longcat_flash(c: _Cfg) -> dict[str, Any]:  # LongcatFlashConfig, modeling_l
     """One LongCat layer holds two sublayers (attention + dense MLP each) and one shortcut-connected
     MoE fed from the first; attncalc counts sublayers: n_layers = 2 num_layers (transformers'
     ``num_hidden_layers`` property, and its cache's layers), the MoE on every other one."""
-    layers = c.int("num_layers", None)
-    hidden = c.int("num_hidden_layers", None)
-    if layers is None:
-        layers = hidden // 2 if hidden is not None else 28
-    elif hidden is not None and hidden != 2 * layers:
-        raise c.fail("num_hidden_layers", f"{hidden} is not 2 × num_layers = {2 * layers} (each LongCat layer "
-                                          "holds two attention sublayers)")
+    if c.data.get("num_layers") is not None or c.data.get("num_hidden_layers") is None:
+        layers = c.int("num_layers", 28)
+        hidden = c.int("num_hidden_layers") if c.data.get("num_hidden_layers") is not None else None
+        if hidden is not None and hidden != 2 * layers:
+            raise c.fail("num_hidden_layers", f"{hidden} is not 2 × num_layers = {2 * layers} (each LongCat layer "
+                                              "holds two attention sublayers)")
+    else:  # LongcatFlashConfig's num_hidden_layers setter: num_layers = value // 2
+        layers = c.int("num_hidden_layers") // 2
     if c.bool("attention_bias", False):
         c.refuse("attention_bias", why="biases on latent-attention projections")
     experts = c.int("n_routed_experts", 512, "num_local_experts")
@@ -56,6 +57,7 @@ def _longcat_flash(c: _Cfg) -> dict[str, Any]:  # LongcatFlashConfig, modeling_l
 
 
 def _gemma3n_text(c: _Cfg) -> dict[str, Any]:  # Gemma3nTextConfig, modeling_gemma3n.py (Gemma3nForCausalLM)
+    c.int("head_dim", 256)  # Gemma3nTextConfig's default (read first, so `show` names it, not _llama_like's None)
     out = _llama_like(262400, 2048, 16384, 35, 8, 2, 32768, True, "gelu_pytorch_tanh")(c)
     inter = c.list("intermediate_size")
     if inter is not None:  # one width per layer (MatFormer slicing): the same for all is modelled
@@ -63,7 +65,7 @@ def _gemma3n_text(c: _Cfg) -> dict[str, Any]:  # Gemma3nTextConfig, modeling_gem
             raise c.fail("intermediate_size", f"has {len(inter)} entries for {out['n_layers']} layers")
         if len(set(map(repr, inter))) != 1:
             raise c.fail("intermediate_size", "different MLP widths per layer (a sliced MatFormer) are not modelled")
-        out["d_ff"] = _Cfg({"intermediate_size": inter[0]}, c.source).int("intermediate_size")
+        out["d_ff"] = c.derive({"intermediate_size": inter[0]}).int("intermediate_size")
     out |= {"d_head": c.int("head_dim", 256), "block_norms": 4, "qk_norm": "head",
             "sliding_window": c.int("sliding_window", 512),
             "per_layer_dim": c.int("hidden_size_per_layer_input", 256),
