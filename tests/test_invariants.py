@@ -56,7 +56,7 @@ def test_pipeline_stages_add_up(label, a):
     embedding's copy on the last stage)."""
     n = stack_layers(a)
     tied = sum(w.rows * w.cols for w in describe(a).children[0].children
-               if getattr(w, "kind", "") == "embedding") if a.unembedding == "tied" else 0
+               if getattr(w, "kind", "") == "embedding" and w.name == "token") if a.unembedding == "tied" else 0
     for pp in sorted({2, 3, min(7, n), n} - {1}):
         if pp > n:
             continue

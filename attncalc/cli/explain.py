@@ -6,7 +6,7 @@ import typer
 
 from . import app
 from .common import Format, emit, fail, handles_errors
-from .options import Attention, AttentionMode, Macs, Model, Seq, Sets, load
+from .options import Attention, AttentionMode, Macs, Model, Seq, Sets, Sparse, SparseMode, load
 
 
 @app.command(epilog="Examples: attncalc explain gpt3 · attncalc explain llama-3-8b --seq 8192 · "
@@ -14,7 +14,7 @@ from .options import Attention, AttentionMode, Macs, Model, Seq, Sets, load
 @handles_errors
 def explain(
     model: Model, seq: Seq = None, attention: Attention = AttentionMode.auto, macs: Macs = False,
-    sets: Sets = None,
+    sets: Sets = None, sparse: Sparse = SparseMode.topk,
     plain: bool = typer.Option(False, "--plain", help="One line per step: text = factors = result (no columns)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f",
                                help="table, json (steps as section, text, factors, result), csv or markdown."),
@@ -30,7 +30,7 @@ def explain(
         raise fail(f"--plain is a table layout; drop it for --format {fmt.value}")
     arch = load(model, sets)
     s = arch.n_ctx if seq is None else positive("--seq", seq)
-    conv = Convention(attention.value, "matmul", macs)
+    conv = Convention(attention.value, "matmul", macs, sparse=sparse.value)
     report = build(arch, Workload(seq=s), conv)
     from ..present.mixers import mixer_steps
 

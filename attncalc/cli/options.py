@@ -71,6 +71,15 @@ class LatentMode(str, Enum):
 
 Latent = Annotated[LatentMode, typer.Option("--latent", help="Latent attention (DeepSeek): naive, as transformers runs it "
                                                            "(keys and values decompressed), or absorbed (over the cached latent).")]
+
+
+class SparseMode(str, Enum):
+    topk = "topk"
+    dense = "dense"
+
+
+Sparse = Annotated[SparseMode, typer.Option("--sparse", help="Sparse attention (DeepSeek-V3.2): topk, each query over the indexer's "
+                                                            "top-k keys, or dense, every key its mask allows (as transformers' eager path).")]
 Dtype = Annotated[str, typer.Option("--dtype", help="Weights dtype for memory: fp64, fp32, bf16, fp16, fp8, int8, int4 (or float32, bfloat16, half, e4m3…).")]
 KvDtype = Annotated[Optional[str], typer.Option("--kv-dtype", help="KV cache dtype (default: --dtype).", show_default=False)]
 Sets = Annotated[Optional[list[str]], typer.Option("--set", help="Change a field: --set n_kv_heads=8 (repeatable).", show_default=False)]

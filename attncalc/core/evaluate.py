@@ -31,7 +31,7 @@ from ..spec.arch import Architecture
 from .parts.base import Act, Op, Part, Weight
 from .parts.model import block_kinds, describe
 from .tree import Node, group, leaf
-from .workload import ELEMENTWISE, Convention, Mask, positive
+from .workload import ELEMENTWISE, Convention, Mask, Pattern, positive
 
 # --- parameters ---------------------------------------------------------------------------------
 
@@ -121,11 +121,12 @@ class _Pass:
     enc_length: int = 0  # encoder-decoder: tokens per encoder sequence
     enc_tokens: int = 0  # tokens through the encoder (0 when decoding: it ran before)
     cross_pairs: int = 0  # (decoder query, encoder key) pairs of one head
+    selected: int = 0  # pairs a sparse attention attends to (DeepSeek Sparse Attention's top-k)
 
     def units(self, over: str) -> int:
         return {"tokens": self.tokens, "pairs": self.pairs, "positions": self.positions,
                 "sequences": self.sequences, "encoder_tokens": self.enc_tokens,
-                "cross_pairs": self.cross_pairs}[over]
+                "cross_pairs": self.cross_pairs, "selected_pairs": self.selected}[over]
 
     def encoder(self) -> "_Pass | None":
         """The pass through an encoder stack: its tokens, its length; none when decoding."""
@@ -133,12 +134,15 @@ class _Pass:
             return None
         return replace(self, tokens=self.enc_tokens, length=self.enc_length)
 
-    def under(self, mask: Mask) -> "_Pass":
-        """Per-head pairs and position rows under one block kind's mask."""
-        if self.mode == "forward":
-            return replace(self, pairs=self.batch * mask.pairs(self.length), positions=self.length)
+    def under(self, mask: Mask, conv: Convention = Convention(), pattern: Pattern | None = None) -> "_Pass":
+        """Per-head pairs and position rows under one block kind's mask (and the pairs its sparse
+        attention selects, where it has one)."""
+        decode = self.mode != "forward"
+        selected = self.batch * conv.selected(mask, pattern, self.length, decode)
+        if not decode:
+            return replace(self, pairs=self.batch * mask.pairs(self.length), positions=self.length, selected=selected)
         keys = mask.keys_at(self.length)
-        return replace(self, pairs=self.batch * keys, positions=keys)
+        return replace(self, pairs=self.batch * keys, positions=keys, selected=selected)
 
 
 def _flops(node: Part | Weight | Op | Act, w: _Pass, a: Architecture, conv: Convention) -> Node | None:
@@ -161,7 +165,7 @@ def _flops(node: Part | Weight | Op | Act, w: _Pass, a: Architecture, conv: Conv
         if node.kind in ("attention", "product"):
             p, h = w.units(node.over), node.heads
             heads = f"{h} heads × " if h != 1 else ""
-            unit = {"pairs": "pairs", "cross_pairs": "pairs"}.get(node.over, node.over)
+            unit = {"pairs": "pairs", "cross_pairs": "pairs", "selected_pairs": "selected pairs"}.get(node.over, node.over)
             return Node(node.name, node.label, k * h * p * node.width,
                         formula=f"{k} × {heads}{p:,} {unit} × {node.width if node.kind == 'attention' else f'{node.width:,}'}",
                         kind="attention" if node.kind == "attention" else "matmul", units=p)
@@ -177,7 +181,7 @@ def _flops(node: Part | Weight | Op | Act, w: _Pass, a: Architecture, conv: Conv
         if w is None:
             return None
     if node.pattern is not None:
-        w = w.under(conv.mask(a, node.pattern))
+        w = w.under(conv.mask(a, node.pattern), conv, node.pattern)
     if node.active is not None:  # routed: one node for the experts a token runs
         w, count = replace(w, tokens=w.tokens * node.active), 1
     return group(node.name, node.flop_label or node.label, *(_flops(c, w, a, conv) for c in node.children),
@@ -220,12 +224,31 @@ def training(a: Architecture, tokens: int, seq: int, conv: Convention = Conventi
     full, rest = divmod(tokens, seq)
     passes = ([forward(a, full, seq, conv, encoder_seq)] if full else []) + \
         ([forward(a, 1, rest, conv, encoder_seq)] if rest else [])
-    untrained = [p.name for p in describe(a).children if isinstance(p, Part) and not p.trained]
+    untrained = untrained_paths(describe(a))
     fwd = sum(t.total for t in passes)
-    reached = fwd - sum(t.total_at(name) for t in passes for name in untrained)
+    reached = fwd - sum(n.each * times for t in passes for path, n, times in t.walk()
+                        if path.partition(".")[2] in untrained)
     out = {"tokens": tokens, "seq": seq, "sequences": full + (1 if rest else 0), "forward": fwd,
            "backward": 2 * reached, "recompute": reached if recompute else 0}
     out["total"] = out["forward"] + out["backward"] + out["recompute"]
+    return out
+
+
+def untrained_paths(model: Part) -> set[str]:
+    """Dotted paths (below the model) of the parts the training loss sends no gradient through: BERT's
+    pooler, DeepSeek-V3.2's lightning indexer (transformers runs it under torch.no_grad)."""
+    out: set[str] = set()
+
+    def walk(node: Part, path: str) -> None:
+        for c in node.children:
+            if isinstance(c, Part):
+                here = f"{path}.{c.name}" if path else c.name
+                if not c.trained:
+                    out.add(here)
+                else:
+                    walk(c, here)
+
+    walk(model, "")
     return out
 
 

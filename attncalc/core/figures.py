@@ -11,7 +11,12 @@ Parameter counting conventions, so that any published figure can be matched:
   position table), with the unembedding counted as its own matrix even when tied. For GPT-3 this
   is 175,181,291,520.
 - ``active``: parameters used per token: a mixture of experts counts top_k of its n_experts
-  (Fedus et al. 2021; Mixtral's 12.9B of 46.7B).
+  (Fedus et al. 2021; Mixtral's 12.9B of 46.7B); with zero-computation experts (LongCat-Flash) every
+  pick is counted as a real expert, an upper bound (core.parts.mlp).
+- ``as_built``: what transformers' ``sum(p.numel())`` gives where it allocates more than the model
+  holds: ``LongcatFlashExperts.gate_up_proj`` has n_experts + zero_experts rows of 2 d_ff_expert x
+  d_model, ``down_proj`` n_experts (tests/golden/WAVE_NOTES.md 2.25: 741B built, the published and
+  checkpointed 560B is ``total``). Equal to ``total`` for every other model.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 from ..spec.arch import Architecture
 from .evaluate import count_params, inactive_params, params, weights
+from .parts.mlp import unused_rows
 from .parts.model import block_kinds, describe, describe_mtp
 from .tree import Node
 from .workload import Pattern
@@ -34,6 +40,8 @@ CONVENTIONS = {
     "matrices_only": "weight matrices only, unembedding counted separately (3Blue1Brown)",
     "active": "active per token (mixture of experts: top_k experts)",
     "with_mtp": "with the multi-token prediction modules as the checkpoint stores them (DeepSeek-V3 sec. 2.2)",
+    "as_built": "as transformers builds it: LongCat-Flash's experts also allocate gate/up rows for its zero experts, "
+                "which no checkpoint holds (total is the model and its checkpoint)",
 }
 VOCAB_KINDS = ("embedding", "position", "unembedding", "vocab_bias")
 MATRIX_KINDS = ("matrix", "embedding", "unembedding")
@@ -98,6 +106,7 @@ class ParamConventions:
     matrices_only: int
     active: int
     with_mtp: int  # DeepSeek-V3's 685B: the main model and its multi-token prediction modules
+    as_built: int = 0  # transformers' allocation (LongCat-Flash: zero experts' unused gate/up rows)
 
 
 @dataclass(frozen=True)
@@ -204,7 +213,9 @@ def params_of(a: Architecture, tree: Node | None = None) -> Params:
         embedding=tree.total_at("embedding"), unembedding=tree.total_at("unembedding"), pooler=tree.total_at("pooler"),
         conventions=ParamConventions(total=tree.total, non_embedding=tree.total - vocab_tables,
                                      matrices_only=matrices, active=tree.total - inactive,
-                                     with_mtp=tree.total + (params(mtp).total if mtp else 0)),
+                                     with_mtp=tree.total + (params(mtp).total if mtp else 0),
+                                     as_built=tree.total + sum(k.count * unused_rows(a) for k in kinds
+                                                               if k.child("mlp").get("expert") is not None)),
         kinds=[kind(k) for k in kinds],
         cross_attention=sum(k.count * k.total_at("cross_attention") for k in kinds),
         mamba=sum(k.count * k.total_at("mamba") for k in kinds),

@@ -59,6 +59,7 @@ class Pattern:
     window: int | None = None
     chunk: int | None = None
     encoder: bool = False  # the encoder stack of an encoder-decoder: bidirectional, over the encoder's tokens
+    topk: int | None = None  # DeepSeek Sparse Attention: keys each query attends to, of those its mask allows
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class Convention:
     ops: str = "matmul"  # matmul | all
     macs: bool = False
     latent: str = "naive"  # latent attention: naive (keys, values decompressed) | absorbed (over the latent)
+    sparse: str = "topk"  # DeepSeek Sparse Attention: topk (top-k keys per query) | dense (every key the mask allows)
 
     def __post_init__(self) -> None:
         if self.latent not in ("naive", "absorbed"):
@@ -130,6 +132,8 @@ class Convention:
             raise WorkloadError(f"--attention must be auto, causal or full, not {self.attention!r}")
         if self.ops not in ("matmul", "all"):
             raise WorkloadError(f"--ops must be matmul or all, not {self.ops!r}")
+        if self.sparse not in ("topk", "dense"):
+            raise WorkloadError(f"--sparse must be topk or dense, not {self.sparse!r}")
 
     @property
     def per_mac(self) -> int:
@@ -146,6 +150,20 @@ class Convention:
             return Mask(False)
         return Mask(True, p.window, p.chunk)
 
+    def selected(self, mask: Mask, pattern: Pattern | None, length: int, decode: bool) -> int:
+        """(query, key) pairs of one sequence a sparse attention attends to: each query's top-k of
+        the keys its mask allows (DeepSeek-V3.2-Exp report, sec. 2.1: "attention between the query
+        token and the selected key-value entries"), so min(k, keys) per query: the count a causal
+        window of k gives. Dense (``--sparse dense``, and always under ``--attention full``): every
+        key the mask allows, as transformers' eager path computes it before masking."""
+        k = pattern.topk if pattern is not None else None
+        if k is None or self.sparse == "dense" or not mask.causal:
+            return mask.keys_at(length) if decode else mask.pairs(length)
+        if mask.chunk:
+            raise WorkloadError("a sparse (top-k) attention within chunks is not modelled")
+        top = Mask(True, min(mask.window or k, k))
+        return top.keys_at(length) if decode else top.pairs(length)
+
     def describe(self, a: Architecture) -> str:
         mask = "causal (triangle, diagonal included)" if self.causal(a) else "full (S × S)"
         if a.sliding_window and self.causal(a):
@@ -159,13 +177,19 @@ class Convention:
         if a.is_latent:
             latent = ("; latent attention absorbed (scores and values over the cached latent)" if self.latent == "absorbed"
                       else "; latent attention as transformers runs it (keys and values decompressed)")
-        return f"attention {mask}; {unit}; {ops}{latent}"
+        sparse = ""
+        if a.index_heads:
+            sparse = (f"; sparse attention over the indexer's top {a.index_topk:,} keys per query"
+                      if self.sparse == "topk" and self.causal(a) else "; sparse attention counted dense (every key, as transformers' eager path)")
+        return f"attention {mask}; {unit}; {ops}{latent}{sparse}"
 
     def as_dict(self, a: Architecture) -> dict:
         return {"attention": "causal" if self.causal(a) else "full", "sliding_window": a.sliding_window if self.causal(a) else None,
                 "ops": self.ops, "unit": "mac" if self.macs else "flop", "flops_per_mac": self.per_mac,
                 "backward_factor": 2, "elementwise_costs": dict(ELEMENTWISE) if self.ops == "all" else {},
-                **({"latent_attention": self.latent} if a.is_latent else {})}
+                **({"latent_attention": self.latent} if a.is_latent else {}),
+                **({"sparse_attention": self.sparse if self.causal(a) else "dense", "index_topk": a.index_topk}
+                   if a.index_heads else {})}
 
 
 @dataclass(frozen=True)

@@ -55,10 +55,22 @@ def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
         kv = mats["key"].value + mats["value_down"].value
         block.append(Step("heads in one block = n_heads × (query + value-up) + n_kv_heads × (key + value-down)",
                           f"{H} × {n(qv)} + {KV} × {n(kv)}", s.attention.heads_per_block))
-    block.append(Step("heads in all blocks = n_layers × heads per block", f"{L} × {n(s.attention.heads_per_block)}",
-                      s.attention.heads_total))
+    per_kind = [(k.count, heads_of_kind) for k in tree.get("blocks").children
+                if (heads_of_kind := k.total_at("attention.heads") + k.total_at("attention.kv_groups"))]
+    if len({h for _, h in per_kind}) > 1:  # layers differ in their heads (Gemma 3n's KV-sharing layers)
+        block.append(Step("heads in all blocks = Σ over block kinds of layers × heads per block",
+                          " + ".join(f"{c} × {n(h)}" for c, h in per_kind), s.attention.heads_total))
+    else:
+        block.append(Step("heads in all blocks = n_layers × heads per block", f"{L} × {n(s.attention.heads_per_block)}",
+                          s.attention.heads_total))
     for key, node in mats.items():
         copies = H if key in ("query", "value_up") else KV
+        held = sum(t for path, leaf, t in tree.get("blocks").walk() if not leaf.children and leaf.name == key
+                   and ".attention." in path and ".indexer." not in path and leaf.value == node.value)
+        if held != copies * L:  # not every layer has this matrix (a KV-sharing layer has no keys or values)
+            block.append(Step(f"all {NAMES[key]} matrices = {'n_heads' if copies == H else 'n_kv_heads'} × the layers "
+                              "that have one × one", f"{copies} × {held // copies} × {n(node.value)}", held * node.value))
+            continue
         block.append(Step(f"all {NAMES[key]} matrices = {'n_heads' if copies == H else 'n_kv_heads'} × n_layers × one",
                           f"{copies} × {L} × {n(node.value)}", copies * L * node.value))
     main = main_block(tree)
@@ -114,7 +126,10 @@ def kv_steps(a: Architecture, s: Params, dtype: str = "bf16") -> list[Step]:
     caching = [k for k in kinds_ if k.per_token]
     steps: list[Step] = []
     per = caching[0].per_token if caching else 0
-    if a.is_latent:
+    if a.is_latent and a.index_heads:  # DeepSeek-V3.2: the indexer's key too
+        steps.append(Step("numbers one layer caches = kv_lora_rank + d_rope + index_head_dim (latent, rotary key, "
+                          "indexer key)", f"{n(a.kv_lora_rank)} + {a.rope_dim} + {a.index_head_dim}", per))
+    elif a.is_latent:
         steps.append(Step("numbers one layer caches = kv_lora_rank + d_rope (latent and rotary key, for all heads)",
                           f"{n(a.kv_lora_rank)} + {a.rope_dim}", per))
     elif caching:
@@ -166,6 +181,13 @@ def flop_steps(a: Architecture, f: PassFlops, seq: int, conv: Convention) -> lis
         steps.append(Step(f"pairs within a window of {n(window)}", "W(W + 1)/2 + (S − W) × W", pairs))
     else:
         steps.append(Step("pairs, full attention = S × S", f"{n(seq)} × {n(seq)}", pairs))
+    pattern = next(kd for kd in kinds(a) if kd.name == main.name).pattern
+    selected = conv.selected(mask, pattern, seq, False)
+    if selected != pairs:  # DeepSeek Sparse Attention: each query's top-k keys of those its mask allows
+        k_top = pattern.topk
+        steps.append(Step(f"pairs the indexer selects = Σ min(top-k, keys) = k(k + 1)/2 + (S − k) × k, k = {n(k_top)}",
+                          f"{n(k_top)} × {n(k_top + 1)} / 2 + ({n(seq)} − {n(k_top)}) × {n(k_top)}", selected))
+        pairs = selected
     qk, v = (a.head_dim + a.rope_dim, a.value_dim) if a.is_latent else (a.head_dim, a.head_dim)
     width = "(d_nope + d_rope)" if a.is_latent else "d_head"
     steps.append(Step(f"scores q·k: {k} × pairs × {width}", f"{k} × {n(pairs)} × {qk}", parts["scores"]))
@@ -179,7 +201,9 @@ def flop_steps(a: Architecture, f: PassFlops, seq: int, conv: Convention) -> lis
     att, mlp = blk.child("attention").each, blk.child("mlp").each
     block = [Step("attention in one block", "all heads and shared key/value projections", att),
              Step("MLP in one block", f"{k} × tokens × matrix entries", mlp),
-             Step("one block", f"{n(att)} + {n(mlp)}", blk.each),
+             Step("one block", f"{n(att)} + {n(mlp)}" + (
+                 f" + {n(blk.each - att - mlp)} ({', '.join(c.label for c in blk.children if c.name not in ('attention', 'mlp') and c.total)})"
+                 if blk.each - att - mlp else ""), blk.each),
              Step("all blocks", f"{a.n_layers} × {n(blk.each)}" if len(f.kinds) == 1
                   else " + ".join(f"{kk.count} × {n(kk.per_block)}" for kk in f.kinds), fwd.get("blocks").total)]
     if fwd.get("unembedding"):

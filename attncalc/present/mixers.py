@@ -74,7 +74,9 @@ def mixer_steps(report: Report) -> list[tuple[str, list[Step]]]:
         steps.append(Step("forward: Mamba mixer, one layer", "the products above"
                           + (" + element-wise" if report.flops.forward.elementwise else ""), fm.each))
         out.append(("the Mamba mixer (hybrid)", steps))
-    return out
+    from .special import special_steps  # issue 20: the indexer, zero experts, Gemma 3n's parts
+
+    return out + special_steps(report)
 
 
 def kind_section(report: Report) -> Section | None:

@@ -132,7 +132,8 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
 
     conv = s.conventions
     conv_rows = [Row(name.replace("_", "-"), CONVENTIONS[name], getattr(conv, name), getattr(conv, name) / total)
-                 for name in CONVENTIONS if (name != "active" or a.is_moe) and (name != "with_mtp" or a.mtp_layers)]
+                 for name in CONVENTIONS if (name != "active" or a.is_moe) and (name != "with_mtp" or a.mtp_layers)
+                 and (name != "as_built" or a.zero_experts)]
     return [
         Section("one attention head", tuple(head_rows)),
         Section("one block", tuple(block_rows)),
@@ -175,6 +176,9 @@ def _mlp_rows(a: Architecture, mlp: Node) -> list[Row]:
         if shared is not None:
             rows.append(Row(f"{shared.count} shared expert{'s' if shared.count > 1 else ''}",
                             f"{shared.count} × {shared.each:,} (d_ff {a.shared_ff_dim:,}, every token)", shared.total))
+        dense = mlp.get("dense")  # LongCat-Flash: the layer's own dense MLP beside its shortcut-connected experts
+        if dense is not None:
+            rows.append(Row(dense.label, f"d_ff {a.ff_dim:,}, every token", dense.total))
         for name in ("shared_gate", "router", "router_bias"):
             node = mlp.get(name)
             if node is not None:

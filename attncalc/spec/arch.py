@@ -90,6 +90,17 @@ DOC: dict[str, str] = {
     "mamba_dt_rank": "Mamba layers: rank of the time-step projection (default ceil(d_model / 16))",
     "mamba_conv_bias": "Mamba layers: the convolution has a bias",
     "mamba_proj_bias": "Mamba layers: the input and output projections have biases",
+    # --- special (issue 20) ---
+    "index_heads": "DeepSeek Sparse Attention (DeepSeek-V3.2): heads of the lightning indexer that picks the keys each query attends to (0: no indexer)",
+    "index_head_dim": "DeepSeek Sparse Attention: dimension of one indexer head and of the indexer key each token caches",
+    "index_topk": "DeepSeek Sparse Attention: keys each query attends to, chosen by the indexer (the sparse convention)",
+    "zero_experts": "zero-computation experts routed beside the n_experts real ones; a token routed to one keeps its input (LongCat-Flash)",
+    "shortcut_moe": "shortcut-connected MoE (LongCat-Flash ScMoE): a MoE layer keeps its dense MLP too, its experts reading the attention output",
+    "per_layer_dim": "per-layer embeddings (Gemma 3n PLE): width of each layer's slice of the per-layer embedding (0: none)",
+    "per_layer_vocab": "per-layer embeddings: rows of the per-layer embedding table (default vocab_size)",
+    "altup_inputs": "AltUp (Gemma 3n): streams the residual state is carried in (1: no AltUp)",
+    "laurel_rank": "LAuReL (Gemma 3n): rank of the learned augmented residual (0: none)",
+    "kv_shared_layers": "the last this many layers cache nothing and read the keys and values of the last earlier layer of the same reach (Gemma 3n)",
 }
 
 
@@ -155,6 +166,17 @@ class Architecture:
     mamba_dt_rank: int | None = None
     mamba_conv_bias: bool = True
     mamba_proj_bias: bool = False
+    # --- special (issue 20) ---
+    index_heads: int = 0
+    index_head_dim: int = 128
+    index_topk: int = 2048
+    zero_experts: int = 0
+    shortcut_moe: bool = False
+    per_layer_dim: int = 0
+    per_layer_vocab: int | None = None
+    altup_inputs: int = 1
+    laurel_rank: int = 0
+    kv_shared_layers: int = 0
     _origin: str = field(default="", repr=False, compare=False)
     # What a config.json reader assumed (spec/hf.py): (kind, file, key, text) with kind "default" for
     # a key absent from the file, read with the reference implementation's default (text: the value),
@@ -266,7 +288,9 @@ _INT_FIELDS = {n for n, f in FIELDS.items() if "int" in str(f.type)}
 _BOOL_FIELDS = {n for n, f in FIELDS.items() if f.type == "bool"}
 _STR_FIELDS = {n for n, f in FIELDS.items() if f.type == "str"}
 ZERO_OK = {"token_types", "block_norms", "first_dense_layers", "moe_offset", "n_shared_experts", "mtp_layers",
-           "encoder_layers", "attention_offset"}
+           "encoder_layers", "attention_offset",
+           # --- special (issue 20) ---
+           "index_heads", "zero_experts", "per_layer_dim", "laurel_rank", "kv_shared_layers"}
 
 
 def field_type_name(name: str) -> str:
@@ -429,3 +453,31 @@ def _validate(a: Architecture) -> None:
         fail("encoder_layers", "an encoder-decoder model with Mamba layers is not modelled")
     if a.n_positions is not None and a.positions != "learned":
         fail("n_positions", f"only applies to learned positions, not {a.positions!r}")
+    # --- special (issue 20) ---
+    _validate_special(a, fail)
+
+
+def _validate_special(a: Architecture, fail) -> None:
+    """DeepSeek Sparse Attention, LongCat-Flash's zero experts and shortcut MoE, Gemma 3n's
+    per-layer embeddings, AltUp, LAuReL and KV-sharing layers."""
+    if a.index_heads and not (a.is_latent and a.q_lora_rank):
+        fail("index_heads", "the lightning indexer reads the query latent: needs latent attention with q_lora_rank")
+    if a.index_heads and a.index_head_dim < a.rope_dim:
+        fail("index_head_dim", f"{a.index_head_dim} is less than qk_rope_head_dim = {a.rope_dim}")
+    if a.zero_experts and not a.is_moe:
+        fail("zero_experts", "zero-computation experts need a mixture of experts (n_experts > 1)")
+    if a.shortcut_moe and not a.is_moe:
+        fail("shortcut_moe", "a shortcut-connected MoE needs n_experts > 1")
+    if a.shortcut_moe and a.n_shared_experts:
+        fail("shortcut_moe", "a shortcut-connected MoE with shared experts is not modelled")
+    if a.per_layer_vocab is not None and not a.per_layer_dim:
+        fail("per_layer_vocab", "only applies to per-layer embeddings: set per_layer_dim")
+    if a.kv_shared_layers:
+        if a.kv_shared_layers >= a.n_layers:
+            fail("kv_shared_layers", f"{a.kv_shared_layers} of {a.n_layers} layers: at least one layer must compute its own keys and values")
+        if a.is_latent or a.has_mamba or a.is_encoder_decoder:
+            fail("kv_shared_layers", "KV-sharing layers are modelled for plain (grouped-query) attention decoders only")
+        first, k = a.n_layers - a.kv_shared_layers, a.sliding_window_pattern
+        if k and k > 1:  # a shared layer reads the last earlier layer of its own reach: both must exist
+            if k - 1 >= first:
+                fail("kv_shared_layers", f"no full-attention layer before layer {first} for the shared full layers to read")

@@ -600,3 +600,4 @@ def refuse_unmodelled(c: _Cfg, model_type: str) -> None:
     for key, (only, why) in UNMODELLED.items():
         if only in (None, model_type) or (only == "__not_t5__" and model_type != "t5"):
             c.refuse(key, why=why)
+

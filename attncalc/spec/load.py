@@ -138,7 +138,9 @@ def load_model(ref: str) -> Architecture:
     if len(ref) > 4096 or "\x00" in ref:
         raise ConfigError("not a model name or a path (too long, or a NUL character)", field="MODEL")
     path = user_path(ref)
-    looks_like_path = os.sep in ref or ref.endswith((".toml", ".json"))
+    looks_like_path = os.sep in ref or ref.endswith((".toml", ".json", ".gguf", ".safetensors"))
+    if path.is_file() and path.suffix in (".gguf", ".safetensors"):
+        return load_checkpoint_file(path)
     if path.is_file():
         return load_file(path)
     if path.is_dir():
@@ -205,6 +207,48 @@ def _find_cached_config(repo_id: str) -> Path:
         f"({', '.join(tried)}); fetch it with `huggingface-cli download {repo_id} config.json` "
         f"(or save https://huggingface.co/{repo_id}/resolve/main/config.json) and run again",
         source=repo_id)
+
+
+def load_checkpoint_file(path: Path) -> Architecture:
+    """A GGUF file's architecture from its metadata; a lone safetensors file has none to give."""
+    from .checkpoint import gguf_architecture, read_gguf
+
+    if path.suffix == ".safetensors":
+        raise ConfigError("a safetensors file holds tensors, not the architecture: give the folder that holds it "
+                          "and its config.json", source=str(path))
+    ck = read_gguf(path)
+    a = gguf_architecture(ck, str(path))
+    if a is None:
+        from .checkpoint import GGUF_ARCHITECTURES
+
+        raise ConfigError(f"GGUF architecture {ck.metadata.get('general.architecture')!r} is not one attncalc reads "
+                          f"({', '.join(GGUF_ARCHITECTURES)}); `attncalc count` still lists what the file holds",
+                          source=str(path), field="general.architecture")
+    return a
+
+
+def checkpoint_location(ref: str) -> Path | None:
+    """Where the checkpoint of a model reference lies: a .gguf or .safetensors file, a folder (or a
+    cached Hugging Face snapshot) holding safetensors files; None for presets, TOML and bare configs
+    (and for a path the file system will not answer about: reading the model says why)."""
+    if not isinstance(ref, str) or not ref.strip() or len(ref) > 4096 or "\x00" in ref:
+        return None
+    path = user_path(ref)
+    try:
+        if path.is_file() and path.suffix in (".gguf", ".safetensors"):
+            return path
+        folder = path if path.is_dir() else None
+        if folder is None and re.fullmatch(HF_ID, ref) and not path.exists():
+            try:
+                folder = hf_cached_config(ref).parent
+            except ConfigError:
+                return None
+        if folder is None:
+            return None
+        has = (folder / "model.safetensors.index.json").is_file() or any(p.is_file() for p in folder.glob("*.safetensors"))
+    except OSError:
+        return None
+    return folder if has else None
 
 
 def read_text(path: Path) -> str:

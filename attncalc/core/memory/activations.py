@@ -48,7 +48,7 @@ from .layout import stage_kinds
 RECOMPUTE = ("none", "selective", "full")
 ROUTED = " × top_k × capacity"
 # The parts of a model outside its blocks, by the label its tensors carry (Korthikanti sec. 4.3).
-ENDS = {"embedding": "embedding", "final_norm": "output", "unembedding": "output"}
+ENDS = {"embedding": "embedding", "final_norm": "output", "unembedding": "output", "altup_out": "output"}
 
 
 @dataclass(frozen=True)

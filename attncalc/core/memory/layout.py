@@ -173,7 +173,7 @@ def stage_params(a: Architecture, par: Parallelism, measure: Measure | None = No
         elif child.name in FIRST_STAGE:
             put(stages[0], child.name, child)
             if a.unembedding == "tied" and par.pp > 1:
-                tied = [w for w, _, _ in placed(child) if w.kind == "embedding"]
+                tied = [w for w, _, _ in placed(child) if w.kind == "embedding" and w.name == "token"]
                 for w in tied:
                     put(last, child.name, w, copy=True)
         else:

@@ -48,8 +48,15 @@ ALIASES = {
     "q_a_proj": ("q_a",), "q_b_proj": ("q_b",), "kv_a_proj_with_mqa": ("kv_a",), "kv_b_proj": ("kv_b",),
     "in_proj": ("in_proj",), "x_proj": ("x_proj",), "dt_proj": ("dt_proj",),
     "attention": ("q", "k", "v", "o", "q_a", "q_b", "kv_a", "kv_b"), "mlp": ("gate", "up", "down"),
+    # issue 20: DeepSeek-V3.2's indexer, Gemma 3n's LAuReL, per-layer input and AltUp linears
+    "wq_b": ("indexer_q",), "wk": ("indexer_k",), "weights_proj": ("indexer_weights",),
+    "linear_left": ("laurel_left",), "linear_right": ("laurel_right",), "per_layer_input_gate": ("ple_gate",),
+    "per_layer_projection": ("ple_projection",), "modality_router": ("altup_router",),
+    "prediction_coefs": ("altup_prediction",), "correction_coefs": ("altup_correction",),
     "all-linear": ("q", "k", "v", "o", "q_a", "q_b", "kv_a", "kv_b", "gate", "up", "down",
-                   "in_proj", "x_proj", "dt_proj", "out_proj"),
+                   "in_proj", "x_proj", "dt_proj", "out_proj", "indexer_q", "indexer_k", "indexer_weights",
+                   "laurel_left", "laurel_right", "ple_gate", "ple_projection", "altup_router", "altup_prediction",
+                   "altup_correction"),
 }
 FUSED = {"qkv": ("q", "k", "v"), "gate_up": ("gate", "up")}
 # Parts that split one projection into heads: a head's slice belongs to the projection of the layer.

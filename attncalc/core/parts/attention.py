@@ -32,6 +32,7 @@ from __future__ import annotations
 from ...spec.arch import Architecture
 from .base import Act, Op, Part, Weight, bias, norm, part
 from .ends import norm_cost
+from .indexer import indexer
 
 HEAD_ORDER = ("query", "key", "value_down", "value_up")
 
@@ -56,13 +57,16 @@ def output_mask(d: int) -> Act:
     return Act("attention_out_dropout_mask", "sbh (1-byte mask)", "tokens", d, "outer", "mask", ("dropout",), "mask")
 
 
-def attention(a: Architecture) -> Part:
+def attention(a: Architecture, kv_shared: bool = False) -> Part:
+    """A layer's attention; ``kv_shared``: it reads an earlier layer's keys and values (Gemma 3n's
+    KV-sharing layers), so it has no key and value projections (and no key norm) and caches nothing."""
     if a.is_latent:
         return latent_attention(a)
     d, dh = a.d_model, a.head_dim
     q = Weight("query", "query (W_Q)", dh, d, "d_head × d_model", module="q")
     k = Weight("key", "key (W_K)", dh, d, "d_head × d_model", cached=True, module="k")
     vd = Weight("value_down", "value-down (W_V)", dh, d, "d_head × d_model", cached=True, module="v")
+    # a KV-sharing layer's K and V are the tensors its source layer made (and keeps for the backward)
     vu = Weight("value_up", "value-up (W_O slice)", d, dh, "d_model × d_head", split="row", module="o")
     core = (Op("scores", "scores (q·k)", "pairs", dh, kind="attention"),
             Op("weighted_values", "weighted sum of values", "pairs", dh, kind="attention"),
@@ -72,7 +76,7 @@ def attention(a: Architecture) -> Part:
               Act("out_proj_input", "2sb·a·d_head (input of the output projection)", "tokens", dh))
     kept_kv = (Act("key", "2sb·n_kv·d_head (K, input of QKᵀ)", "tokens", dh),
                Act("value", "2sb·n_kv·d_head (V, input of ·V)", "tokens", dh))
-    qkv_rows = (a.n_heads + 2 * a.kv_heads) * dh
+    qkv_rows = (a.n_heads + (0 if kv_shared else 2 * a.kv_heads)) * dh
     biases = part("biases", "biases",
                   bias("qkv", "query/key/value biases", qkv_rows if a.qkv_bias else 0, "(n_heads + 2 n_kv_heads) × d_head"),
                   bias("out", "output bias", d if a.out_bias else 0, "d_model", split="none"))
@@ -84,11 +88,12 @@ def attention(a: Architecture) -> Part:
                         Weight("biases", "u, v", 2 * a.n_heads * dh, 1, "2 n_heads d_head", "bias", over=None),
                         Op("scores", "position scores", "pairs", dh, kind="attention", heads=a.n_heads))
     return part("attention", "attention", attention_input(d),
-                heads(a, [q, vu, *core, *kept_q], [k, vd, *kept_kv]), biases, relative, *extras(a), output_mask(d))
+                heads(a, [q, vu, *core, *kept_q], [k, vd, *kept_kv] if not kv_shared else []), biases,
+                relative, *extras(a, kv_shared), output_mask(d))
 
 
-def extras(a: Architecture) -> list:
-    """Query/key norms and attention sinks, where the model has them."""
+def extras(a: Architecture, kv_shared: bool = False) -> list:
+    """Query/key norms and attention sinks, where the model has them (a KV-sharing layer has no key norm)."""
     dh, cost = a.head_dim, norm_cost(a)
     per = 2 if (a.norm == "layernorm" and a.norm_bias) else 1  # scale (and bias) per feature
     both = " (scale, bias)" if per == 2 else ""
@@ -101,6 +106,8 @@ def extras(a: Architecture) -> list:
     elif a.qk_norm == "full":
         out += [norm("q_norm", "query norm", per * a.n_heads * dh, a.n_heads * dh, cost, f"n_heads × d_head{both}", q_in),
                 norm("k_norm", "key norm", per * a.kv_heads * dh, a.kv_heads * dh, cost, f"n_kv_heads × d_head{both}", k_in)]
+    if kv_shared:
+        out = [w for w in out if w.name != "k_norm"]
     if a.attention_sinks:
         out.append(Weight("sinks", "attention sinks", a.n_heads, 1, "n_heads", "bias", over=None))
     return out
@@ -109,6 +116,7 @@ def extras(a: Architecture) -> list:
 def latent_attention(a: Architecture) -> Part:
     d, nope, rope, v = a.d_model, a.head_dim, a.rope_dim, a.value_dim
     q_rank, kv_rank, cost = a.q_lora_rank, a.kv_lora_rank, norm_cost(a)
+    pairs = "selected_pairs" if a.index_heads else "pairs"  # DeepSeek Sparse Attention: the indexer's top-k
     q_in = q_rank or d
     per_head = [
         Weight("query", "query up (W_UQ, W_QR)" if q_rank else "query (W_Q)", nope + rope, q_in,
@@ -117,13 +125,13 @@ def latent_attention(a: Architecture) -> Part:
         Weight("value_down", "value up (W_UV)", v, kv_rank, "v_head_dim × kv_lora_rank", module="kv_b"),
         Weight("value_up", "value-up (W_O slice)", d, v, "d_model × v_head_dim", split="row", module="o"),
         # as the reference implementation runs it: keys and values decompressed per token
-        Op("scores", "scores (q·k)", "pairs", nope + rope, kind="attention", variant="naive"),
-        Op("weighted_values", "weighted sum of values", "pairs", v, kind="attention", variant="naive"),
+        Op("scores", "scores (q·k)", pairs, nope + rope, kind="attention", variant="naive"),
+        Op("weighted_values", "weighted sum of values", pairs, v, kind="attention", variant="naive"),
         # absorbed (DeepSeek-V2 sec. 2.1.2: W_UK folded into the query, W_UV into the output): the
         # scores and the weighted sum run over the cached latent (and rotary key) themselves
-        Op("scores", "scores (q·latent)", "pairs", kv_rank + rope, kind="attention", variant="absorbed"),
-        Op("weighted_values", "weighted sum of latents", "pairs", kv_rank, kind="attention", variant="absorbed"),
-        Op("softmax", "softmax", "pairs", 1, "softmax"),
+        Op("scores", "scores (q·latent)", pairs, kv_rank + rope, kind="attention", variant="absorbed"),
+        Op("weighted_values", "weighted sum of latents", pairs, kv_rank, kind="attention", variant="absorbed"),
+        Op("softmax", "softmax", pairs, 1, "softmax"),
         # kept for the backward pass as the reference implementation runs it (keys and values
         # decompressed per head; the shared rotary key broadcast into every head's key)
         Act("query", "2sb·a·(d_nope + d_rope) (Q, input of QKᵀ)", "tokens", nope + rope),
@@ -146,9 +154,9 @@ def latent_attention(a: Architecture) -> Part:
              latent_norm + (Act("kv_latent_normed", "2sb·kv_lora_rank (input of the key/value up-projection)",
                                 "tokens", kv_rank, "outer"),)),
     )
-    return part("attention", "latent attention", attention_input(d),
-                part("heads", "heads", part("head", "head", *per_head), count=a.n_heads),
-                shared, *extras(a), output_mask(d))
+    return part("attention", "latent attention" + (" with a sparse-attention indexer" if a.index_heads else ""),
+                attention_input(d), part("heads", "heads", part("head", "head", *per_head), count=a.n_heads),
+                shared, indexer(a), *extras(a), output_mask(d))
 
 
 def heads(a: Architecture, per_query_head: list, per_kv_head: list) -> Part:

@@ -37,7 +37,8 @@ OVER = ("tokens",  # every token through the pass (routed parts: the tokens rout
         "positions",  # relative position encodings, shared by the batch (Transformer-XL's R)
         "sequences",  # one row per sequence (BERT's pooler on the first token)
         "encoder_tokens",  # every token of the encoder's input (an encoder-decoder's encoder stack, cross K and V)
-        "cross_pairs")  # (decoder query, encoder key) pairs of one head: cross-attention reaches every encoder token
+        "cross_pairs",  # (decoder query, encoder key) pairs of one head: cross-attention reaches every encoder token
+        "selected_pairs")  # pairs a sparse attention attends to: each query's top-k of its mask's keys (DeepSeek-V3.2)
 
 
 @dataclass(frozen=True)

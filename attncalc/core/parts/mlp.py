@@ -12,6 +12,16 @@ References:
   behind a sigmoid gate d_model -> 1; Llama 4 one of intermediate_size). DeepSeek-V3's routing
   score-correction bias is a buffer in transformers (``e_score_correction_bias``): it is in the
   checkpoint but not among the model's parameters, and attncalc does not count it.
+- Zero-computation experts and the shortcut-connected MoE (Meituan LongCat Team 2025, "LongCat-Flash
+  Technical Report", sec. 2.1 and 2.2; transformers' ``modeling_longcat_flash.py``): the router
+  scores n_experts + zero_experts candidates (``router.classifier``: (E + Z) x d_model, softmax) and
+  picks top_k; a pick that lands on a zero expert returns its input times the routing weight (an
+  identity: no parameters, no matmul). How many picks are real is data dependent, so ``active``
+  counts all top_k as real experts, an upper bound (LongCat's 18.6B-31.3B "activated" range runs
+  from all picks zero to all real); the experts Part says so. ScMoE: each MoE layer keeps its dense
+  MLP (d_ff) as well, the experts reading that layer's attention output and their sum joining the
+  residual one layer later; parameters and FLOPs are the dense MLP's plus the MoE's, which is how it
+  is written here (``dense`` beside the routed experts).
 """
 
 from __future__ import annotations
@@ -61,17 +71,35 @@ def mlp(a: Architecture, moe: bool | None = None) -> Part:
     shared = None
     if a.n_shared_experts:
         shared = part("shared", "shared experts", *expert(a, a.shared_ff_dim, "shared_"), count=a.n_shared_experts)
-    return part("mlp", "MoE MLP", kept_in,
+    if a.shortcut_moe:  # LongCat-Flash: the layer's own dense MLP beside the shortcut-connected experts
+        shared = part("dense", "dense MLP (the layer's own)", *expert(a, a.ff_dim, "dense_"))
+    candidates = a.n_experts + a.zero_experts
+    zero = None
+    if a.zero_experts:  # LongCat-Flash: routed like experts, return their input (upper bound: no pick lands here)
+        zero = part("zero_experts", "zero-computation experts (identity)",
+                    Op("identity", "input × routing weight", "tokens", d, "combine"),
+                    count=a.zero_experts, active=0, flop_label="zero-computation experts (counted as unpicked)")
+    return part("mlp", "MoE MLP" + (" (shortcut-connected, beside the dense MLP)" if a.shortcut_moe else ""), kept_in,
                 # the router's softmax output, fp32, one value per token and expert
-                Act("router_probs", "4sb·E (router probabilities, fp32)", "tokens", a.n_experts, "outer", "fp32"),
+                Act("router_probs", "4sb·E (router probabilities, fp32)", "tokens", candidates, "outer", "fp32"),
                 part("expert", "experts",
                      Act("expert_input", "2sbh{where} (tokens dispatched to experts)", "tokens", d),
                      *expert(a, a.expert_ff_dim), count=a.n_experts, active=a.top_k,
                      flop_label=f"top-{a.top_k} experts per token"),
+                zero,
                 shared,
                 Weight("shared_gate", "shared-expert gate", 1, a.d_model, "1 × d_model") if a.shared_expert_gate else None,
-                Weight("router", "router", a.n_experts, a.d_model, "n_experts × d_model", split="none"),
-                bias("router_bias", "router bias", a.n_experts if a.router_bias else 0, "n_experts", split="none"),
-                Op("router_softmax", "router softmax", "tokens", a.n_experts, "softmax"),
+                Weight("router", "router", candidates, a.d_model,
+                       "(n_experts + zero_experts) × d_model" if a.zero_experts else "n_experts × d_model", split="none"),
+                bias("router_bias", "router bias", candidates if a.router_bias else 0, "n_experts", split="none"),
+                Op("router_softmax", "router softmax", "tokens", candidates, "softmax"),
                 Op("combine", "combine experts", "tokens", a.top_k * a.d_model, "combine"),
                 mask)
+
+
+def unused_rows(a: Architecture) -> int:
+    """Parameters transformers allocates in one MoE layer that the model does not have:
+    ``LongcatFlashExperts.gate_up_proj`` is [n_experts + zero_experts, 2 d_ff_expert, d_model] while
+    only the real experts' rows are used or stored (``down_proj`` has n_experts); the ``as_built``
+    convention adds them (tests/golden/WAVE_NOTES.md 2.25)."""
+    return a.zero_experts * 2 * a.expert_ff_dim * a.d_model if a.zero_experts and a.mlp == "gated" else 0

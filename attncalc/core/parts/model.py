@@ -18,13 +18,14 @@ the order of its first layer. A model of one kind is ``block`` x n_layers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from math import lcm
 
 from ...errors import ConfigError
 from ...spec.arch import Architecture
 from ..workload import Pattern
+from .altup import input_parts, layer_parts, output_part
 from .attention import attention
 from .base import Op, Part, Weight, part
 from .encdec import encoder_decoder
@@ -42,13 +43,14 @@ class Layer:
     reach: str  # full | sliding | chunked
     moe: bool
     mixer: str = "attention"  # attention | mamba
+    kv_shared: bool = False  # reads an earlier layer's keys and values, caches none (Gemma 3n)
 
     def pattern(self, a: Architecture) -> Pattern:
         if self.reach == "sliding":
             return Pattern(window=a.sliding_window)
         if self.reach == "chunked":
             return Pattern(chunk=a.attention_chunk)
-        return Pattern()
+        return Pattern(topk=a.index_topk) if a.index_heads else Pattern()
 
 
 def layer_at(a: Architecture, i: int) -> Layer:
@@ -57,7 +59,7 @@ def layer_at(a: Architecture, i: int) -> Layer:
     reach = "full" if (k and (i + 1) % k == 0) else local
     moe = a.is_moe and i >= a.first_dense_layers and i % a.moe_every == a.moe_offset
     mixer = "attention" if i % a.attention_every == a.attention_offset else "mamba"
-    return Layer(reach, moe, mixer)
+    return Layer(reach, moe, mixer, i >= a.n_layers - a.kv_shared_layers if a.kv_shared_layers else False)
 
 
 def layer_counts(a: Architecture, lo: int = 0, hi: int | None = None) -> list[tuple[Layer, int, int]]:
@@ -72,7 +74,7 @@ def layer_counts(a: Architecture, lo: int = 0, hi: int | None = None) -> list[tu
                           source=a._origin or None, field="sliding_window_pattern")
     found: dict[Layer, list[int]] = {}
 
-    def add(lo: int, hi: int) -> None:  # layers lo..hi-1
+    def add(lo: int, hi: int) -> None:  # layers lo..hi-1, within which a layer's kind depends on i % period only
         if hi <= lo:
             return
         for r in range(period):
@@ -82,17 +84,11 @@ def layer_counts(a: Architecture, lo: int = 0, hi: int | None = None) -> list[tu
                 entry[0] += (hi - 1 - first) // period + 1
                 entry[1] = min(entry[1], first)
 
-    dense = min(a.first_dense_layers, a.n_layers)
-    d_lo, d_hi = lo, min(dense, hi)
-    if d_hi > d_lo:  # the first layers: dense MLP whatever the pattern says
-        for r in range(min(d_hi - d_lo, period)):
-            first = d_lo + r
-            at = layer_at(a, first)
-            kind = Layer(at.reach, False, at.mixer)
-            entry = found.setdefault(kind, [0, first])
-            entry[0] += (d_hi - 1 - first) // period + 1
-            entry[1] = min(entry[1], first)
-    add(max(dense, lo), hi)
+    # the pattern repeats except at two boundaries: the first dense layers (dense MLP whatever the
+    # pattern says) and the last KV-sharing layers; count each stretch between them apart
+    cuts = sorted({lo, hi, min(max(a.first_dense_layers, lo), hi), min(max(a.n_layers - a.kv_shared_layers, lo), hi)})
+    for s_lo, s_hi in zip(cuts, cuts[1:]):
+        add(s_lo, s_hi)
     return sorted(((k, n, first) for k, (n, first) in found.items()), key=lambda t: t[2])
 
 
@@ -105,25 +101,28 @@ def kind_name(layer: Layer, varies: set[str]) -> tuple[str, str]:
         words.append(layer.reach)
     if "moe" in varies:
         words.append("moe" if layer.moe else "dense")
+    if "kv_shared" in varies:
+        words.append("shared_kv" if layer.kv_shared else "own_kv")
     name = "_".join(words) or "block"
-    label = {"block": "block"}.get(name, " ".join(words).replace("moe", "MoE") + " block")
+    label = {"block": "block"}.get(name, " ".join(words).replace("moe", "MoE").replace("_kv", " KV") + " block")
     return name, label
 
 
 def block(a: Architecture, layer: Layer, count: int, name: str = "block", label: str = "block") -> Part:
     return part(
         name, label,
-        attention(a) if layer.mixer == "attention" else mamba(a),
+        attention(a, layer.kv_shared) if layer.mixer == "attention" else mamba(a),
         mlp(a, layer.moe),
         block_norms(a, a.norms_per_block),
         Op("residual", "residual adds", "tokens", 2 * a.d_model, "residual"),
+        *layer_parts(a),  # Gemma 3n: AltUp, LAuReL, per-layer input
         count=count, pattern=layer.pattern(a),
     )
 
 
 def _names(a: Architecture) -> dict[Layer, tuple[str, str]]:
     counts = layer_counts(a)
-    varies = {f for f in ("mixer", "reach", "moe") if len({getattr(k, f) for k, _, _ in counts}) > 1}
+    varies = {f for f in ("mixer", "reach", "moe", "kv_shared") if len({getattr(k, f) for k, _, _ in counts}) > 1}
     return {k: kind_name(k, varies) for k, _, _ in counts}
 
 
@@ -154,10 +153,13 @@ def describe(a: Architecture) -> Part:
     """The whole model; ``blocks`` holds one Part per block kind, in order, each with its count."""
     if a.is_encoder_decoder:
         return encoder_decoder(a)
+    emb = embedding(a)
+    extra = input_parts(a)  # Gemma 3n: per-layer embeddings and AltUp streams, with the embedding
     return part(
         "model", a.name,
-        embedding(a),
+        replace(emb, children=emb.children + tuple(extra)) if extra else emb,
         part("blocks", "blocks", *stack(a)),
+        output_part(a),
         final_norm(a),
         unembedding(a),
         pooler(a),
