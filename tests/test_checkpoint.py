@@ -547,7 +547,7 @@ def test_every_weight_of_these_families_maps_to_a_tensor(family, config):
     its parameters (the checkpoint here: one tensor per expected name, of the expected size)."""
     from attncalc import load_model
     from attncalc.core.evaluate import count_params
-    from attncalc.core.reconcile import _groups
+    from attncalc.core.checkpoint_match import _groups
     from attncalc.spec.tensor_names import NAME_TABLES
 
     a = load_model(str(GOLDEN / config))

@@ -66,7 +66,7 @@ def count(
         extra = memory_plan(arch, at_workload(report, train=train, serve=serve))
     recon = None
     if checkpoint is not None:
-        from ..core.reconcile import reconcile
+        from ..core.checkpoint_match import reconcile
 
         recon = reconcile(arch, checkpoint)
     if fmt in (Format.json, Format.csv):
@@ -145,7 +145,7 @@ def _checkpoint(model: str | None, fmt: Format):
     ck = read_checkpoint(where)
     if ck is None or ck.format != "gguf" or gguf_architecture(ck, str(where)) is not None:
         return ck
-    from ..core.reconcile import Reconciliation
+    from ..core.checkpoint_match import Reconciliation
     from ..present.checkpoint import checkpoint_document, checkpoint_section
 
     arch = ck.metadata.get("general.architecture")

@@ -1,11 +1,11 @@
 """What a checkpoint holds, against the count: the ``checkpoint`` section of `count`'s JSON and its
-table, the same facts in words (core.reconcile builds them; nothing is counted here)."""
+table, the same facts in words (core.checkpoint_match builds them; nothing is counted here)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..core.reconcile import Reconciliation
+from ..core.checkpoint_match import Reconciliation
 from .document import plain
 from .sections import Row, Section
 

@@ -1,7 +1,7 @@
 """Which checkpoint tensors hold which weights of attncalc's description, per model family: the
 module names of transformers' modeling files (as the published safetensors checkpoints name their
 tensors) and of llama.cpp's GGUF conversion (``gguf-py/gguf/tensor_mapping.py``, ``blk.N.attn_q``
-...). Data only; core.reconcile walks a model's description and these tables.
+...). Data only; core.checkpoint_match walks a model's description and these tables.
 
 A table is a list of entries (our weights, alternatives). "Our weights" are paths in the description
 (``attention.query``, ``mlp.expert.gate``, ``norms.norm``: the parts a weight sits in, below its block
