@@ -487,7 +487,8 @@ def from_hf_config(data: dict[str, Any], source: str, default_name: str) -> Arch
     name = data.get("_name_or_path")
     name = name if isinstance(name, str) and name.strip() else default_name
     fields |= {"name": name.rstrip("/").rsplit("/", 1)[-1][:256] or default_name or "model", "family": family,
-               "source": f"Hugging Face config.json ({source})", "notes": notes}
+               "source": f"Hugging Face config.json ({source})",
+               "notes": " ".join(x for x in (notes, fields.get("notes", "")) if x)}  # the wrapper's, then the reader's
     return from_mapping(fields, source=source)
 
 
@@ -511,3 +512,8 @@ def refuse_unmodelled(c: _Cfg, model_type: str) -> None:
     for key, (only, why) in UNMODELLED.items():
         if only in (None, model_type) or (only == "__not_t5__" and model_type != "t5"):
             c.refuse(key, why=why)
+
+
+from .readers_dense import READERS_DENSE  # noqa: E402  (issue 20: the wave's dense and MoE types)
+
+READERS.update(READERS_DENSE)
