@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .hf import _activation, _Cfg, _every_kth_full
+from .hf_read import _activation, _Cfg, _every_kth_full
 
 MISSING = object()
 
