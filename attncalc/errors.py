@@ -7,7 +7,6 @@ user text in messages and output safely (printable, markup_safe, shown).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 
@@ -52,16 +51,13 @@ class WorkloadError(AttncalcError):
 #   past Python's 4,300-digit ``str()`` limit are abbreviated, so one bad field makes one short line.
 # Standard library only (Rich is imported only by ``markup_safe``), so every layer may use them.
 
-_CONTROL = (r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")  # compiled on first use
-
 
 def printable(text: str) -> str:
-    """``text`` with control and bidirectional-override characters escaped (``\\x1b``, ``\\u202e``)."""
-    def esc(m: re.Match) -> str:
-        c = ord(m.group())
-        return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+    """``text`` with control and bidirectional-override characters escaped (``\\x1b``, ``\\u202e``):
+    ``escape.terminal``, the one terminal escaper."""
+    from .escape import terminal
 
-    return re.sub(_CONTROL, esc, str(text))
+    return terminal(text)
 
 
 def markup_safe(text: str) -> str:

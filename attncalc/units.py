@@ -82,6 +82,57 @@ def parse_quantity(text: str, *, what: str = "value") -> int:
     return value.numerator
 
 
+# Sequence lengths, contexts and batches are named in binary thousands: Llama 3.1's "128K" context is
+# 131,072 tokens (max_position_embeddings), GPT-4-32k's 32,768, Gemini 1.5's "1M" 1,048,576.
+LENGTH_UNITS = {"": 1, "k": 2**10, "ki": 2**10, "m": 2**20, "mi": 2**20}
+LENGTH_HELP = "k = 1,024 and M = 1,048,576, as context windows are named (32k = 32,768; 128K = 131,072)"
+
+
+def parse_length(text: str | int, *, what: str = "token count") -> int:
+    """A sequence length, context or batch: '32k' -> 32,768, '128K' -> 131,072, '1M' -> 1,048,576,
+    '4096' and '32,768' as written. Exact, whole and bounded like every quantity (``_exact``)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    t = str(text).strip()
+    if len(t) <= MAX_TEXT and re.fullmatch(r"[+-]?[0-9]+", t):  # a plain integer, negative ones too: the
+        return int(t)  # caller's range check names the option (--context must be an integer >= 0)
+    m = re.fullmatch(r"(.*?)\s*([A-Za-z]*)", t)
+    number, unit = (m.group(1), m.group(2).lower()) if m else (t, "")
+    if unit not in LENGTH_UNITS:
+        raise ValueError(f"cannot read {t!r} as a {what}: unknown unit {m.group(2)!r}; {LENGTH_HELP}")
+    value, _ = _exact(t, what, units=False, number=number)
+    value *= LENGTH_UNITS[unit]
+    if value.denominator != 1:
+        raise ValueError(f"{t!r} is not a whole number ({what})")
+    return value.numerator
+
+
+_BYTES_HELP = "write 80GiB (2**30 bytes each), 80GB (10**9 bytes each), 512MiB, or '1024 bytes'"
+
+
+def parse_bytes(text: str, *, what: str = "byte count") -> int:
+    """A memory size, which must carry a unit (a bare '80' is not read as 80 bytes): '80GiB',
+    '16GB', '512 MiB', or '1024 bytes' for a plain byte count."""
+    t = str(text).strip()
+    plain = re.fullmatch(r"(.*?)\s*bytes?", t, re.IGNORECASE)
+    if plain:
+        value, unit = _exact(t, what, units=False, number=plain.group(1))
+    else:
+        value, unit = _exact(t, what)
+        if not unit:
+            raise ValueError(f"{t!r} has no unit: {_BYTES_HELP}")
+    if value.denominator != 1:
+        raise ValueError(f"{t!r} is not a whole number of bytes")
+    return value.numerator
+
+
+def parse_number(text: str, *, what: str = "number") -> Fraction:
+    """A non-negative number without a unit, exactly: '1.25' -> Fraction(5, 4); bounded like every
+    quantity (exponent within ±60, at most 10**60, at most 100 characters)."""
+    value, _ = _exact(text, what, units=False)
+    return value
+
+
 def parse_fraction(text: str) -> Fraction:
     """A non-negative ratio, exactly: '0.5%' -> Fraction(1, 200); '0.01' -> Fraction(1, 100)."""
     t = str(text).strip()
@@ -94,6 +145,15 @@ def parse_fraction(text: str) -> Fraction:
 
 
 # Formatting ----------------------------------------------------------------------------------
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 GPU', '8 GPUs', '1 micro-batch', '2 micro-batches' (``many``: an irregular plural); a number
+    that is not an int (a fraction of micro-batches in flight) takes the plural."""
+    if isinstance(n, int) and not isinstance(n, bool):
+        return f"{n:,} {word if n == 1 else many or word + 's'}"
+    return f"{n} {many or word + 's'}"
+
 
 _FLOAT_SAFE = 10**300  # past this, n / scale overflows a float
 

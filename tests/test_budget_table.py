@@ -9,11 +9,11 @@ from attncalc.core.budgets import BUDGETS
 def test_fit_figure_is_a_check_budget(cli):
     fit = json.loads(cli("fit", "gemma-3-27b", "--seq", "4096", "--micro-batch", "1", "--format", "json").out)
     total = fit["memory"]["per_gpu"]["total"]
-    ok = cli("check", "gemma-3-27b", "--seq", "4096", "--max-memory-per-gpu", str(total), "--format", "json")
+    ok = cli("check", "gemma-3-27b", "--seq", "4096", "--max-memory-per-gpu", f"{total} bytes", "--format", "json")
     assert ok.code == 0, ok.err
     doc = json.loads(ok.out)
     assert doc["budgets"][0]["actual"] == total
-    tight = cli("check", "gemma-3-27b", "--seq", "4096", "--max-memory-per-gpu", str(total - 1))
+    tight = cli("check", "gemma-3-27b", "--seq", "4096", "--max-memory-per-gpu", f"{total - 1} bytes")  # a unit: issue 22
     assert tight.code == 1 and "max_memory_per_gpu" in tight.out
 
 

@@ -165,7 +165,7 @@ def test_serving_keeps_the_whole_latent_cache_on_every_rank():
 @pytest.mark.parametrize("config,key", [
     ('{"model_type": "gemma3", "text_config": [1]}', "text_config"),
     ('{"model_type": "gpt_oss", "layer_types": ["x"]}', "layer_types"),
-    ('{"model_type": "deepseek_v3", "moe_layer_freq": 0}', "moe_every"),
+    ('{"model_type": "deepseek_v3", "moe_layer_freq": 0}', "moe_layer_freq"),  # the file's key, not ours
     ('{"model_type": "qwen3_moe", "mlp_only_layers": [3]}', "mlp_only_layers"),
     ('{"model_type": "gemma3_text", "sliding_window_pattern": 1000000007}', "sliding_window_pattern"),
     ('{"model_type": "llama4", "text_config": {"no_rope_layers": [1, 0]}}', "no_rope_layers"),

@@ -13,13 +13,13 @@ from .conftest import ROOT
 PACKAGE = ROOT / "attncalc"
 # layer -> layers it may import (besides itself)
 ALLOWED = {
-    "errors": set(), "units": set(), "dtypes": {"errors"},
-    "spec": {"errors", "units", "dtypes"},
-    "core": {"errors", "units", "dtypes", "spec"},
-    "present": {"errors", "units", "dtypes", "spec", "core"},
-    "run": {"errors", "units", "dtypes", "spec", "core"},
-    "cli": {"errors", "units", "dtypes", "spec", "core", "present", "run"},
-    "__init__": {"errors", "units", "dtypes", "spec", "core", "present"},
+    "escape": set(), "errors": {"escape"}, "units": set(), "dtypes": {"errors"},
+    "spec": {"escape", "errors", "units", "dtypes"},
+    "core": {"escape", "errors", "units", "dtypes", "spec"},
+    "present": {"escape", "errors", "units", "dtypes", "spec", "core"},
+    "run": {"escape", "errors", "units", "dtypes", "spec", "core"},
+    "cli": {"escape", "errors", "units", "dtypes", "spec", "core", "present", "run"},
+    "__init__": {"escape", "errors", "units", "dtypes", "spec", "core", "present"},
     "__main__": {"cli"},
 }
 HEAVY = {"numpy", "numba", "scipy", "torch"}

@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> None:
     from . import faults
 
     faults.prepare_streams()
+    from .common import _SAID, NOTES
+
+    _SAID.clear()
+    NOTES.clear()
     args = sys.argv[1:] if argv is None else list(argv)
     if not args:  # bare `attncalc`: help on stderr, exit 2 (cli/usage.py)
         load_commands(args)
@@ -89,16 +93,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except cx.UsageError as err:
         hint = f" (see `attncalc {err.ctx.info_name} --help`)" if err.ctx and err.ctx.parent else " (see `attncalc --help`)"
-        print(f"attncalc: error: {faults.one_line(err.format_message(), 500)}{hint}", file=sys.stderr)
+        faults.error(f"{faults.one_line(err.format_message(), 500)}{hint}")
         sys.exit(2)
     except typer.Abort:
-        print("attncalc: interrupted", file=sys.stderr)
+        faults.say("interrupted")
         sys.exit(130)
     except cx.ClickException as err:
-        print(f"attncalc: error: {faults.one_line(err.format_message(), 500)}", file=sys.stderr)
+        faults.error(faults.one_line(err.format_message(), 500))
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        print("attncalc: interrupted", file=sys.stderr)
+        faults.say("interrupted")
         sys.exit(130)
     except OSError as err:  # writing the results failed (EPIPE, ENOSPC…)
         sys.exit(faults.output_error(err))
@@ -110,4 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as err:  # noqa: BLE001 - anything else is a bug: exit 3, never 1 (a failed budget)
         sys.exit(faults.bug(err))
     code = faults.flush_stdout()
-    sys.exit(code if code is not None else rv if isinstance(rv, int) else 0)
+    code = code if code is not None else rv if isinstance(rv, int) else 0
+    if code in (0, 1):  # what reading the input assumed: after the results, never beside an error line
+        for note in NOTES:
+            faults.say(note)
+    sys.exit(code)

@@ -61,7 +61,9 @@ def show(
     from ..spec.load import load_model
     from ..present.document import envelope, model_info, to_csv, to_json
 
-    arch = load_model(model)
+    from .common import loaded
+
+    arch = loaded(load_model(model))
     info = model_info(arch)
     if fmt is Format.json:
         emit(to_json(envelope(model=info)))

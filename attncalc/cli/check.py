@@ -6,7 +6,6 @@ One option per row of ``core.budgets.BUDGETS``, generated: a new budget needs no
 from __future__ import annotations
 
 import inspect
-import sys
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -16,7 +15,8 @@ import typer
 
 from . import app
 from .common import complete_model, emit, handles_errors
-from .options import Sets, load, parse_tokens
+from .faults import say
+from .options import Length, Sets, load, parse_tokens
 
 
 class CheckFormat(str, Enum):
@@ -37,9 +37,9 @@ def check(
     models: Models,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", help="For --expect-params: 0.5% or 0.005 (default 0.5%).", show_default=False)] = None,
     budgets: Annotated[Optional[Path], typer.Option("--budgets", help="A TOML file of budgets (and context, dtype, tokens…). Default: MODEL.budgets.toml, or budgets.toml beside the model.", show_default=False)] = None,
-    context: Annotated[Optional[int], typer.Option("--context", "-c", help="KV cache context (default: n_ctx).", show_default=False)] = None,
-    seq: Annotated[Optional[int], typer.Option("--seq", "-s", help="Sequence length for FLOPs (default: n_ctx).", show_default=False)] = None,
-    batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="Batch for the KV cache and FLOPs (default 1).", show_default=False)] = None,
+    context: Length("--context", "KV cache context (default: n_ctx).", "-c") = None,
+    seq: Length("--seq", "Sequence length for FLOPs (default: n_ctx).", "-s") = None,
+    batch: Length("--batch", "Batch for the KV cache and FLOPs (default 1).", "-b") = None,
     tokens: Annotated[Optional[str], typer.Option("--tokens", "-t", help="Training tokens for --max-training-flops.", show_default=False)] = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="Weights dtype (default bf16).", show_default=False)] = None,
     hw: Annotated[Optional[str], typer.Option("--hw", help="Hardware for the time budgets (--max-decode-ms …): a name (`attncalc list-hw`) or a TOML file.", show_default=False)] = None,
@@ -61,12 +61,12 @@ def check(
         changes += sets or []
         path = budgets or beside(model)
         if path is None and not given and skip_without_budgets:
-            print(f"attncalc: skipping {model}: no budgets file beside it", file=sys.stderr)
+            say(f"skipping {model}: no budgets file beside it")
             continue
         p = plan(limits, {"context": context, "seq": seq, "batch": batch, "tokens": parse_tokens(tokens),
                           "dtype": dtype, "kv_dtype": kv_dtype, "hw": hw}, tolerance, path)
         if path is not None and budgets is None:
-            print(f"attncalc: using budgets from {path}", file=sys.stderr)
+            say(f"using budgets from {path}")
         arch = load(model, changes)
         s = p.settings
         work = s.workload()
@@ -75,9 +75,9 @@ def check(
             Results(report, gpu_memory=serving_memory(p.limits), hardware=s.hw), p.limits,
             tolerance=p.tolerance)))
     if not results:
-        print("attncalc: nothing to check", file=sys.stderr)
+        say("nothing to check")
         return
-    emit(render(fmt, results))
+    emit(render(fmt, results), workflow_commands=fmt is CheckFormat.github)
     if any(not o.ok for r in results for o in r.outcomes):
         raise typer.Exit(1)
 
@@ -111,7 +111,7 @@ def render(fmt: CheckFormat, results: list[Result]) -> str:
         return "".join(checks.csv(r.arch.name, r.outcomes, header=i == 0) for i, r in enumerate(results))
     if fmt is CheckFormat.markdown:
         return "\n".join(checks.markdown(r.arch.name, r.outcomes) for r in results)
-    if fmt is CheckFormat.github:
+    if fmt is CheckFormat.github:  # its own ::error lines; every piece of user text in them escaped
         return "".join(checks.github(r.model, r.outcomes, where(r.arch, r.model, r.sets, r.outcomes)) for r in results)
     if fmt is CheckFormat.junit:
         return checks.junit([(r.model, r.outcomes, where(r.arch, r.model, r.sets, r.outcomes)) for r in results])
@@ -130,7 +130,7 @@ def targets(models: list[str]) -> list[str]:
             found = [c for c in ((p.with_name(stem + ".toml"), p.with_name(stem + ".json")) if stem
                                  else (p.with_name("config.json"),)) if c.is_file()]
             if not found:
-                print(f"attncalc: skipping {m}: a budgets file with no model beside it", file=sys.stderr)
+                say(f"skipping {m}: a budgets file with no model beside it")
                 continue
             m = str(found[0])
         if m not in out:
@@ -140,7 +140,9 @@ def targets(models: list[str]) -> list[str]:
 
 def model_file(model: str) -> Path | None:
     """The file a MODEL argument reads: the file itself, or config.json in a folder."""
-    p = Path(model).expanduser()
+    from ..spec.load import user_path
+
+    p = user_path(model)
     if p.is_dir() and (p / "config.json").is_file():
         return p / "config.json"
     return p if p.is_file() else None

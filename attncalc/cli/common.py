@@ -46,9 +46,9 @@ def stderr() -> "Console":
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print one line on stderr and return the Exit to raise."""
-    from .faults import one_line
+    from .faults import error
 
-    print(f"attncalc: error: {one_line(message, 2000)}", file=sys.stderr)
+    error(message)
     return typer.Exit(code)
 
 
@@ -63,7 +63,9 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except AttncalcError as err:
             raise fail(str(err), err.exit_code) from None
         except KeyboardInterrupt:
-            print("attncalc: interrupted", file=sys.stderr)
+            from .faults import say
+
+            say("interrupted")
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort, cx.ClickException):
             raise
@@ -81,11 +83,43 @@ def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def emit(text: str) -> None:
-    """Write machine output verbatim to stdout (no Rich markup or wrapping).
+_SAID: set[tuple] = set()  # what `loaded` queued in this run (main() clears it)
+NOTES: list[str] = []  # lines for stderr once the command has run (main() says them on exit 0 or 1)
 
+
+def loaded(arch: Any) -> Any:
+    """Queue for stderr, once per run, what reading a config.json assumed (spec/hf.py,
+    Architecture._read): a warning for each key of the file that looks like a mistyped key the reader
+    took by default (``num_key_value_head``), and one note listing the absent keys read with their
+    defaults. They are said after the results (main()), and not at all when the command fails with
+    bad input: then the one line on stderr is the error."""
+    reads = [r for r in getattr(arch, "_read", ()) if r not in _SAID]
+    _SAID.update(reads)
+    for kind, source, key, text in reads:
+        if kind == "close":
+            NOTES.append(f"warning: {source}: {key}: {text}")
+    by_file: dict[str, list[str]] = {}
+    for kind, source, key, text in reads:
+        if kind == "default":
+            by_file.setdefault(source, []).append(f"{key} = {text}")
+    for source, items in by_file.items():
+        NOTES.append(f"note: {source}: absent keys, read with transformers' defaults: {', '.join(items)} "
+                     "(`attncalc show` lists them)")
+    return arch
+
+
+def emit(text: str, *, workflow_commands: bool = False) -> None:
+    """Write a command's output to stdout (no Rich markup or wrapping): THE stdout sink of every
+    format but the terminal page (present/tables.print_page, which guards its lines the same way).
+
+    Its last guard is ``escape.output``: no terminal control and no CI workflow command reaches
+    stdout, whatever a renderer forgot (``workflow_commands=True``: `check --format github`, which
+    writes its own ``::error`` lines and escapes the user text in them, keeps its line starts).
+    A JSON document is escaped by its serializer (``escape.json_text``) and passes unchanged.
     On a stdout that cannot encode every character (``PYTHONIOENCODING=ascii``), a JSON document is
     written with ``\\u`` escapes, so it stays exact; other text gets ASCII stand-ins (cli/faults.py)."""
+    from ..escape import ci_log, json_text, output, terminal
+
     encoding = (getattr(sys.stdout, "encoding", None) or "utf-8")
     try:
         text.encode(encoding)
@@ -94,11 +128,12 @@ def emit(text: str) -> None:
             import json
 
             try:
-                text = json.dumps(json.loads(text), indent=2, ensure_ascii=True) + "\n"
+                text = json_text(json.dumps(json.loads(text), indent=2, ensure_ascii=True) + "\n")
             except ValueError:
                 pass
     except LookupError:
         pass
+    text = ci_log(terminal(text, keep="\n\t"), line_start=False) if workflow_commands else output(text)
     sys.stdout.write(text)
     sys.stdout.flush()
 

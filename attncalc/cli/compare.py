@@ -32,7 +32,9 @@ def compare(
     from ..spec.edit import apply
     from ..spec.ref import load_ref
 
-    archs = [apply(load_ref(m), sets or [], {}) for m in models]
+    from .common import loaded
+
+    archs = [apply(loaded(load_ref(m)), sets or [], {}) for m in models]
     s = min(a.n_ctx for a in archs) if seq is None else positive("--seq", seq)
     reports = [build(a, Workload(seq=s, dtype=dtype), Convention(attention.value)) for a in archs]
     table = rows(reports)

@@ -10,7 +10,7 @@ import typer
 
 from . import app
 from .common import complete_model, emit, handles_errors
-from .options import Attention, AttentionMode, Sets, parse_tokens
+from .options import Attention, AttentionMode, Length, Sets, parse_tokens
 
 REF_HELP = ("A preset, TOML file, config.json or folder; MODEL:field=value[,field=value] for a variant "
             "(llama-3-8b:n_kv_heads=4).")
@@ -31,9 +31,9 @@ def diff(
     a: Annotated[str, typer.Argument(help="The model before. " + REF_HELP, autocompletion=complete_model, show_default=False)],
     b: Annotated[Optional[str], typer.Argument(help="The model after (default: A, with --set applied).", autocompletion=complete_model, show_default=False)] = None,
     sets: Sets = None,
-    seq: Annotated[Optional[int], typer.Option("--seq", "-s", help="Tokens per sequence for both (default: A's n_ctx).", show_default=False)] = None,
-    context: Annotated[Optional[int], typer.Option("--context", "-c", help="KV cache context for both (default: --seq).", show_default=False)] = None,
-    batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="Sequences per pass (default 1).", show_default=False)] = None,
+    seq: Length("--seq", "Tokens per sequence for both (default: A's n_ctx).", "-s") = None,
+    context: Length("--context", "KV cache context for both (default: --seq).", "-c") = None,
+    batch: Length("--batch", "Sequences per pass (default 1).", "-b") = None,
     tokens: Annotated[Optional[str], typer.Option("--tokens", "-t", help="Training tokens, e.g. 1.4T.", show_default=False)] = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="Weights dtype (default bf16).", show_default=False)] = None,
     kv_dtype: Annotated[Optional[str], typer.Option("--kv-dtype", help="KV cache dtype (default: --dtype).", show_default=False)] = None,
@@ -75,8 +75,10 @@ def diff(
     if has_budgets and not p.limits:
         raise ConfigError("the budgets file sets no budgets", source=str(budgets))
 
-    arch_a = load_ref(a)
-    arch_b = apply(load_ref(b if b is not None else a), sets or [], {})
+    from .common import loaded
+
+    arch_a = loaded(load_ref(a))
+    arch_b = apply(loaded(load_ref(b if b is not None else a)), sets or [], {})
     default_b = b if b is not None else a
     if sets:
         default_b += " --set " + " --set ".join(sets)

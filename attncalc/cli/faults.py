@@ -82,11 +82,23 @@ def _silence_stdout() -> None:
 
 
 def one_line(text: str, limit: int = 300) -> str:
-    """A message fit for one line of stderr: control characters escaped, length bounded."""
-    from ..errors import printable
+    """A message fit for one line of stderr: ``escape.diagnostic`` (white space collapsed, control
+    characters and CI workflow commands escaped, length bounded)."""
+    from ..escape import diagnostic
 
-    text = printable(" ".join(str(text).split()))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return diagnostic(text, limit)
+
+
+def say(message: str, limit: int = 2000) -> None:
+    """THE way a line reaches stderr: ``attncalc: <message>``, one line, escaped (``one_line``).
+    Every diagnostic goes through here or ``error``, so a path or a name from a file cannot put a
+    terminal escape or a CI workflow command on stderr (tests/test_escape.py checks the callers)."""
+    print(f"attncalc: {one_line(message, limit)}", file=sys.stderr)
+
+
+def error(message: str, limit: int = 2000) -> None:
+    """``attncalc: error: <message>`` on stderr, one line, escaped."""
+    say(f"error: {message}", limit)
 
 
 def output_error(err: OSError) -> int:
@@ -98,10 +110,10 @@ def output_error(err: OSError) -> int:
     what = one_line(err.strerror or type(err).__name__)
     filename = getattr(err, "filename", None)
     if filename is not None:  # reading or writing a named file: not the output stream
-        print(f"attncalc: error: {one_line(str(filename))}: {what}", file=sys.stderr)
+        error(f"{one_line(str(filename))}: {what}")
         return EXIT_INPUT
     _silence_stdout()
-    print(f"attncalc: error: cannot write the output: {what}", file=sys.stderr)
+    error(f"cannot write the output: {what}")
     return EXIT_INPUT
 
 
@@ -112,8 +124,8 @@ def bug(err: BaseException) -> int:
 
         traceback.print_exception(err, file=sys.stderr)
     detail = one_line(f"{type(err).__name__}: {_safe_str(err)}", 200)
-    print(f"attncalc: internal error: {detail}; this is a bug in attncalc, please report it with the command "
-          "line (ATTNCALC_DEBUG=1 shows the traceback)", file=sys.stderr)
+    say(f"internal error: {detail}; this is a bug in attncalc, please report it with the command "
+        "line (ATTNCALC_DEBUG=1 shows the traceback)")
     return EXIT_BUG
 
 

@@ -12,7 +12,7 @@ import typer
 
 from . import app
 from .common import Format, emit, handles_errors
-from .options import Model, Sets, load
+from .options import Length, Model, Sets, load
 
 
 class RecomputeMode(str, Enum):
@@ -38,8 +38,8 @@ def fit(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, markdown, json or csv."),
     serve: Annotated[bool, _opt("--serve", "Serving: weights + KV cache + prefill peak (instead of training).")] = False,
     train: Annotated[bool, _opt("--train", "Training (the default); with --serve, both.")] = False,
-    seq: Annotated[Optional[int], _opt("--seq", "Training tokens per sequence (default: n_ctx).", "-s")] = None,
-    micro_batch: Annotated[int, typer.Option("--micro-batch", help="Training micro-batch size (sequences).")] = 1,
+    seq: Length("--seq", "Training tokens per sequence (default: n_ctx).", "-s") = None,
+    micro_batch: Length("--micro-batch", "Training micro-batch size (sequences).", optional=False) = 1,
     tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel degree.")] = 1,
     pp: Annotated[int, typer.Option("--pp", help="Pipeline stages.")] = 1,
     dp: Annotated[int, typer.Option("--dp", help="Data-parallel degree.")] = 1,
@@ -54,25 +54,24 @@ def fit(
     capacity_factor: Annotated[str, typer.Option("--capacity-factor", help="MoE capacity factor (tokens per expert slot).")] = "1",
     virtual_stages: Annotated[Optional[int], _opt("--virtual-stages", "Interleaved 1F1B: model chunks per pipeline stage.")] = None,
     micro_batches: Annotated[Optional[int], _opt("--micro-batches", "Micro-batches per step (fewer than --pp holds fewer in flight).")] = None,
-    batch: Annotated[int, typer.Option("--batch", "-b", help="Serving: concurrent sequences.")] = 1,
-    context: Annotated[Optional[int], _opt("--context", "Serving: tokens in the KV cache (default: n_ctx).", "-c")] = None,
+    batch: Length("--batch", "Serving: concurrent sequences.", "-b", optional=False) = 1,
+    context: Length("--context", "Serving: tokens in the KV cache (default: n_ctx).", "-c") = None,
     kv_dtype: Annotated[str, typer.Option("--kv-dtype", help="Serving: KV cache dtype.")] = "bf16",
-    prefill_chunk: Annotated[Optional[int], _opt("--prefill-chunk", "Serving: tokens per prefill chunk (default: the context).")] = None,
+    prefill_chunk: Length("--prefill-chunk", "Serving: tokens per prefill chunk (default: the context).") = None,
     quant: Annotated[Optional[str], _opt("--quant", "Weights format: bf16, int4-g128, int8, fp8, fp8-block128, mxfp4, nvfp4, nf4, nf4-dq…")] = None,
     quant_keep: Annotated[str, typer.Option("--quant-keep", help="Format of embeddings, unembedding, norms, biases, routers.")] = "bf16",
     quant_part: Annotated[Optional[list[str]], _opt("--quant-part", "Override one part: router=fp8 (repeatable).")] = None,
     lora: Annotated[Optional[int], _opt("--lora", "Fine-tune LoRA adapters of this rank (base frozen; --quant for QLoRA).")] = None,
     lora_targets: Annotated[str, typer.Option("--lora-targets", help="Comma-separated: q_proj,v_proj · query_key_value · all-linear …")] = "q_proj,v_proj",
-    allowance: Annotated[Bytes, _opt("--allowance", "Bytes set aside per GPU for buffers/fragmentation (e.g. 2GiB).")] = None,
-    gpu_memory: Annotated[Bytes, _opt("--gpu-memory", "Memory per GPU, the budget (e.g. 80GiB).", "--max-memory-per-gpu")] = None,
+    allowance: Annotated[Bytes, _opt("--allowance", "Memory set aside per GPU for buffers/fragmentation, with its unit (e.g. 2GiB).")] = None,
+    gpu_memory: Annotated[Bytes, _opt("--gpu-memory", "Memory per GPU, the budget, with its unit (80GiB, 80GB; a bare number is refused).", "--max-memory-per-gpu")] = None,
+    hw: Annotated[Optional[str], _opt("--hw", "Take the budget (memory per GPU) from this hardware: a name of `attncalc list-hw` (h100, a100, mi300x…) or a TOML file; --gpu-memory wins.")] = None,
     max_activation_memory: Annotated[Bytes, _opt("--max-activation-memory", "Fail above these training activation bytes per GPU.")] = None,
-    min_context: Annotated[Optional[str], _opt("--min-context", "Serving: fail unless this context fits at --batch.")] = None,
+    min_context: Annotated[Optional[str], _opt("--min-context", "Serving: fail unless this context fits at --batch (32k = 32,768).")] = None,
     sets: Sets = None,
 ) -> None:
     """Memory per GPU for training (activations per tensor, ZeRO, parallelism, optimizer) or serving
     (weights, KV cache, prefill), with a verdict: exit 1 when a budget fails."""
-    from fractions import Fraction
-
     from ..core.memory.activations import ActivationSettings
     from ..core.memory.lora import LoraSetup
     from ..core.memory.plan import MemorySettings, memory_plan
@@ -80,21 +79,22 @@ def fit(
     from ..core.memory.serving import ServingSetup
     from ..core.memory.layout import Parallelism
     from ..errors import WorkloadError
-    from ..units import parse_quantity
+    from ..units import parse_bytes, parse_length
 
     def qty(flag: str, v: str | None) -> int | None:
+        """A memory size (a unit required: a bare 80 is not 80 bytes), or --min-context (32k = 32,768)."""
         if v is None:
             return None
         try:
-            return parse_quantity(v, what="byte" if "context" not in flag else "token")
+            return parse_length(v, what="token count") if "context" in flag else parse_bytes(v, what="memory size")
         except ValueError as err:
             raise WorkloadError(f"{flag}: {err}") from None
 
     arch = load(model, sets)
-    try:
-        cf = Fraction(capacity_factor)
-    except (ValueError, ZeroDivisionError):
-        raise WorkloadError(f"--capacity-factor: cannot read {capacity_factor!r} as a number") from None
+    _check_sizes(arch, seq=seq, micro_batch=micro_batch, batch=batch, context=context, prefill_chunk=prefill_chunk,
+                 pp=pp, virtual_stages=virtual_stages, micro_batches=micro_batches, tp=tp, dp=dp, ep=ep, cp=cp,
+                 lora=lora)
+    cf = _capacity_factor(capacity_factor)
     scheme = None
     if quant is not None or quant_part:
         parse_format(quant or "bf16"), parse_format(quant_keep)
@@ -108,6 +108,13 @@ def fit(
     serving = ServingSetup(batch=batch, context=arch.n_ctx if context is None else context, tp=tp, pp=pp,
                            kv_dtype=kv_dtype, prefill_chunk=prefill_chunk, flash=True)
     budget = qty("--gpu-memory", gpu_memory)
+    if hw is not None and budget is None:  # the GPU's memory from the hardware table (list-hw)
+        from .time import resolve_hardware
+
+        part = resolve_hardware(hw)
+        if not part.memory_bytes:
+            raise WorkloadError(f"--hw {hw}: the hardware file gives no memory_bytes; use --gpu-memory")
+        budget = part.memory_bytes
     settings = MemorySettings(train=do_train, serve=serve, parallel=par, activations=acts, optimizer=optimizer,
                               allowance=qty("--allowance", allowance) or 0, quant=scheme,
                               lora=LoraSetup(lora, tuple(t for t in lora_targets.split(",") if t)) if lora is not None else None,
@@ -124,8 +131,9 @@ def fit(
 
     limits = {}
     if budget is not None:
-        limits |= {"max_memory_per_gpu": Limit(budget, None, "--gpu-memory")} if do_train else {}
-        limits |= {"max_serving_memory_per_gpu": Limit(budget, None, "--gpu-memory")} if serve else {}
+        given = "--gpu-memory" if gpu_memory is not None else f"--hw {hw}"
+        limits |= {"max_memory_per_gpu": Limit(budget, None, given)} if do_train else {}
+        limits |= {"max_serving_memory_per_gpu": Limit(budget, None, given)} if serve else {}
     if max_activation_memory is not None:
         limits["max_activation_memory"] = Limit(qty("--max-activation-memory", max_activation_memory), None,
                                                 "--max-activation-memory")
@@ -154,6 +162,40 @@ def fit(
             print_sections(header, sections)
     if not verdict["ok"]:
         raise typer.Exit(1)
+
+
+def _check_sizes(arch, *, pp: int, virtual_stages: int | None, **sizes: int | None) -> None:
+    """Input bounds the memory plan cannot see: sizes are integers in [1, 2**63 - 1] (--context may
+    be 0), and an interleaved schedule (--virtual-stages v) gives each of the pp x v model chunks the
+    same whole number of layers (Megatron-LM's rule), so v cannot exceed the layers of a stage."""
+    from ..core.workload import positive
+    from ..errors import WorkloadError
+
+    for name, v in sizes.items():
+        if v is not None:
+            positive("--" + name.replace("_", "-"), v, 0 if name == "context" else 1)
+    positive("--pp", pp)
+    if virtual_stages is not None:
+        positive("--virtual-stages", virtual_stages)
+        if virtual_stages > 1 and arch.n_layers % (pp * virtual_stages):
+            raise WorkloadError(f"--virtual-stages {virtual_stages}: the interleaved schedule splits the "
+                                f"{arch.n_layers} layers into pp x v = {pp * virtual_stages} chunks of equal size; "
+                                f"{pp * virtual_stages} does not divide {arch.n_layers}")
+
+
+def _capacity_factor(text: str):
+    """--capacity-factor, exactly (1.25 is 5/4): positive, at most 1,000 (a factor past the experts'
+    count only adds empty slots)."""
+    from ..errors import WorkloadError
+    from ..units import parse_number
+
+    try:
+        cf = parse_number(text, what="capacity factor")
+    except ValueError as err:
+        raise WorkloadError(f"--capacity-factor: {err}") from None
+    if not 0 < cf <= 1000:
+        raise WorkloadError(f"--capacity-factor must be above 0 and at most 1,000, got {text.strip()}")
+    return cf
 
 
 def _verdict_line(outcomes) -> str:

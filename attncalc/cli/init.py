@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +10,7 @@ import typer
 
 from . import app
 from .common import complete_model, emit, handles_errors
+from .faults import say
 from .files import write_text_file
 
 
@@ -34,15 +34,20 @@ def init(
 
     path = Path(name if name.endswith(".toml") else f"{name}.toml")
     stem = Path(name).stem if name.endswith(".toml") else Path(name).name
-    if not name.strip() or not stem.strip() or stem.startswith(".") or name.endswith(("/", os.sep)):
+    last = name.replace(os.sep, "/").rsplit("/", 1)[-1]  # as typed: pathlib drops a trailing "/."
+    if (not name.strip() or not stem.strip() or stem.startswith(".") or name.endswith(("/", os.sep))
+            or last in (".", "..") or path.name.startswith(".")):
         raise ConfigError("give a file name, e.g. `attncalc init my-model` (writes my-model.toml); "
                           f"{name!r} names no file", field="NAME")
-    if printable(stem) != stem or len(stem) > 200:
-        raise ConfigError("a name of at most 200 characters without control characters", field="NAME")
-    text = template(load_model(base) if base else None, stem)
+    if printable(stem) != stem or len(stem) > 200:  # printable escapes bytes that were not UTF-8, too
+        raise ConfigError("a name of at most 200 characters of UTF-8 text without control characters",
+                          field="NAME")
+    from .common import loaded
+
+    text = template(loaded(load_model(base)) if base else None, stem)
     if to_stdout:
         emit(text)
         return
     written = write_text_file(path, text, force=force, follow_links=follow_links)
     shown = f"{path} -> {written}" if written != path else str(path)
-    print(f"wrote {printable(shown)}; edit it, then: attncalc count {printable(str(path))}", file=sys.stderr)
+    say(f"wrote {shown}; edit it, then: attncalc count {path}")

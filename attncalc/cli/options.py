@@ -26,10 +26,37 @@ class OpsMode(str, Enum):
 Model = Annotated[str, typer.Argument(help=MODEL_HELP, autocompletion=complete_model, show_default=False)]
 OptModel = Annotated[Optional[str], typer.Argument(help=MODEL_HELP + " Optional with --d-model, --n-layers, --n-heads.",
                                                    autocompletion=complete_model, show_default=False)]
-Batch = Annotated[int, typer.Option("--batch", "-b", help="Sequences per forward pass / decode step.")]
-Seq = Annotated[Optional[int], typer.Option("--seq", "-s", help="Tokens per sequence (default: the model's n_ctx).", show_default=False)]
-Context = Annotated[Optional[int], typer.Option("--context", "-c", help="Tokens in the KV cache for decode and memory (default: --seq).", show_default=False)]
-EncoderSeq = Annotated[Optional[int], typer.Option("--encoder-seq", help="Encoder-decoder models (T5): tokens per encoder sequence, read by the encoder and the cross-attention (default: --seq).", show_default=False)]
+def length(value: str | int | None) -> int | None:
+    """Typer's parser for --seq, --context, --batch and the like: 4096, 32,768, 32k (= 32,768),
+    128K (= 131,072), 1M (= 1,048,576), as context windows are named (units.parse_length)."""
+    if value is None or isinstance(value, int):
+        return value
+    from ..units import parse_length
+
+    try:
+        return parse_length(value)
+    except ValueError as err:
+        try:  # Typer >= 0.29 vendors its own Click; older releases use Click itself.
+            from typer._click.exceptions import BadParameter
+        except ImportError:  # pragma: no cover
+            from click.exceptions import BadParameter
+        raise BadParameter(str(err)) from None
+
+
+K = " k = 1,024, M = 1,048,576 (32k = 32,768, as context windows are named)."
+
+
+def Length(flag: str, help: str, *alias: str, optional: bool = True):  # noqa: N802 - an annotation factory
+    """An integer option that also takes 32k, 128K, 1M (binary, see ``length``)."""
+    opt = typer.Option(flag, *alias, help=help + K, parser=length, metavar="N", show_default=not optional)
+    return Annotated[Optional[int], opt] if optional else Annotated[int, opt]
+
+
+Batch = Length("--batch", "Sequences per forward pass / decode step.", "-b", optional=False)
+Seq = Length("--seq", "Tokens per sequence (default: the model's n_ctx).", "-s")
+Context = Length("--context", "Tokens in the KV cache for decode and memory (default: --seq).", "-c")
+EncoderSeq = Length("--encoder-seq", "Encoder-decoder models (T5): tokens per encoder sequence, read by the encoder "
+                    "and the cross-attention (default: --seq).")
 Tokens = Annotated[Optional[str], typer.Option("--tokens", "-t", help="Training tokens, e.g. 300e9 or 1.4T.", show_default=False)]
 Recompute = Annotated[bool, typer.Option("--recompute", help="Training with full activation recomputation (one more forward).")]
 Attention = Annotated[AttentionMode, typer.Option("--attention", help="auto: the model's own (causal for decoders); causal: the triangle; full: S × S.")]
@@ -59,8 +86,9 @@ def load(model: str | None, sets: list[str] | None = None, **dims: int | None):
     """The architecture a command works on: MODEL, with --set and dimension options applied."""
     from ..spec.edit import apply
     from ..spec.load import load_model
+    from .common import loaded
 
-    base = load_model(model) if model else None
+    base = loaded(load_model(model)) if model else None
     return apply(base, sets or [], dims)
 
 

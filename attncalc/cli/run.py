@@ -4,15 +4,14 @@ memory guard."""
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Optional
 
 import typer
 
 from . import app
 from .common import emit, handles_errors, stderr
-from .options import Attention, AttentionMode, Model, Sets, load
+from .faults import error, one_line, say
+from .options import Attention, AttentionMode, Length, Model, Sets, load
 
 
 @app.command(epilog="Examples: attncalc run gpt2-small --seq 512 · attncalc run gpt3 --heads 8 --seq 2048 · "
@@ -20,8 +19,8 @@ from .options import Attention, AttentionMode, Model, Sets, load
 @handles_errors
 def run(
     model: Model,
-    seq: Annotated[int, typer.Option("--seq", "-s", help="Tokens per sequence.")] = 1024,
-    batch: Annotated[int, typer.Option("--batch", "-b", help="Sequences.")] = 1,
+    seq: Length("--seq", "Tokens per sequence.", "-s", optional=False) = 1024,
+    batch: Length("--batch", "Sequences.", "-b", optional=False) = 1,
     heads: Annotated[Optional[int], typer.Option("--heads", help="Run only this many query heads (a block too large for the machine).", show_default=False)] = None,
     layers: Annotated[int, typer.Option("--layers", help="Attention blocks applied in sequence.")] = 1,
     threads: Annotated[Optional[int], typer.Option("--threads", help="Threads (default: all cores).", show_default=False)] = None,
@@ -38,7 +37,7 @@ def run(
     from ..errors import WorkloadError
     from ..core.workload import Convention
     from ..run.plan import plan
-    from ..units import parse_quantity
+    from ..units import parse_bytes
 
     if fmt not in ("table", "json"):
         raise WorkloadError(f"--format must be table or json for run, not {fmt!r}")
@@ -51,7 +50,7 @@ def run(
     limit = None
     if max_memory is not None:
         try:
-            limit = parse_quantity(max_memory, what="byte count")
+            limit = parse_bytes(max_memory, what="memory size")
         except ValueError as err:
             raise WorkloadError(f"--max-memory: {err}") from None
     arch = load(model, sets)
@@ -64,7 +63,7 @@ def run(
                    repeat=repeat, warmup=warmup, threads=threads, check=check, max_memory=limit)
     err_console = stderr()
     with err_console.status("starting", spinner="dots") as status:
-        result = run_attention(spec, progress=lambda msg: status.update(msg))
+        result = run_attention(spec, progress=lambda msg: status.update(one_line(msg)))
     gflops = p.flops / result.median_s / 1e9
     ratio = gflops / result.sgemm_gflops if result.sgemm_gflops else None
     warnings = list(result.warnings)
@@ -95,35 +94,37 @@ def run(
         "model_attention_s": result.median_s * p.model_flops / p.flops,
     })
     for w in warnings:
-        print(f"attncalc: warning: {w}", file=sys.stderr)
+        say(f"warning: {w}")
     if fmt == "json":
-        emit(json.dumps(doc, indent=2) + "\n")
+        from ..present.document import to_json
+
+        emit(to_json(doc))
     else:
         _table(arch, p, result, batch, seq, dtype, gflops, ratio)
     if result.check_passed is False:
-        print(f"attncalc: error: output differs from the NumPy reference (max relative error "
-              f"{result.max_rel_error:.2e} > {result.tolerance:.0e})", file=sys.stderr)
+        error(f"output differs from the NumPy reference (max relative error "
+              f"{result.max_rel_error:.2e} > {result.tolerance:.0e})")
         raise typer.Exit(1)
 
 
 def _table(arch, p, r, batch: int, seq: int, dtype: str, gflops: float, ratio: float | None) -> None:
     """The run as a table: ``p`` the plan (what was counted), ``r`` the measured result."""
     from ..present.tables import TEXT, Column, Table, print_page
-    from ..units import human_bytes, human_flops
+    from ..units import human_bytes, human_flops, plural
 
     t = Table(f"{arch.name}: one attention block, executed", (Column("what", TEXT), Column("measured", TEXT, fold=True)),
               key="run")
     subset = f" (of {arch.n_heads}: a subset, --heads)" if p.heads != arch.n_heads else ""
     t.add("shape", f"batch {batch} × seq {seq:,} × d_model {arch.d_model:,}; {p.heads} heads{subset} "
                    f"of {arch.head_dim}, {p.kv_heads} key/value; {'causal' if p.causal else 'full'}"
-                   f"{', window ' + format(p.window, ',') if p.window else ''}; {p.layers} layer(s); {dtype}")
+                   f"{', window ' + format(p.window, ',') if p.window else ''}; {plural(p.layers, 'layer')}; {dtype}")
     t.add("counted FLOPs", f"{p.flops:,} ({human_flops(p.flops)}; same convention as `count`, matmuls)")
     t.add("time", f"median {r.median_s * 1e3:,.1f} ms (min {r.min_s * 1e3:,.1f}, max {r.max_s * 1e3:,.1f}) "
                   f"over {len(r.times)} runs")
     t.add("achieved", f"{gflops:,.1f} GFLOP/s on {r.threads} threads")
     lay = r.layout
     t.add("executed with", f"{r.blas}; numba {r.threading_layer} threads; steps of "
-                           f"{lay['seqs']} sequence(s) x {lay['heads']} head(s), query tiles of {lay['block_q']}")
+                           f"{plural(lay['seqs'], 'sequence')} x {plural(lay['heads'], 'head')}, query tiles of {lay['block_q']}")
     if r.sgemm_gflops:
         t.add("sgemm, same run", f"{r.sgemm_gflops:,.1f} GFLOP/s (the faster of NumPy's matmul "
                                  f"{r.sgemm_numpy_gflops:,.0f} and the kernel's BLAS {r.sgemm_kernel_gflops:,.0f}; "

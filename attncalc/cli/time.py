@@ -4,14 +4,16 @@ CI budgets on the estimate. `attncalc list-hw`: the hardware table."""
 
 from __future__ import annotations
 
-import sys
+import os
 from fractions import Fraction
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from . import app
 from .common import Format, emit, handles_errors
+from .faults import say
 from .options import Attention, AttentionMode, Batch, Context, Model, Recompute, Seq, Sets, Tokens, load, parse_tokens
 
 
@@ -24,18 +26,40 @@ def resolve_hardware(ref: str):
     from ..spec.hardware import from_mapping, load_hardware
 
     if ref == "this":
-        print("attncalc: measuring this machine (sgemm and memory bandwidth probes)", file=sys.stderr)
+        say("measuring this machine (sgemm and memory bandwidth probes)")
         from ..run.hwprobe import probe
 
         return from_mapping(probe(), source="this")
-    return load_hardware(ref)
+    if ref.startswith("~"):
+        from ..spec.load import user_path
+
+        ref = str(user_path(ref))  # one line for ~NAME of no user (load_hardware would crash on it)
+    elif not ref.endswith(".toml") and "/" not in ref and os.sep not in ref:  # a name: h100 is h100-sxm
+        from ..spec.hardware import hardware_names
+        from ..spec.load import HARDWARE_ALIASES, hardware_alias, suggestions
+
+        names = hardware_names()
+        ref = hardware_alias(ref, names)
+        if ref not in names and not Path(ref).is_file():
+            from ..errors import ConfigError
+
+            close = suggestions(ref, names, HARDWARE_ALIASES)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise ConfigError(f"unknown hardware {ref!r}{hint} (`attncalc list-hw` shows them; `this` measures this "
+                              "machine; or give a TOML file)", field="--hw")
+    part = load_hardware(ref)
+    if not ref.endswith(".toml") and "/" not in ref and os.sep not in ref:  # a name of the table: messages
+        from dataclasses import replace  # say "hardware NAME", not the installed package's absolute path
+
+        part = replace(part, path=f"hardware {part.name}")
+    return part
 
 
 @app.command("time", epilog="Examples: attncalc time llama-3-8b --hw h100-sxm · "
                             "attncalc time llama-3-70b --hw h100-sxm --gpus 4 --batch 8 --context 4096 · "
                             "attncalc time gpt3 --hw a100-80gb-sxm --tokens 300e9 --gpus 8 · "
                             "attncalc time mistral-7b --hw h200 --efficiency compute=0.6,memory=0.8 · "
-                            "attncalc time llama-3-8b --hw h100-sxm --measured-prefill-s 0.12 --measured-decode-s 0.008 · "
+                            "attncalc time llama-3-8b --hw h100-sxm --measured-prefill-s 0.25 --measured-decode-s 0.008 · "
                             "attncalc time llama-3-8b --hw h100-sxm --mfu-tokens-per-s 3500 --seq 8192 · "
                             "attncalc time palm-540b --hw tpu-v4 --seq 2048 --mfu-tokens-per-s 238300 --mfu-devices 6144 · "
                             "attncalc time gpt2-small --hw this · attncalc time llama-3-8b --hw h200 --max-decode-ms 5")
@@ -74,6 +98,11 @@ def time_command(
     s = arch.n_ctx if seq is None else positive("--seq", seq)
     c = s if context is None else positive("--context", context, 0)
     positive("--gpus", gpus)
+    from ..core.memory.layout import check_tp
+
+    check_tp(arch, gpus, "--gpus")  # tensor parallel: whole heads per GPU, as `fit --tp` requires
+    if mfu_devices is not None:
+        positive("--mfu-devices", mfu_devices)
     if mfu_mode not in ("training", "prefill", "decode"):
         raise WorkloadError(f"--mfu-mode must be training, prefill or decode, not {mfu_mode!r}")
 
@@ -95,7 +124,7 @@ def time_command(
     if dtype is None:
         dtype = "bf16" if "bf16" in hardware.dense or compute_dtype else "fp32"
         if dtype == "fp32":
-            print(f"attncalc: {hardware.name} has no bf16 peak: using fp32 (--dtype to choose)", file=sys.stderr)
+            say(f"{hardware.name} has no bf16 peak: using fp32 (--dtype to choose)")
     setup = Setup(hardware, dtype, compute_dtype, kv_dtype, gpus, sparse, eff)
     tok = parse_tokens(tokens)
     report = time_report(arch, setup, batch=positive("--batch", batch), seq=s, context=c, tokens=tok,
@@ -134,7 +163,7 @@ def time_command(
         from ..present.checks import failure_text
 
         for o in failed:
-            print(f"FAIL {failure_text(arch.name, o)}", file=sys.stderr)
+            say(f"FAIL {failure_text(arch.name, o)}")
     if failed:
         raise typer.Exit(1)
 
@@ -173,9 +202,11 @@ def list_hw(
                          for k, v in h.dense.items())
 
     if fmt is Format.markdown:
+        from ..escape import markdown as md
+
         lines = ["| name | memory | bandwidth | interconnect | dense peaks (sparse) | source |", "|---|---:|---:|---|---|---|"]
-        lines += [f"| {h.name} | {(h.memory_bytes or 0) / 1e9:g} GB | {rate(h.memory_bytes_per_s)} | "
-                  f"{h.interconnect} {rate(h.interconnect_bytes_per_s)} | {peaks(h)} | {h.source} |" for h in rows]
+        lines += [f"| {md(h.name)} | {(h.memory_bytes or 0) / 1e9:g} GB | {rate(h.memory_bytes_per_s)} | "
+                  f"{md(h.interconnect)} {rate(h.interconnect_bytes_per_s)} | {peaks(h)} | {md(h.source)} |" for h in rows]
         emit("\n".join(lines) + "\n")
         return
     from ..present.tables import TEXT, Column, Table, print_page

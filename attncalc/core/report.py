@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ..spec.arch import Architecture
+from ..errors import WorkloadError
+from ..spec.arch import MAX_INT, Architecture
 from .estimates import Estimate, estimates
 from .evaluate import decode, forward, training
 from .figures import Params, PassFlops, hidden, params_of, pass_of
@@ -127,8 +128,12 @@ def build(a: Architecture, work: Workload = Workload(), conv: Convention = Conve
     fwd = pass_of(forward(a, w.batch, w.seq, conv, enc))
     dec = pass_of(decode(a, w.batch, w.context, conv, enc))
     d_tokens = w.tokens if w.tokens is not None else w.batch * w.seq
+    if w.tokens is None and d_tokens > MAX_INT:  # say which two numbers, not an unnamed "tokens"
+        raise WorkloadError(f"batch {w.batch:,} x seq {w.seq:,} = {d_tokens:.3e} tokens is too many: at most 2**63 - 1")
     train = Training(**training(a, d_tokens, w.seq, conv, w.recompute, enc))
-    est = estimates(a, d_tokens, w.seq, p, train.total)
+    # The published estimates are FLOPs: their ratio is taken against the exact count in FLOPs, also
+    # with --macs (a MAC is 2 FLOPs), so ratio_exact_to_estimate means the same in every convention.
+    est = estimates(a, d_tokens, w.seq, p, train.total * 2 // conv.per_mac)
     flops = Flops(
         convention=conv.as_dict(a) | {"text": conv.describe(a)},
         workload=PassWorkload(w.batch, w.seq, w.context, w.tokens, w.recompute, enc),

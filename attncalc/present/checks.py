@@ -3,7 +3,9 @@ workflow-command annotations and JUnit XML.
 
 GitHub's syntax is ``::error file=F,line=L,title=T::MESSAGE`` with ``%``, CR and LF escaped in the
 message and also ``:`` and ``,`` in property values (actions/toolkit, packages/core/src/command.ts,
-``escapeData`` / ``escapeProperty``). JUnit follows the shape every CI reader accepts:
+``escapeData`` / ``escapeProperty``), as ``escape.github_data`` / ``escape.github_property`` write
+them; every other line is ``escape.ci_log``-ged, so a model's name or path cannot add a workflow
+command of its own. JUnit follows the shape every CI reader accepts:
 ``<testsuites><testsuite tests= failures=><testcase classname= name=><failure message=>``
 (the Ant JUnit XML schema as read by Jenkins, GitLab and GitHub test reporters).
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
 
+from .. import escape
 from ..core.budgets import Outcome
 from .text import safe
 
@@ -52,7 +55,20 @@ def fmt(value: int | Fraction, unit: str) -> str:
 def failure_text(name: str, o: Outcome) -> str:
 
     name = safe(name)
+    if o.unit in ("ms", "rate"):  # as many digits as tell the two apart (never "is 3.352, limit <= 3.352")
+        actual, limit = _apart(float(o.actual), float(o.limit))
+        unit = " ms" if o.unit == "ms" else "/s"
+        return f"{name}: {o.name}: {o.what} is {actual}{unit}, limit {o.relation} {limit}{unit}"
     return f"{name}: {o.name}: {o.what} is {fmt(o.actual, o.unit)}, limit {o.relation} {fmt(o.limit, o.unit)}"
+
+
+def _apart(x: float, y: float) -> tuple[str, str]:
+    """x and y to 6 significant digits, or as many more as tell them apart."""
+    for digits in range(6, 18):
+        a, b = f"{x:,.{digits}g}", f"{y:,.{digits}g}"
+        if a != b:
+            return a, b
+    return repr(x), repr(y)
 
 
 def summary(name: str, outcomes: Sequence[Outcome]) -> str:
@@ -94,15 +110,12 @@ def csv(name: str, outcomes: Sequence[Outcome], header: bool = True) -> str:
     if header:
         w.writerow(["model", "budget", "what", "actual", "relation", "limit", "ok"])
     for o in outcomes:
-        w.writerow([name, o.name, o.what, _num(o.actual), o.relation, _num(o.limit), str(o.ok).lower()])
+        w.writerow([escape.csv_cell(name), o.name, o.what, _num(o.actual), o.relation, _num(o.limit), str(o.ok).lower()])
     return buf.getvalue()
 
 
-def _md(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 def markdown(name: str, outcomes: Sequence[Outcome]) -> str:
+    _md = escape.markdown
     rows = [f"**{_md(summary(name, outcomes))}**", "", "| budget | figure | actual | limit | |",
             "|---|---|---:|---:|---|"]
     for o in outcomes:
@@ -111,12 +124,7 @@ def markdown(name: str, outcomes: Sequence[Outcome]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _escape_data(s: str) -> str:
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(s: str) -> str:
-    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+_escape_data, _escape_property = escape.github_data, escape.github_property
 
 
 def annotation(level: str, message: str, where: Where | None = None, title: str | None = None) -> str:
@@ -139,7 +147,7 @@ def github(name: str, outcomes: Sequence[Outcome], where: dict[str, Where]) -> s
         w = where.get(o.name)
         note = f" ({w.note})" if w is not None and w.note else ""
         out.append(annotation("error", failure_text(name, o) + note, w, f"attncalc check: {o.name}"))
-    out.append(summary(name, outcomes))
+    out.append(escape.ci_log(summary(name, outcomes)))
     return "\n".join(out) + "\n"
 
 

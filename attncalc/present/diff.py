@@ -114,9 +114,9 @@ def table(d: Diff, budgets: tuple[list[Outcome], list[Outcome]] | None = None) -
 
 def _md(text: str) -> str:
     """Text safe inside a Markdown table cell (and inert: no links, code spans or HTML)."""
-    for ch in "\\`*_[]<>|#":
-        text = text.replace(ch, "\\" + ch)
-    return text.replace("\n", " ").replace("\r", " ")
+    from ..escape import markdown
+
+    return markdown(text)
 
 
 def markdown(d: Diff, budgets: tuple[list[Outcome], list[Outcome]] | None = None) -> str:

@@ -6,6 +6,10 @@ names. All counts are exact Python ints; JSON writes them digit for digit (no fl
 limit); shares and ratios (exact Fractions in the Report) are written as floats. The CSV is the
 JSON flattened: one ``key,value`` row per leaf, keys as dotted paths
 (``params.attention.per_matrix.query``), so the two cannot disagree.
+
+Both stay data: JSON strings keep their exact value (``escape.json_text`` writes what a terminal or
+a CI runner would obey with JSON's own ``\\u`` escapes); a CSV text cell a spreadsheet would
+evaluate as a formula gets a leading ``'`` (``escape.csv_cell``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 from fractions import Fraction
 from typing import Any
 
+from .. import escape
 from ..core.report import Report
 from ..spec.arch import Architecture
 
@@ -59,7 +64,7 @@ def count_document(r: Report) -> dict[str, Any]:
 
 
 def to_json(doc: Any) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return escape.json_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
 def flatten(doc: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -80,7 +85,7 @@ def to_csv(doc: Any) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["key", "value"])
     for key, value in flatten(doc):
-        w.writerow([key, "" if value is None else (str(value).lower() if isinstance(value, bool) else value)])
+        w.writerow([key, "" if value is None else str(value).lower() if isinstance(value, bool) else escape.csv_cell(value)])
     return buf.getvalue()
 
 
@@ -88,6 +93,6 @@ def tabular_csv(header: list[str], rows: list[list[Any]]) -> str:
     """A plain table (one row per model, say) as CSV."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
+    w.writerow([escape.csv_cell(h) for h in header])  # `compare`'s header holds the models' names
+    w.writerows([escape.csv_cell(v) for v in row] for row in rows)
     return buf.getvalue()

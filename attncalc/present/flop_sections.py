@@ -89,7 +89,7 @@ def estimates_section(f: Flops, mac: bool) -> Section:
         if e.ratio_exact_to_estimate is not None:
             exact = e.ratio_exact_to_estimate * e.value
             break
-    exact_flops = None if exact is None else (2 * exact if mac else exact)
+    exact_flops = exact  # the ratios are taken against the exact count in FLOPs (core/report.py)
     rows = []
     if exact_flops is not None:
         rows.append(Row("exact count", "this model, training (forward + backward)" + (", MACs × 2" if mac else ""),

@@ -7,11 +7,17 @@ from fractions import Fraction
 from ..core.memory.activations import whole
 from ..core.memory.plan import MemoryPlan
 from ..core.memory.serving import LIMIT
+from ..units import plural
 from .sections import Row, Section
 
 
 def _share(v: int, total: int) -> float | None:
     return v / total if total else None
+
+
+def _count(x: Fraction) -> int | str:
+    """A whole count as an int (for ``plural``), a fraction as p/q."""
+    return x.numerator if x.denominator == 1 else _num(x)
 
 
 def _num(x: Fraction) -> str:
@@ -29,7 +35,8 @@ def memory_sections(plan: MemoryPlan) -> list[Section]:
         for t in acts.embedding_tensors + acts.output_tensors:
             rows.append(Row(f"  {t.name}", f"{t.part}: {t.formula.split(' (')[0]}", whole(t.nbytes)))
         for s in acts.stages:
-            rows.append(Row(f"stage {s.stage}", f"{_num(s.in_flight)} micro-batches in flight × {s.blocks} blocks"
+            rows.append(Row(f"stage {s.stage}", f"{plural(_count(s.in_flight), 'micro-batch', 'micro-batches')} in flight × "
+                            f"{plural(s.blocks, 'block')}"
                             + (" + embedding" if s.embedding else "") + (" + output layer" if s.output else "")
                             + (" + one block rematerialised" if s.recompute_working_set else ""),
                             whole(s.total), strong=s.stage == peak.stage))
@@ -55,13 +62,13 @@ def memory_sections(plan: MemoryPlan) -> list[Section]:
             rows.append(Row("budget", "--gpu-memory", plan.budget))
         p = pg.parallel
         note = (f"dp={p.dp} tp={p.tp} pp={p.pp} ep={p.ep} cp={p.cp} ZeRO-{p.zero} "
-                f"({p.world} GPUs); optimizer {pg.optimizer.name}: {pg.optimizer.bytes_per_param} bytes/param")
+                f"({plural(p.world, 'GPU')}); optimizer {pg.optimizer.name}: {pg.optimizer.bytes_per_param} bytes/param")
         out.append(Section("Training memory per GPU (bytes)", tuple(rows), note, "bytes"))
     sv = plan.serving
     if sv is not None:
         g, s = sv.per_gpu, sv.setup
         holds = ("the whole latent cache (replicated)" if g.kv_heads_per_gpu is None
-                 else f"{g.kv_heads_per_gpu} KV head(s) per GPU")
+                 else f"{plural(g.kv_heads_per_gpu, 'KV head')} per GPU")
         rows = [Row("weights", f"{s.quant.matrices}, split over tp={s.tp}", g.weights, _share(g.weights, g.total)),
                 Row("KV cache", f"batch {s.batch} × context {s.context:,}; {holds}", g.kv_cache,
                     _share(g.kv_cache, g.total)),

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from ..core.time.report import TimeReport
 from ..core.time.roofline import PassTime
-from ..units import human_bytes, human_flops
+from ..units import human_bytes, human_flops, plural
 
 
 def seconds(s: float | None) -> str:
@@ -49,7 +49,7 @@ def summary_rows(r: TimeReport) -> list[tuple[str, str, str, str]]:
          seconds(float(p.estimate_s)), p.bound_by),
         (f"decode, per output token, context {r.context:,}", seconds(float(d.bound_s)),
          seconds(float(d.estimate_s)), d.bound_by),
-        (f"decode tokens/s (all {r.batch} sequences)", f"≤ {float(r.decode_tokens_per_s_bound):,.1f}",
+        (f"decode tokens/s ({'all ' + plural(r.batch, 'sequence') if r.batch > 1 else 'one sequence'})", f"≤ {float(r.decode_tokens_per_s_bound):,.1f}",
          f"{float(r.decode_tokens_per_s):,.1f}", ""),
     ]
     if r.training is not None:
@@ -120,7 +120,7 @@ def blocks(r: TimeReport) -> list:
     rows = mfu_rows(r)
     if rows:
         m = r.mfu
-        mt = Table(f"MFU at {float(m.tokens_per_s):,.6g} tokens/s ({m.mode}, {m.gpus} GPU(s))",
+        mt = Table(f"MFU at {float(m.tokens_per_s):,.6g} tokens/s ({m.mode}, {plural(m.gpus, 'GPU')})",
                    (Column("convention", TEXT), Column("FLOPs/token", EXACT), Column("MFU", EXACT), Column("what", TEXT)),
                    key="mfu")
         for row in rows:

@@ -53,6 +53,16 @@ def show_table(a: Architecture, info: dict[str, Any]) -> list[Block]:
             why = f"default: {value_text(getattr(a, DERIVED[k]))}"
         t.add(k, why if why is not None else value_text(v), DOC.get(k, "derived"))
     blocks.append(t)
+    read = getattr(a, "_read", ())
+    if read:  # a config.json: the keys it lacks, read with transformers' defaults; likely typos
+        rt = Table("read from the config.json: absent keys (transformers' defaults used) and keys not read",
+                   (Column("key", TEXT), Column("value", TEXT), Column("why", TEXT, fold=True)), key="read")
+        for kind, _source, key, text in read:
+            if kind == "default":
+                rt.add(key, text, "transformers' default (absent from the file)")
+            else:
+                rt.add(key, "not read", text)
+        blocks.append(rt)
     blocks.append(Para(f"source: {safe(a.source)}" if a.source else "source: (none given)", "dim"))
     if a.notes:
         blocks.append(Para(f"notes: {safe(a.notes)}", "dim"))

@@ -12,6 +12,11 @@ row (or, with ``Table.vertical``, one model) per block of lines. Only a single n
 the whole width can make a line longer than the width. No box drawing: columns are separated by two
 spaces and the header underlined with ``-``. Rich is used only to style whole lines (bold strong
 rows and titles, dim notes), with user strings passed as ``Text`` (never read as markup).
+
+Escaping (attncalc/escape.py, one escaper per output kind): every text cell, title, note and
+paragraph is ``escape.page``-d before it is measured (control and bidi characters shown, not
+obeyed), and every finished line passes ``escape.output`` (no CI workflow command); Markdown cells
+go through ``escape.markdown``, CSV cells through ``escape.csv_cell``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Iterable, Sequence, Union
+
+from .. import escape
 
 TEXT, EXACT, APPROX, SHARE, RATIO = "text", "exact", "approx", "share", "ratio"
 GAP = 2
@@ -119,10 +126,11 @@ def ratio_text(v: Any) -> str:
 
 
 def cell_text(col: Column, v: Any) -> str:
+    """A cell as displayed: numbers written out, text escaped for a page (``escape.page``)."""
     if isinstance(v, str):
-        return v
+        return escape.page(v)
     if isinstance(v, tuple):  # (figure, aside): the aside is shown only where it fits
-        return "  ".join(x for x in v if x)
+        return "  ".join(escape.page(x) for x in v if x)
     if v is None:
         return ""
     if col.kind == EXACT:
@@ -131,11 +139,12 @@ def cell_text(col: Column, v: Any) -> str:
         return share_text(v)
     if col.kind == RATIO:
         return ratio_text(v)
-    return exact_text(v) if isinstance(v, (int, Fraction)) else str(v)
+    return exact_text(v) if isinstance(v, (int, Fraction)) else escape.page(str(v))
 
 
 def raw_value(col: Column, v: Any) -> str:
-    """A cell for CSV: exact numbers without separators (a fraction as p/q), shares as floats."""
+    """A cell for CSV: exact numbers without separators (a fraction as p/q), shares as floats, text
+    through ``escape.csv_cell`` (no spreadsheet formula)."""
     if v is None:
         return ""
     if isinstance(v, bool):
@@ -148,7 +157,7 @@ def raw_value(col: Column, v: Any) -> str:
         return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
     if isinstance(v, float):
         return repr(v)
-    return str(v)
+    return escape.csv_cell(str(v))
 
 
 # --- width ------------------------------------------------------------------------------------------
@@ -310,11 +319,12 @@ def table_lines(t: Table, width: int, drawn: set[int] | None = None) -> list[Lin
     if plan is None and t.narrow is not None and _plan(t.narrow, _grid(t.narrow), width) is not None:
         if drawn is not None:
             drawn.add(id(t.narrow))  # drawn here: not again where it stands on its own
-        return [(x, "dim") for x in wrap(f"{t.title}: exact values need a wider terminal (or --format json)", width)] \
+        return [(x, "dim") for x in wrap(f"{escape.page(t.title)}: exact values need a wider terminal (or --format json)",
+                                          width)] \
             + table_lines(t.narrow, width)
     if plan is None and t.optional:
         return []
-    out: list[Line] = [(x, "bold") for x in wrap(t.title, width)] if t.title else []
+    out: list[Line] = [(x, "bold") for x in wrap(escape.page(t.title), width)] if t.title else []
     if plan is not None:
         out += _horizontal(t, grid, *plan)
         hidden = [c.name for i, c in enumerate(t.columns)
@@ -325,7 +335,7 @@ def table_lines(t: Table, width: int, drawn: set[int] | None = None) -> list[Lin
     else:
         out += _vertical(t.vertical or t, width)
     if t.note:
-        out += [(x, "dim") for x in wrap(t.note, width)]
+        out += [(x, "dim") for x in wrap(escape.page(t.note), width)]
     return out
 
 
@@ -344,9 +354,9 @@ def page_lines(blocks: Sequence[Block], width: int) -> list[Line]:
         else:
             if isinstance(previous, Table):
                 out.append(("", ""))
-            out += [(x, b.style) for x in wrap(b.text, width)] if b.text else [("", "")]
+            out += [(x, b.style) for x in wrap(escape.page(b.text), width)] if b.text else [("", "")]
         previous = b
-    return out
+    return [(escape.output(text), style) for text, style in out]  # the page's last guard: no CI command
 
 
 ASCII = str.maketrans({"×": "x", "≈": "~", "÷": "/", "▲": "^", "▼": "v", "→": "->", "−": "-", "·": ".",
@@ -408,10 +418,9 @@ def page_text(blocks: Sequence[Block], width: int) -> str:
 
 
 def md(text: str) -> str:
-    """User text made inert inside Markdown (no links, code spans, HTML or table breaks)."""
-    for ch in "\\`*[]<>|":
-        text = text.replace(ch, "\\" + ch)
-    return text.replace("\r", " ").replace("\n", " ")
+    """User text made inert inside Markdown (no links, images, code spans, HTML or table breaks):
+    ``escape.markdown``."""
+    return escape.markdown(text)
 
 
 def markdown(blocks: Sequence[Block], level: int = 3) -> str:
@@ -424,7 +433,7 @@ def markdown(blocks: Sequence[Block], level: int = 3) -> str:
             if first and b.style == "bold":
                 out += [f"{'#' * level} {md(b.text)}", ""]
             else:
-                out.append(f"{md(b.text)}  ")
+                out.append(f"{escape.markdown(b.text, line_start=True)}  ")
             first = False
             continue
         first = False
@@ -462,5 +471,6 @@ def csv(tables: Iterable[Table]) -> str:
             w.writerow((["table"] if many else []) + names)
             header_written = names
         for r in t.rows:
-            w.writerow(([t.key or t.title] if many else []) + [raw_value(c, v) for c, v in zip(t.columns, r.cells)])
+            w.writerow(([escape.csv_cell(t.key or t.title)] if many else [])
+                       + [raw_value(c, v) for c, v in zip(t.columns, r.cells)])
     return buf.getvalue()

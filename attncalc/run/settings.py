@@ -13,13 +13,18 @@ Standard library only. Two jobs:
   system temporary directory, else nowhere (the kernel is then compiled in every run). Whatever
   differs from what the user asked for is returned as a note for stderr.
 
-Writability is tested by creating a file, not with ``os.access``: as root ``access`` says yes
-on a read-only mount.
+A cache folder is used only when THIS user owns it and no one else can write to it
+(:func:`cache_dir_problem`): numba's cache index is a pickle, loaded on the next run, so a folder
+another user could write (an existing ``$TMPDIR/attncalc-numba-<uid>`` made by someone else, a
+world-writable ``NUMBA_CACHE_DIR``) would let them run code as this user. A folder attncalc makes
+is made with mode 0700. Writability is tested by creating a file, not with ``os.access``: as root
+``access`` says yes on a read-only mount.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from typing import Mapping
 
@@ -68,15 +73,32 @@ def check_environment(environ: Mapping[str, str] | None = None) -> None:
         )
 
 
-def writable_dir(path: str) -> bool:
-    """True when ``path`` exists or can be made, and a file can be created in it."""
+def cache_dir_problem(path: str) -> str | None:
+    """Why ``path`` may not hold this user's compiled code, or None when it may: it exists or is
+    made (mode 0700), it is a folder and not a symbolic link, this user owns it, no other user can
+    write to it (no group or world write bit), and a file can be created in it."""
     try:
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.lstat(path)
+    except OSError as err:
+        return f"is not writable ({err.strerror or err})"
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        return "is not a folder (a symbolic link or a file)"
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        return f"belongs to another user (uid {st.st_uid})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "can be written by other users"
+    try:
         with tempfile.TemporaryFile(dir=path):
             pass
-        return True
     except OSError:
-        return False
+        return "is not writable"
+    return None
+
+
+def writable_dir(path: str) -> bool:
+    """True when ``path`` may hold this user's cache: see :func:`cache_dir_problem`."""
+    return cache_dir_problem(path) is None
 
 
 def _user_cache(env: Mapping[str, str]) -> str | None:
@@ -106,17 +128,24 @@ def choose_cache_dir(package_dir: str, environ: Mapping[str, str] | None = None
     env = os.environ if environ is None else environ
     asked = env.get("NUMBA_CACHE_DIR") or ""
     if asked:
-        if writable_dir(asked):
+        problem = cache_dir_problem(asked)
+        if problem is None:
             return asked, True, None
-    elif writable_dir(os.path.join(package_dir, "__pycache__")):
-        return None, True, None
-    reason = (f"NUMBA_CACHE_DIR={asked} is not writable" if asked
-              else f"the package folder {package_dir} is read-only")
+        reason = f"NUMBA_CACHE_DIR={asked} {problem}"
+    else:
+        problem = cache_dir_problem(os.path.join(package_dir, "__pycache__"))
+        if problem is None:
+            return None, True, None
+        reason = (f"the package folder {package_dir} is read-only" if problem.startswith("is not writable")
+                  else f"the package's cache folder {os.path.join(package_dir, '__pycache__')} {problem}")
     user = _user_cache(env)
-    if user is not None and writable_dir(user):
+    user_problem = cache_dir_problem(user) if user is not None else "is unknown (no HOME)"
+    if user_problem is None and user is not None:
         return user, True, (f"{reason}; the compiled kernel is cached in {user}" if asked else None)
+    user = user or "the user cache folder"
     temp = _temp_cache()
-    if writable_dir(temp):
-        return temp, True, f"{reason} and so is {user}; the compiled kernel is cached in {temp}"
-    return None, False, (f"{reason}, and neither {user} nor {temp} can be written: the kernel "
+    temp_problem = cache_dir_problem(temp)
+    if temp_problem is None:
+        return temp, True, f"{reason}, and {user} {user_problem}; the compiled kernel is cached in {temp}"
+    return None, False, (f"{reason}, {user} {user_problem} and {temp} {temp_problem}: the kernel "
                          "is compiled in every run (about 10 s)")

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError
 from ..errors import shown
+from ..escape import hidden
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "mlp": ("standard", "gated"),  # gated = GLU family (SwiGLU, GeGLU): gate, up and down matrices
@@ -170,6 +171,11 @@ class Architecture:
     no_rope_every: int | None = None
     router_correction: str = "none"
     _origin: str = field(default="", repr=False, compare=False)
+    # What a config.json reader assumed (spec/hf.py): (kind, file, key, text) with kind "default" for
+    # a key absent from the file, read with the reference implementation's default (text: the value),
+    # or "close" for a key of the file the reader does not use that is close to one it took by
+    # default (a typo? text: what to do). Kept through --set; the CLI says them on stderr.
+    _read: tuple = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -396,9 +402,9 @@ def _validate(a: Architecture) -> None:
         limit = MAX_TEXT.get(name, MAX_LONG_TEXT)
         if len(v) > limit:
             fail(name, f"{len(v):,} characters is too long: at most {limit:,}")
-        # Control characters (ESC starts terminal escape sequences) would reach the terminal raw:
-        # none in names, only tab and newline in longer texts.
-        bad = re.search(r"[\x00-\x1f\x7f-\x9f]" if name in MAX_TEXT else r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", v)
+        # Control characters (ESC starts terminal escape sequences), bidirectional overrides and
+        # invisible characters (escape.hidden): none in names, only tab and newline in longer texts.
+        bad = hidden(v, "" if name in MAX_TEXT else "\t\n")
         if bad:
             fail(name, f"control character {bad.group()!r} at position {bad.start()}; remove it")
     for name, allowed in CHOICES.items():

@@ -56,4 +56,4 @@ def apply(base: Architecture | None, sets: list[str], dims: dict[str, int | None
     if changes.keys() - {"name"}:
         data["notes"] = (base.notes + " " if base.notes else "") + "Changed on the command line: " + ", ".join(
             f"{k}={v}" for k, v in changes.items()) + "."
-    return from_mapping(data, source=SOURCE)
+    return from_mapping(data, source=SOURCE).replace(_read=base._read)  # what reading the file assumed

@@ -145,6 +145,33 @@ def _table(data: Any, source: str, key: str) -> dict[str, int]:
     return out
 
 
+TEXT_LIMITS = {"name": 256, "label": 256, "kind": 64, "interconnect": 256, "source": 64 * 1024}  # characters
+
+
+def check_texts(data: dict[str, Any], source: str) -> None:
+    """The TEXT fields of a hardware file (name, label, kind, source, interconnect): strings, within
+    their lengths, and one line each with nothing a terminal would obey or hide (no control,
+    bidirectional or invisible character: escape.hidden). They are printed by `time`, `list-hw`,
+    `count --hw`, `explain --hw` and in messages, and escaped there too."""
+    from ..errors import shown
+    from ..escape import hidden
+
+    for k, limit in TEXT_LIMITS.items():
+        if k not in data:
+            continue
+        v = data[k]
+        if not isinstance(v, str):
+            raise ConfigError(f"expected a string, got {shown(v)}", source=source, field=k)
+        if len(v) > limit:
+            raise ConfigError(f"{len(v):,} characters is too long: at most {limit:,}", source=source, field=k)
+        if k == "name" and not v.strip():
+            raise ConfigError("empty name", source=source, field=k)
+        bad = hidden(v)
+        if bad:
+            raise ConfigError(f"control character {bad.group()!r} at position {bad.start()}; one line of "
+                              "printable text, please", source=source, field=k)
+
+
 def from_mapping(data: dict[str, Any], source: str = "<hardware>") -> Hardware:
     for k in data:
         if k not in FIELDS:
@@ -154,9 +181,7 @@ def from_mapping(data: dict[str, Any], source: str = "<hardware>") -> Hardware:
     for k in REQUIRED:
         if k not in data:
             raise ConfigError("required field is missing", source=source, field=k)
-    for k in ("name", "label", "kind", "source", "interconnect"):
-        if k in data and not isinstance(data[k], str):
-            raise ConfigError("expected a string", source=source, field=k)
+    check_texts(data, source)
     dense = _table(data["dense_flops_per_s"], source, "dense_flops_per_s")
     if not dense:
         raise ConfigError("needs at least one dtype", source=source, field="dense_flops_per_s")

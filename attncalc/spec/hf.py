@@ -15,13 +15,13 @@ from ..errors import ConfigError
 from ..errors import shown
 # typed access to a config dict, and helpers the readers share (hf_read.py, imported by every
 # readers_<group>.py module too, so none of them imports this one back)
-from .hf_read import Reader, _activation, _Cfg, _every_kth_full  # noqa: F401
+from .hf_read import ACTIVATIONS, Reader, _activation, _Cfg, _default_text, _every_kth_full  # noqa: F401
 
 def _gpt2(c: _Cfg) -> dict[str, Any]:  # GPT2Config, modeling_gpt2.py (Conv1D layers all have biases)
     d = c.int("n_embd", 768)
     return dict(vocab_size=c.int("vocab_size", 50257), d_model=d, n_layers=c.int("n_layer", 12),
                 n_heads=c.int("n_head", 12), d_ff=c.int("n_inner", None) or 4 * d,
-                activation=_activation(c.str("activation_function", "gelu_new")),
+                activation=c.activation("activation_function", "gelu_new"),
                 qkv_bias=True, out_bias=True, mlp_bias=True, n_ctx=c.int("n_positions", 1024),
                 unembedding=c.tied(True))
 
@@ -36,7 +36,7 @@ def _llama_like(vocab: int, hidden: int, inter: int, layers: int, heads: int, kv
                     n_layers=c.int("num_hidden_layers", layers), n_heads=h,
                     n_kv_heads=c.int("num_key_value_heads", kv or h), d_head=c.int("head_dim", None),
                     d_ff=c.int("intermediate_size", inter), mlp="gated",
-                    activation=_activation(c.str("hidden_act", c.str("hidden_activation", act))),
+                    activation=c.activation("hidden_act", act, "hidden_activation"),
                     qkv_bias=c.bool("attention_bias", False), out_bias=c.bool("attention_bias", False),
                     mlp_bias=c.bool("mlp_bias", False), norm="rmsnorm", positions="rotary",
                     n_ctx=c.int("max_position_embeddings", ctx), unembedding=c.tied(tied))
@@ -70,7 +70,7 @@ def _phi(c: _Cfg) -> dict[str, Any]:  # modeling_phi.py: parallel block, one Lay
     return dict(vocab_size=c.int("vocab_size", 51200), d_model=c.int("hidden_size", 2048),
                 n_layers=c.int("num_hidden_layers", 24), n_heads=c.int("num_attention_heads", 32),
                 n_kv_heads=c.int("num_key_value_heads", None), d_ff=c.int("intermediate_size", 8192),
-                activation=_activation(c.str("hidden_act", "gelu_new")), qkv_bias=True, out_bias=True,
+                activation=c.activation("hidden_act", "gelu_new"), qkv_bias=True, out_bias=True,
                 mlp_bias=True, lm_head_bias=True, parallel_block=True, block_norms=1,
                 positions="rotary", n_ctx=c.int("max_position_embeddings", 2048), unembedding=c.tied(False),
                 qk_norm="head" if c.bool("qk_layernorm", False) else "none")  # LayerNorm(d_head) on q and k
@@ -103,7 +103,7 @@ def _gpt_neox(c: _Cfg) -> dict[str, Any]:  # modeling_gpt_neox.py: two LayerNorm
     bias = c.bool("attention_bias", True)
     return dict(vocab_size=c.int("vocab_size", 50432), d_model=c.int("hidden_size", 6144),
                 n_layers=c.int("num_hidden_layers", 44), n_heads=c.int("num_attention_heads", 64),
-                d_ff=c.int("intermediate_size", 24576), activation=_activation(c.str("hidden_act", "gelu")),
+                d_ff=c.int("intermediate_size", 24576), activation=c.activation("hidden_act", "gelu"),
                 qkv_bias=bias, out_bias=bias, mlp_bias=True, parallel_block=c.bool("use_parallel_residual", True),
                 block_norms=2, positions="rotary", n_ctx=c.int("max_position_embeddings", 2048),
                 unembedding=c.tied(False))
@@ -119,7 +119,7 @@ def _opt(c: _Cfg) -> dict[str, Any]:  # modeling_opt.py: learned positions with 
     final = c.bool("do_layer_norm_before", True) and not c.bool("_remove_final_layer_norm", False)
     return dict(vocab_size=c.int("vocab_size", 50272), d_model=d, n_layers=c.int("num_hidden_layers", 12),
                 n_heads=c.int("num_attention_heads", 12), d_ff=c.int("ffn_dim", 3072),
-                activation=_activation(c.str("activation_function", "relu")), qkv_bias=bias, out_bias=bias,
+                activation=c.activation("activation_function", "relu"), qkv_bias=bias, out_bias=bias,
                 mlp_bias=bias, norm_bias=bias, final_norm=final, n_ctx=ctx, n_positions=ctx + 2,
                 unembedding=c.tied(True))
 
@@ -127,7 +127,7 @@ def _opt(c: _Cfg) -> dict[str, Any]:  # modeling_opt.py: learned positions with 
 def _bert(c: _Cfg) -> dict[str, Any]:  # BertModel (with pooler, no MLM head)
     return dict(vocab_size=c.int("vocab_size", 30522), d_model=c.int("hidden_size", 768),
                 n_layers=c.int("num_hidden_layers", 12), n_heads=c.int("num_attention_heads", 12),
-                d_ff=c.int("intermediate_size", 3072), activation=_activation(c.str("hidden_act", "gelu")),
+                d_ff=c.int("intermediate_size", 3072), activation=c.activation("hidden_act", "gelu"),
                 qkv_bias=True, out_bias=True, mlp_bias=True, final_norm=False, embedding_norm=True,
                 n_ctx=c.int("max_position_embeddings", 512), token_types=c.int("type_vocab_size", 2),
                 pooler=True, unembedding="none", causal=False)
@@ -145,9 +145,9 @@ def _local_pattern(c: _Cfg, out: dict[str, Any], key: str = "layer_types", local
 
 def _moe_layers(c: _Cfg, n_layers: int, step_key: str, offset_from_step: bool) -> dict[str, Any]:
     """Which layers are MoE: every step-th (transformers: (i + 1) % step == 0, or i % step == 0)."""
-    step = c.int(step_key, 1)
+    step = c.step(step_key)
     out = {"moe_every": step, "moe_offset": step - 1 if offset_from_step else 0}
-    only = c.list("mlp_only_layers") or []
+    only = c.list("mlp_only_layers", of=int) or []
     if only:
         if sorted(only) != list(range(len(only))):
             raise c.fail("mlp_only_layers", "dense layers other than the first ones are not modelled")
@@ -170,14 +170,14 @@ def _deepseek(c: _Cfg, v3: bool) -> dict[str, Any]:  # DeepseekV2Config / Deepse
     return dict(vocab_size=c.int("vocab_size", d["vocab"]), d_model=c.int("hidden_size", d["hidden"]),
                 n_layers=c.int("num_hidden_layers", d["layers"]), n_heads=heads,
                 d_head=c.int("qk_nope_head_dim", 128), d_ff=c.int("intermediate_size", d["inter"]), mlp="gated",
-                activation=_activation(c.str("hidden_act", "silu")), norm="rmsnorm", positions="rotary",
+                activation=c.activation("hidden_act", "silu"), norm="rmsnorm", positions="rotary",
                 n_ctx=c.int("max_position_embeddings", d["ctx"]), unembedding=c.tied(False),
                 q_lora_rank=c.opt_int("q_lora_rank", 1536),
                 kv_lora_rank=c.int("kv_lora_rank", 512),
                 qk_rope_head_dim=c.int("qk_rope_head_dim", 64), v_head_dim=c.int("v_head_dim", 128),
                 n_experts=experts if experts else 1, top_k=top_k if experts else 1,
                 d_ff_expert=c.int("moe_intermediate_size", d["moe_inter"]),
-                first_dense_layers=c.int("first_k_dense_replace", d["dense"]), moe_every=c.int("moe_layer_freq", 1),
+                first_dense_layers=c.int("first_k_dense_replace", d["dense"]), moe_every=c.step("moe_layer_freq"),
                 n_shared_experts=1 if (experts and c.int("n_shared_experts", d["shared"])) else 0,
                 d_ff_shared=(c.int("n_shared_experts", d["shared"]) or 1) * c.int("moe_intermediate_size", d["moe_inter"]),
                 mtp_layers=c.int("num_nextn_predict_layers", 0))
@@ -228,7 +228,7 @@ def _gemma3(c: _Cfg) -> dict[str, Any]:  # Gemma3TextConfig, modeling_gemma3.py:
 
 def _llama4(c: _Cfg) -> dict[str, Any]:  # Llama4TextConfig, modeling_llama4.py
     out = _llama_like(202048, 5120, 16384, 48, 40, 8, 131072, False)(c)
-    step = c.int("interleave_moe_layer_step", 1)
+    step = c.step("interleave_moe_layer_step")
     if c.list("moe_layers") not in (None, list(range(step - 1, out["n_layers"], step))):
         raise c.fail("moe_layers", "a MoE layer list other than every interleave_moe_layer_step-th is not modelled")
     chunk = c.int("attention_chunk_size", 8192)
@@ -237,10 +237,12 @@ def _llama4(c: _Cfg) -> dict[str, Any]:  # Llama4TextConfig, modeling_llama4.py
             "top_k": c.int("num_experts_per_tok", 1), "n_shared_experts": 1, "moe_every": step,
             "moe_offset": step - 1, "attention_chunk": chunk}
     interval = c.int("no_rope_layer_interval", 4)
-    nope = c.list("no_rope_layers")
+    nope = c.list("no_rope_layers", of=int)
     if nope:  # 1: rotary (chunked) layer, 0: NoPE (full attention) layer
+        if any(x not in (0, 1) for x in nope):
+            raise c.fail("no_rope_layers", "entries are 1 (a rotary, chunked layer) or 0 (a NoPE layer)")
         types = ["chunked_attention" if x else "full_attention" for x in nope]
-        c = _Cfg(c.data | {"_layer_types": types}, c.source)
+        c = c.derive(c.data | {"_layer_types": types})
         return _local_pattern(c, out, key="_layer_types", local="chunked_attention", shown_as="no_rope_layers")
     return _local_pattern(c, out, local="chunked_attention", period=interval)
 
@@ -263,7 +265,7 @@ def _starcoder2(c: _Cfg) -> dict[str, Any]:  # Starcoder2Config, modeling_starco
     h = c.int("num_attention_heads", 24)
     return dict(vocab_size=c.int("vocab_size", 49152), d_model=c.int("hidden_size", 3072),
                 n_layers=c.int("num_hidden_layers", 30), n_heads=h, n_kv_heads=c.int("num_key_value_heads", 2),
-                d_ff=c.int("intermediate_size", 12288), activation=_activation(c.str("hidden_act", "gelu_pytorch_tanh")),
+                d_ff=c.int("intermediate_size", 12288), activation=c.activation("hidden_act", "gelu_pytorch_tanh"),
                 qkv_bias=bias, out_bias=bias, mlp_bias=bias, norm_bias=bias, positions="rotary",
                 n_ctx=c.int("max_position_embeddings", 4096), unembedding=c.tied(True),
                 sliding_window=c.int("sliding_window", None))
@@ -273,7 +275,7 @@ def _gptj(c: _Cfg) -> dict[str, Any]:  # GPTJConfig, modeling_gptj.py: parallel 
     d = c.int("n_embd", 4096)
     return dict(vocab_size=c.int("vocab_size", 50400), d_model=d, n_layers=c.int("n_layer", 28),
                 n_heads=c.int("n_head", 16), d_ff=c.int("n_inner", None) or 4 * d,
-                activation=_activation(c.str("activation_function", "gelu_new")), mlp_bias=True, lm_head_bias=True,
+                activation=c.activation("activation_function", "gelu_new"), mlp_bias=True, lm_head_bias=True,
                 parallel_block=True, block_norms=1, positions="rotary", n_ctx=c.int("n_positions", 2048),
                 unembedding=c.tied(False))
 
@@ -294,7 +296,7 @@ def _t5(c: _Cfg) -> dict[str, Any]:  # T5Config, modeling_t5.py (T5ForConditiona
     return dict(vocab_size=c.int("vocab_size", 32128), d_model=c.int("d_model", 512), n_heads=c.int("num_heads", 8),
                 d_head=c.int("d_kv", 64), d_ff=c.int("d_ff", 2048), n_layers=c.int("num_decoder_layers", layers),
                 encoder_layers=layers, mlp="gated" if len(parts) == 2 else "standard",
-                activation=_activation(parts[-1]), norm="rmsnorm", positions="buckets",
+                activation=_activation(parts[-1], c, "feed_forward_proj"), norm="rmsnorm", positions="buckets",
                 position_buckets=c.int("relative_attention_num_buckets", 32),
                 n_ctx=c.int("n_positions", 512), unembedding=c.tied(True))
 
@@ -304,8 +306,8 @@ def _jamba(c: _Cfg) -> dict[str, Any]:  # JambaConfig, modeling_jamba.py: Mamba 
     dt = c.data.get("mamba_dt_rank", "auto")
     experts = c.int("num_experts", 16)
     out |= {"positions": "none", "n_experts": experts, "top_k": c.int("num_experts_per_tok", 2) if experts > 1 else 1,
-            "moe_every": c.int("expert_layer_period", 2), "moe_offset": c.int("expert_layer_offset", 1),
-            "attention_every": c.int("attn_layer_period", 8), "attention_offset": c.int("attn_layer_offset", 4),
+            "moe_every": c.step("expert_layer_period", 2), "moe_offset": c.int("expert_layer_offset", 1),
+            "attention_every": c.step("attn_layer_period", 8), "attention_offset": c.int("attn_layer_offset", 4),
             "mamba_d_state": c.int("mamba_d_state", 16), "mamba_d_conv": c.int("mamba_d_conv", 4),
             "mamba_expand": c.int("mamba_expand", 2),
             "mamba_dt_rank": None if dt in (None, "auto") else c.int("mamba_dt_rank"),
@@ -393,12 +395,17 @@ def from_hf_config(data: dict[str, Any], source: str, default_name: str) -> Arch
     cfg = _Cfg(data, source)
     refuse_unmodelled(cfg, model_type)
     fields = READERS[model_type](cfg)
+    cfg.tried.update(IGNORED)
     name = data.get("_name_or_path")
     name = name if isinstance(name, str) and name.strip() else default_name
     fields |= {"name": name.rstrip("/").rsplit("/", 1)[-1][:256] or default_name or "model", "family": family,
                "source": f"Hugging Face config.json ({source})",
                "notes": " ".join(x for x in (notes, fields.get("notes", "")) if x)}  # the wrapper's, then the reader's
-    return from_mapping(fields, source=source)
+    return from_mapping(fields, source=source).replace(_read=cfg.assumptions())
+
+
+# Keys every config.json may hold that no reader needs (never taken for a mistyped one).
+IGNORED = ("model_type", "text_config", "architectures", "torch_dtype", "transformers_version", "_name_or_path")
 
 
 def supported() -> list[str]:

@@ -22,6 +22,17 @@ from ..errors import ConfigError, UnknownModelError
 MAX_CONFIG_BYTES = 16 * 1024 * 1024  # a config larger than this is not a config
 
 
+def user_path(text: str) -> Path:
+    """``text`` as a path, ``~`` and ``~NAME`` expanded; a ``~NAME`` of no user on this machine is
+    one line (pathlib raises RuntimeError for it), not a crash."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        user = str(text)[1:].replace(os.sep, "/").split("/", 1)[0]
+        raise ConfigError(f"no user {user!r} on this machine (a path starting with ~NAME is in NAME's home "
+                          "folder); write the path without ~", source=str(text)) from None
+
+
 def data_dirs(env: str, folder: str) -> list[Path]:
     """Where a kind of data file lives: $env if set, then the wheel's copy (attncalc/<folder>_data),
     then the checkout's (<folder>/ beside the package)."""
@@ -70,6 +81,38 @@ ALIASES = {
 }
 
 
+# Names people type for a hardware part (`--hw h100`): the bare chip is its most common form, the SXM
+# module (A100: the 80 GB one). Matched like preset names: case, '-', '_' and spaces ignored.
+HARDWARE_ALIASES = {
+    "h100": "h100-sxm", "h100-sxm5": "h100-sxm", "h100-80gb": "h100-sxm", "h100-sxm-80gb": "h100-sxm",
+    "h100-pcie-80gb": "h100-pcie", "h200-sxm": "h200", "h200-141gb": "h200", "b200-sxm": "b200",
+    "a100": "a100-80gb-sxm", "a100-80gb": "a100-80gb-sxm", "a100-sxm": "a100-80gb-sxm", "a100-sxm4": "a100-80gb-sxm",
+    "a100-40gb": "a100-40gb-sxm", "mi300": "mi300x", "instinct-mi300x": "mi300x", "4090": "rtx-4090",
+    "geforce-rtx-4090": "rtx-4090", "tpu-v4": "tpu-v4", "tpuv4": "tpu-v4", "v4": "tpu-v4", "l40-s": "l40s",
+}
+
+
+def hardware_alias(ref: str, names: list[str]) -> str:
+    """The hardware name ``ref`` means among ``names`` (the table's): itself, its spelling with case,
+    '-', '_' and spaces ignored, or an alias (h100 -> h100-sxm, a100 -> a100-80gb-sxm); else ``ref``."""
+    if ref in names:
+        return ref
+    squashed = {_squash(n): n for n in names}
+    squashed |= {_squash(a): t for a, t in HARDWARE_ALIASES.items() if t in names and _squash(a) not in squashed}
+    return squashed.get(_squash(ref), ref)
+
+
+def suggestions(ref: str, names: list[str], aliases: dict[str, str], n: int = 3) -> list[str]:
+    """Close names for an unknown ``ref``: each target once (an alias stands for its target), closest
+    first, so a typo is not answered with three spellings of one preset."""
+    pool = {name: name for name in names} | {a: t for a, t in aliases.items() if t in names}
+    out: list[str] = []
+    for match in difflib.get_close_matches(ref.lower(), list(pool), n=len(pool), cutoff=0.5):
+        if pool[match] not in out:
+            out.append(pool[match])
+    return out[:n]
+
+
 def _squash(name: str) -> str:
     """Spelling-insensitive key: case, '-', '_' and spaces ignored (llama3.1-8B = llama-3.1-8b)."""
     return "".join(ch for ch in name.lower() if ch not in "-_ ")
@@ -78,11 +121,12 @@ def _squash(name: str) -> str:
 def load_preset(name: str) -> Architecture:
     paths = preset_paths()
     if name in paths:
-        return load_file(paths[name])
+        return load_file(paths[name], f"preset {name}")
     squashed = {_squash(n): n for n in paths} | {_squash(a): t for a, t in ALIASES.items() if t in paths}
     if _squash(name) in squashed:
-        return load_file(paths[squashed[_squash(name)]])
-    raise UnknownModelError(name, difflib.get_close_matches(name.lower(), list(paths) + list(ALIASES), n=3, cutoff=0.5))
+        found = squashed[_squash(name)]
+        return load_file(paths[found], f"preset {found}")
+    raise UnknownModelError(name, suggestions(name, list(paths), ALIASES))
 
 
 def load_model(ref: str) -> Architecture:
@@ -93,7 +137,7 @@ def load_model(ref: str) -> Architecture:
                           field="MODEL")
     if len(ref) > 4096 or "\x00" in ref:
         raise ConfigError("not a model name or a path (too long, or a NUL character)", field="MODEL")
-    path = Path(ref).expanduser()
+    path = user_path(ref)
     looks_like_path = os.sep in ref or ref.endswith((".toml", ".json"))
     if path.is_file():
         return load_file(path)
@@ -117,13 +161,13 @@ def hf_cache_dirs() -> list[Path]:
     """Where huggingface_hub keeps downloads, in its own order of precedence (offline: only read)."""
     env = os.environ
     if env.get("HF_HUB_CACHE"):
-        return [Path(env["HF_HUB_CACHE"]).expanduser()]
+        return [user_path(env["HF_HUB_CACHE"])]
     if env.get("HUGGINGFACE_HUB_CACHE"):  # the older name huggingface_hub still honours
-        return [Path(env["HUGGINGFACE_HUB_CACHE"]).expanduser()]
+        return [user_path(env["HUGGINGFACE_HUB_CACHE"])]
     if env.get("HF_HOME"):
-        return [Path(env["HF_HOME"]).expanduser() / "hub"]
+        return [user_path(env["HF_HOME"]) / "hub"]
     xdg = env.get("XDG_CACHE_HOME")
-    return [(Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "huggingface" / "hub"]
+    return [(user_path(xdg) if xdg else user_path("~") / ".cache") / "huggingface" / "hub"]
 
 
 def hf_cached_config(repo_id: str) -> Path:
@@ -213,9 +257,11 @@ def _number_problem(err: ValueError) -> str:
     return f"unreadable number: {str(err)[:100]}"
 
 
-def load_file(path: Path) -> Architecture:
+def load_file(path: Path, label: str | None = None) -> Architecture:
+    """A TOML or config.json file; ``label`` names it in messages (a preset: "preset NAME", not the
+    installed package's absolute path)."""
     path = Path(path)
-    text, label = read_text(path), str(path)
+    text, label = read_text(path), label or str(path)
     if path.suffix == ".json":
         from .hf import from_hf_config
 

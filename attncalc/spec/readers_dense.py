@@ -6,7 +6,7 @@ Each reader follows transformers 5.24: the defaults are the dataclass fields of
 ``transformers.<Type>Config`` (``configuration_<type>.py``), the shapes are what
 ``modeling_<type>.py`` builds from them (tests/golden/WAVE_NOTES.md, section 2, describes every
 type; golden_wave.json holds what transformers built). Where the published file leaves a key out,
-the default is taken and the model's notes (``attncalc show``) list it. What transformers builds
+the default is taken and recorded (``attncalc show`` lists it, the CLI notes it). What transformers builds
 differently from the published checkpoint (MTP modules it does not build, per-layer lists it does
 not read) is said in the notes too; what attncalc cannot describe exactly is refused, named.
 """
@@ -15,34 +15,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .hf_read import _activation, _Cfg, _every_kth_full
+from .hf_read import _Cfg, _every_kth_full
 
 MISSING = object()
 
 
 class _Read(_Cfg):
-    """``_Cfg`` that remembers the keys the file leaves out and the default each one took."""
+    """``_Cfg`` sharing the reading's record of keys asked and defaults used (hf_read.py), plus the
+    notes a reader leaves for ``show`` (what transformers builds differently from the checkpoint)."""
 
-    def __init__(self, data: dict[str, Any], source: str):
-        super().__init__(data, source)
-        self.defaults: dict[str, Any] = {}
+    def __init__(self, c: _Cfg):
+        super().__init__(c.data, c.source, c.tried, c.defaults)
         self.notes: list[str] = []
-
-    def _took(self, key: str, aliases: tuple[str, ...], default: Any) -> None:
-        if default is not None and all(self.data.get(k) is None for k in (key, *aliases)):
-            self.defaults.setdefault(key, default)
-
-    def int(self, key: str, default: int | None = None, *aliases: str) -> int | None:
-        self._took(key, aliases, default)
-        return super().int(key, default, *aliases)
-
-    def bool(self, key: str, default: bool) -> bool:
-        self._took(key, (), default)
-        return super().bool(key, default)
-
-    def str(self, key: str, default: str) -> str:
-        self._took(key, (), default)
-        return super().str(key, default)
 
     def positive(self, key: str, default: int | None, *aliases: str, what: str = "") -> int:
         """A count the model cannot be built without (None: transformers' default does not build)."""
@@ -51,18 +35,21 @@ class _Read(_Cfg):
             raise self.fail(key, f"required: transformers' default is None, which does not build{what}")
         return v
 
+    def kinds(self, types: list) -> _Cfg:
+        """This reading, with a layer_types list the reader built (as transformers' __post_init__ does)."""
+        return self.derive({**self.data, "layer_types": types})
+
     def note(self, text: str) -> None:
         self.notes.append(text)
 
+    def raw(self, key: str, default: Any = None) -> Any:
+        """A key's value as written (a per-layer list, a flag transformers ignores), marked as read."""
+        self.tried.add(key)
+        return self.data.get(key, default)
+
 
 def _act(c: _Read, default: str) -> str:
-    name = c.str("hidden_act", default)
-    low = name.lower()
-    if low in ("relu2", "relu_squared"):
-        return "relu2"
-    if low == "xielu":
-        return "xielu"
-    return _activation(name)
+    return c.activation("hidden_act", default)
 
 
 def _kv_heads(c: _Read, heads: int, default: int | None) -> int:
@@ -71,8 +58,6 @@ def _kv_heads(c: _Read, heads: int, default: int | None) -> int:
     if "num_key_value_heads" in c.data and c.data["num_key_value_heads"] is None:
         return heads
     v = c.int("num_key_value_heads", default)
-    if v is None:
-        c.defaults["num_key_value_heads"] = f"None (= num_attention_heads, {heads})"
     return heads if v is None else v
 
 
@@ -84,10 +69,8 @@ def _head_dim(c: _Read, d: int, heads: int, default: int | None | object = MISSI
     if default is MISSING:  # no field, so no default: the attention's own fallback
         if "head_dim" in c.data and c.data["head_dim"] is None:
             raise c.fail("head_dim", "null: the attention reads None (getattr finds the key); give a number or leave it out")
-        return _Cfg.int(c, "head_dim", d // heads)
+        return c.int("head_dim", d // heads)
     v = c.int("head_dim", default)  # type: ignore[arg-type]
-    if v is None and c.data.get("head_dim") is None:
-        c.defaults["head_dim"] = f"None (= hidden_size // num_attention_heads, {d // heads})"
     return d // heads if v is None else v
 
 
@@ -120,14 +103,14 @@ def _experts(c: _Read, n: int | None, key: str) -> int:
 
 
 def _partial_rotary(c: _Read, default: float | None = None) -> None:
-    v = c.data.get("partial_rotary_factor", default)
+    v = c.raw("partial_rotary_factor", default)
     if isinstance(v, (int, float)) and not isinstance(v, bool) and v != 1:
         c.note(f"partial_rotary_factor {v}: rotary positions on part of each head's dimensions (no parameters or "
                "FLOPs change).")
 
 
 def _mtp_note(c: _Read, *keys: str) -> None:
-    found = {k: c.data[k] for k in keys if c.data.get(k) not in (None, 0, False)}
+    found = {k: c.raw(k) for k in keys if c.raw(k) not in (None, 0, False)}
     if found:
         said = ", ".join(f"{k} {v}" for k, v in found.items())
         c.note(f"The published checkpoint carries multi-token prediction weights ({said}); transformers 5.24 builds "
@@ -181,7 +164,7 @@ def _glm4(c: _Read) -> dict[str, Any]:  # Glm4Config, modeling_glm4.py (2.2): fo
 
 def _minimax_m2(c: _Read) -> dict[str, Any]:  # MiniMaxM2Config, modeling_minimax_m2.py (2.4)
     out = _base(c, 200064, 3072, 1536, 62, 48, 8, 196608, False, head_dim=128)
-    types = c.list("attn_type_list")
+    types = c.list("attn_type_list", of=int)
     if types and any(t != 1 for t in types):
         raise c.fail("attn_type_list", "linear-attention layers (0 entries): transformers 5.24's MiniMaxM2 builds "
                                        "every layer with full attention, so the checkpoint's layers are not modelled")
@@ -192,10 +175,10 @@ def _minimax_m2(c: _Read) -> dict[str, Any]:  # MiniMaxM2Config, modeling_minima
     out |= {"qkv_bias": False, "out_bias": False, "mlp_bias": False, "qk_norm": "full",
             "n_experts": _experts(c, c.int("num_local_experts", 256), "num_local_experts"),
             "top_k": c.int("num_experts_per_tok", 8), "d_ff_expert": out["d_ff"], "router_correction": "buffer"}
-    if c.data.get("use_qk_norm") is False:
+    if c.raw("use_qk_norm") is False:
         c.note("use_qk_norm false is not read by transformers 5.24: its MiniMaxM2Attention always has q_norm and "
                "k_norm, counted here.")
-    if "rotary_dim" in c.data and c.int("rotary_dim") != out["d_head"]:
+    if c.raw("rotary_dim") is not None and c.int("rotary_dim") != out["d_head"]:
         c.note(f"rotary_dim {c.int('rotary_dim')} of head_dim {out['d_head']}: partial rotary positions (no "
                "parameters or FLOPs change).")
     _mtp_note(c, "use_mtp", "num_mtp_modules")
@@ -221,9 +204,7 @@ def _ernie4_5_moe(c: _Read) -> dict[str, Any]:  # Ernie4_5_MoeConfig, modeling_e
     start = c.int("moe_layer_start_index", 1)
     end = c.int("moe_layer_end_index", -1)
     end = n - 1 if end == -1 else end  # Ernie4_5_MoeConfig.__post_init__
-    every = c.int("moe_layer_interval", 1)
-    if every < 1:
-        raise c.fail("moe_layer_interval", f"must be a positive integer, got {every}")
+    every = c.step("moe_layer_interval")
     # Ernie4_5_MoeDecoderLayer: MoE iff (i + 1) % interval == 0 and start <= i <= end
     lo, hi = max(start, 0), min(end, n - 1)
     first = lo + (every - 1 - lo) % every  # the first layer from lo on with (i + 1) % every == 0
@@ -241,7 +222,7 @@ def _hunyuan_attention(c: _Read, out: dict[str, Any]) -> dict[str, Any]:
     """HunYuan V1 (dense and MoE): q/k/v/o biased by attention_bias; query_layernorm and
     key_layernorm over head_dim always (the published use_qk_norm is not read); no MLP bias."""
     if "head_dim" not in c.data or c.data["head_dim"] is None:
-        alt = c.data.get("attention_head_dim")
+        alt = c.raw("attention_head_dim")
         raise c.fail("head_dim", "required: transformers 5.24's HunYuan V1 attention reads head_dim (default None, "
                                  "which does not build)" + (f"; this file's attention_head_dim is {alt!r}, which "
                                                              "transformers does not read" if alt is not None else ""))
@@ -267,18 +248,18 @@ def _uniform(c: _Read, key: str, value: Any, n_layers: int) -> Any:
 def _hunyuan_moe(c: _Read) -> dict[str, Any]:  # HunYuanMoEV1Config, modeling_hunyuan_v1_moe.py (2.8)
     out = _hunyuan_attention(c, _base(c, 290943, 4096, 11008, 32, 32, None, 2048, False, head_dim=None))
     n, inter = out["n_layers"], out["d_ff"]
-    if isinstance(c.data.get("num_experts"), list):
+    if isinstance(c.raw("num_experts"), list):
         raise c.fail("num_experts", "a per-layer list: transformers 5.24's HunYuanMoEV1Experts cannot be built from it")
     experts = _experts(c, c.int("num_experts", 1, "num_local_experts"), "num_experts")
-    raw_k = c.data.get("moe_topk", c.data.get("num_experts_per_tok"))
+    raw_k = c.raw("moe_topk", c.raw("num_experts_per_tok"))
     if isinstance(raw_k, list):  # HunYuanMoEV1Gate indexes a per-layer list by layer
-        top_k = _Cfg({"moe_topk": _uniform(c, "moe_topk", raw_k, n)}, c.source).int("moe_topk")
+        top_k = c.derive({"moe_topk": _uniform(c, "moe_topk", raw_k, n)}).int("moe_topk")
     else:
         top_k = c.int("moe_topk", 1, "num_experts_per_tok")
     # HunYuanMoEV1Moe: every layer routed experts of intermediate_size and one shared_mlp of intermediate_size
     out |= {"n_experts": experts, "top_k": top_k, "d_ff_expert": inter, "n_shared_experts": 1, "d_ff_shared": inter}
     checkpoint: list[str] = []
-    widths, shared = c.data.get("moe_intermediate_size"), c.data.get("num_shared_expert")
+    widths, shared = c.raw("moe_intermediate_size"), c.raw("num_shared_expert")
     if widths is not None:
         w = _uniform(c, "moe_intermediate_size", widths, n)
         if w != inter:
@@ -287,7 +268,7 @@ def _hunyuan_moe(c: _Read) -> dict[str, Any]:  # HunYuanMoEV1Config, modeling_hu
         s = _uniform(c, "num_shared_expert", shared, n)
         if s != 1:
             checkpoint.append(f"{s} shared experts (num_shared_expert)")
-    if c.data.get("use_mixed_mlp_moe") is False:
+    if c.raw("use_mixed_mlp_moe") is False:
         checkpoint.append("no shared MLP (use_mixed_mlp_moe false)")
     if checkpoint:
         c.note("Counted as transformers 5.24 builds it (experts and shared MLP of intermediate_size); the published "
@@ -303,20 +284,18 @@ def _smollm3(c: _Read) -> dict[str, Any]:  # SmolLM3Config, modeling_smollm3.py 
     out = _base(c, 128256, 2048, 11008, 36, 16, 4, 32768, True)
     out |= _biases(c, mlp="mlp_bias")
     n = out["n_layers"]
-    types = c.list("layer_types")
+    types = c.list("layer_types", of=str)
     if types is not None and _period(c, "layer_types", types, n, "sliding_attention") is not None:
         raise c.fail("layer_types", "sliding layers in SmolLM3 (the NoPE layers) are not modelled")
-    if types is None and c.bool("use_sliding_window", False) and c.data.get("sliding_window") is not None:
+    if types is None and c.bool("use_sliding_window", False) and c.raw("sliding_window") is not None:
         c.refuse("use_sliding_window", why="sliding windows on the NoPE layers, the others full")
-    flags = c.list("no_rope_layers")
+    flags = c.list("no_rope_layers", of=int)
     if flags is not None:  # 1: rotary, 0: NoPE
         k = _period(c, "no_rope_layers", flags, n, 0)
         if any(f not in (0, 1) for f in flags):
             raise c.fail("no_rope_layers", "expected 0 (no rotary) or 1 (rotary) per layer")
     else:
-        k = c.int("no_rope_layer_interval", 4)
-        if k is None or k < 1:
-            raise c.fail("no_rope_layer_interval", f"must be a positive integer, got {k!r}")
+        k = c.step("no_rope_layer_interval", 4)
     if k == 1:
         return out | {"positions": "none"}
     return out | {"no_rope_every": k if k and k <= n else None}
@@ -339,7 +318,7 @@ def _dots1(c: _Read) -> dict[str, Any]:  # Dots1Config, modeling_dots1.py (2.11)
                          "n_shared_experts": 1 if shared else 0, "d_ff_shared": shared * inter if shared else None,
                          "router_correction": "buffer"}
     window = c.opt_int("sliding_window", 4096)
-    types = c.list("layer_types")
+    types = c.list("layer_types", of=str)
     if types is None:  # Dots1Config.__post_init__: sliding from max_window_layers on, when a window is set
         first = c.int("max_window_layers", 62)
         types = ["sliding_attention" if window is not None and i >= first else "full_attention" for i in range(n)]
@@ -356,8 +335,8 @@ def _dots1(c: _Read) -> dict[str, Any]:  # Dots1Config, modeling_dots1.py (2.11)
 
 def _granite(c: _Read) -> dict[str, Any]:  # GraniteConfig, modeling_granite.py (2.12)
     out = _base(c, 32000, 4096, 11008, 32, 32, None, 2048, False)
-    mult = {k: c.data[k] for k in ("embedding_multiplier", "residual_multiplier", "attention_multiplier",
-                                   "logits_scaling") if c.data.get(k) not in (None, 1, 1.0)}
+    mult = {k: c.raw(k) for k in ("embedding_multiplier", "residual_multiplier", "attention_multiplier",
+                                  "logits_scaling") if c.raw(k) not in (None, 1, 1.0)}
     if mult:
         c.note("Granite's scalar multipliers (" + ", ".join(f"{k} {v}" for k, v in mult.items()) + ") scale "
                "activations: no parameters, and no FLOPs that change a count here.")
@@ -401,15 +380,13 @@ def _cohere2(c: _Read) -> dict[str, Any]:  # Cohere2Config, modeling_cohere2.py 
     # type without the field (checked against transformers 5.24: head_dim 98 at hidden 64, 4 heads)
     n = out["n_layers"]
     window = c.opt_int("sliding_window", 4096)
-    types = c.list("layer_types")
+    types = c.list("layer_types", of=str)
     if types is None:
-        k = c.int("sliding_window_pattern", 4)
-        if k is None or k < 1:
-            raise c.fail("sliding_window_pattern", f"must be a positive integer, got {k!r}")
+        k = c.step("sliding_window_pattern", 4)
         types = ["sliding_attention" if (i + 1) % k else "full_attention" for i in range(n)]
     if window is None:
         _no_window(c, types, n)
-    k = _every_kth_full(_Cfg({"layer_types": types}, c.source), "layer_types", "sliding_attention", n)
+    k = _every_kth_full(c.kinds(types), "layer_types", "sliding_attention", n)
     # Cohere2Attention applies RoPE only on sliding layers: the full-attention layers are NoPE
     if k is None:  # every layer full: no rotary anywhere
         return out | {"positions": "none"}
@@ -423,12 +400,12 @@ def _exaone4(c: _Read) -> dict[str, Any]:  # Exaone4Config, modeling_exaone4.py 
            "two norms a block as pre-norm, counted the same.")
     n = out["n_layers"]
     window = c.opt_int("sliding_window", 4096)
-    types = c.list("layer_types")
+    types = c.list("layer_types", of=str)
     if types is None:
         if window is None:
             raise c.fail("sliding_window", "null without layer_types: Exaone4Config's default pattern divides by "
                                            "sliding_window_pattern 0 and does not build; give layer_types")
-        k = c.data.get("sliding_window_pattern", 4)
+        k = c.raw("sliding_window_pattern", 4)
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise c.fail("sliding_window_pattern", f"{k!r} without layer_types: Exaone4Config's default pattern needs "
                                                    "a positive integer; give layer_types")
@@ -436,7 +413,7 @@ def _exaone4(c: _Read) -> dict[str, Any]:  # Exaone4Config, modeling_exaone4.py 
     if window is None:  # Exaone4Attention: no window anywhere, RoPE everywhere (full layer_types only)
         _no_window(c, types, n)
         return out
-    k = _every_kth_full(_Cfg({"layer_types": types}, c.source), "layer_types", "sliding_attention", n)
+    k = _every_kth_full(c.kinds(types), "layer_types", "sliding_attention", n)
     # Exaone4Attention applies RoPE only on sliding layers when a window exists ("global NoPE")
     if k is None:
         return out | {"positions": "none"}
@@ -446,8 +423,8 @@ def _exaone4(c: _Read) -> dict[str, Any]:  # Exaone4Config, modeling_exaone4.py 
 def _apertus(c: _Read) -> dict[str, Any]:  # ApertusConfig, modeling_apertus.py (2.22)
     out = _base(c, 131072, 4096, 14336, 32, 32, None, 65536, False, act="xielu")
     for key in ("qk_norm", "post_norm"):
-        if key in c.data:
-            c.note(f"The file's {key} {c.data[key]!r} is not read by transformers 5.24: ApertusAttention always "
+        if c.raw(key) is not None:
+            c.note(f"The file's {key} {c.raw(key)!r} is not read by transformers 5.24: ApertusAttention always "
                    "has q_norm and k_norm, and its blocks are pre-norm.")
             break
     # non-gated MLP (up, down), no MLP biases; q_norm / k_norm over head_dim
@@ -466,22 +443,15 @@ def _olmo3(c: _Read) -> dict[str, Any]:  # Olmo3Config, modeling_olmo3.py (2.24)
            "two norms a block as pre-norm, counted the same.")
     window = c.opt_int("sliding_window", 4096)
     n = out["n_layers"]
-    types = c.list("layer_types") or ["sliding_attention" if (i + 1) % 4 else "full_attention" for i in range(n)]
+    types = c.list("layer_types", of=str) or ["sliding_attention" if (i + 1) % 4 else "full_attention" for i in range(n)]
     if window is None:
         _no_window(c, types, n)
-    k = _every_kth_full(_Cfg({"layer_types": types}, c.source), "layer_types", "sliding_attention", n)
+    k = _every_kth_full(c.kinds(types), "layer_types", "sliding_attention", n)
     if k is None:
         return out
     return out | {"sliding_window": window, "sliding_window_pattern": k or None}
 
 
-CONFIG_CLASS = {"glm4_moe": "Glm4MoeConfig", "glm4": "Glm4Config", "minimax_m2": "MiniMaxM2Config",
-                "ernie4_5": "Ernie4_5Config", "ernie4_5_moe": "Ernie4_5_MoeConfig",
-                "hunyuan_v1_dense": "HunYuanDenseV1Config", "hunyuan_v1_moe": "HunYuanMoEV1Config",
-                "smollm3": "SmolLM3Config", "seed_oss": "SeedOssConfig", "dots1": "Dots1Config",
-                "granite": "GraniteConfig", "phimoe": "PhimoeConfig", "cohere": "CohereConfig",
-                "cohere2": "Cohere2Config", "exaone4": "Exaone4Config", "apertus": "ApertusConfig",
-                "arcee": "ArceeConfig", "olmo3": "Olmo3Config"}
 _READ = {"glm4_moe": _glm4_moe, "glm4": _glm4, "minimax_m2": _minimax_m2, "ernie4_5": _ernie4_5,
          "ernie4_5_moe": _ernie4_5_moe, "hunyuan_v1_dense": _hunyuan_dense, "hunyuan_v1_moe": _hunyuan_moe,
          "smollm3": _smollm3, "seed_oss": _seed_oss, "dots1": _dots1, "granite": _granite, "phimoe": _phimoe,
@@ -493,14 +463,9 @@ def _reader(model_type: str):
     read = _READ[model_type]
 
     def reader(c: _Cfg) -> dict[str, Any]:
-        r = _Read(c.data, c.source)
+        r = _Read(c)  # the defaults it takes are recorded on c: `show` lists them (Architecture._read)
         out = read(r)
-        notes = list(r.notes)
-        if r.defaults:
-            items = [f"{k} {v if isinstance(v, str) and v.startswith('None') else repr(v)}" for k, v in r.defaults.items()]
-            notes.insert(0, f"Keys the file leaves out take transformers 5.24's {CONFIG_CLASS[model_type]} defaults: "
-                            + ", ".join(items) + ".")
-        return out | ({"notes": " ".join(notes)} if notes else {})
+        return out | ({"notes": " ".join(r.notes)} if r.notes else {})
 
     reader.__name__ = f"read_{model_type}"
     return reader

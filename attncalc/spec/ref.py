@@ -11,7 +11,6 @@ stays one value) and are typed exactly as ``--set`` types them.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from .arch import FIELDS, Architecture, from_mapping
 from ..errors import ConfigError
@@ -23,13 +22,27 @@ _SPLIT = re.compile(r",(?=\s*[A-Za-z_][A-Za-z0-9_-]*\s*=)")
 def _exists(model: str) -> bool:
     from .load import preset_paths
 
-    p = Path(model).expanduser()
+    from .load import user_path
+
+    try:
+        p = user_path(model)
+    except ConfigError:
+        return False
     return p.exists() or model in preset_paths() or model.lower() in {n.lower() for n in preset_paths()}
+
+
+def _exists_path(text: str) -> bool:
+    from .load import user_path
+
+    try:
+        return user_path(text).exists()
+    except (ConfigError, OSError, ValueError):
+        return False
 
 
 def split_ref(text: str) -> tuple[str, list[str]]:
     """'llama-3-8b:n_kv_heads=4,d_ff=8192' -> ('llama-3-8b', ['n_kv_heads=4', 'd_ff=8192'])."""
-    if ":" not in text or Path(text).expanduser().exists():
+    if ":" not in text or _exists_path(text):
         return text, []
     candidates = []
     for i, ch in enumerate(text):
@@ -67,4 +80,5 @@ def load_ref(text: str) -> Architecture:
     keys = {s.split("=", 1)[0].strip().replace("-", "_") for s in sets}
     if "name" in keys or not keys <= set(FIELDS):
         return arch
-    return from_mapping(arch.to_dict() | {"name": f"{base.name}:{','.join(sets)}"}, source=text)
+    return from_mapping(arch.to_dict() | {"name": f"{base.name}:{','.join(sets)}"}, source=text).replace(
+        _read=base._read)

@@ -57,7 +57,8 @@ def run(argv: list[str]) -> dict:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
     if code in (0, 1) and out.getvalue().strip():
-        # the checkout's path (in a config's `source`) is not a figure: the same in every worktree
+        # file paths inside the document (a config's source) are written relative to the checkout,
+        # so the snapshot holds in any clone or worktree
         doc = json.loads(out.getvalue().replace(json.dumps(str(ROOT))[1:-1], "ROOT"))
         return doc if code == 0 else {"exit": code, "document": doc}
     return {"exit": code, "error": err.getvalue().strip().replace(str(ROOT), "ROOT")}

@@ -33,13 +33,14 @@ from ..parts.model import describe, kinds_in, stack_layers
 FIRST_STAGE = ("embedding",)
 
 
-def check_tp(a: Architecture, tp: int) -> None:
+def check_tp(a: Architecture, tp: int, flag: str = "--tp") -> None:
     """Megatron-style tensor parallelism gives each rank whole heads: t divides n_heads, and the
-    KV heads either split evenly (t divides n_kv_heads) or are replicated (n_kv_heads divides t)."""
+    KV heads either split evenly (t divides n_kv_heads) or are replicated (n_kv_heads divides t).
+    ``flag``: the option that set t (`time` calls it --gpus)."""
     if a.n_heads % tp:
-        raise WorkloadError(f"--tp {tp} does not divide n_heads = {a.n_heads}")
+        raise WorkloadError(f"{flag} {tp} does not divide n_heads = {a.n_heads}")
     if a.kv_heads % tp and tp % a.kv_heads:
-        raise WorkloadError(f"--tp {tp} neither divides nor is a multiple of n_kv_heads = {a.kv_heads}")
+        raise WorkloadError(f"{flag} {tp} neither divides nor is a multiple of n_kv_heads = {a.kv_heads}")
 
 
 def check_pp(a: Architecture, pp: int) -> None:

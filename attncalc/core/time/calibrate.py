@@ -45,6 +45,16 @@ def _solve(pairs: list[tuple[Fraction, Fraction]], const: Fraction, target: Frac
     return None
 
 
+def _fitted(e: Fraction, which: str, secs: Fraction) -> Fraction:
+    """A fitted efficiency to 6 digits; below one millionth (a time a million times the bound, which
+    would round to 0) it is refused: the measurement is then in the wrong unit or of something else."""
+    if e < Fraction(1, 10**6):
+        raise WorkloadError(f"measured {which} time {float(secs):.6g} s is over a million times the roofline "
+                            "bound (a fitted efficiency below 1e-6): check the unit (seconds), the hardware and the "
+                            "workload")
+    return e.limit_denominator(10**6)
+
+
 def fit_efficiency(measured: dict[str, tuple[PassTime, Fraction]], base: Efficiency = Efficiency(),
                    rounds: int = 4) -> Efficiency:
     """Efficiencies that make the estimate equal the measured times given.
@@ -68,14 +78,14 @@ def fit_efficiency(measured: dict[str, tuple[PassTime, Fraction]], base: Efficie
                 if e is None:
                     raise WorkloadError(f"measured {k} time {float(secs):.6g} s is below what compute alone "
                                         f"needs at compute efficiency {float(ec):.3g}: no memory efficiency fits")
-                em = e.limit_denominator(10**6)
+                em = _fitted(e, k, secs)
             else:
                 pairs = [(t.compute_s, t.memory_s / em) for t in pt.times]
                 e = _solve(pairs, const, secs)
                 if e is None:
                     raise WorkloadError(f"measured {k} time {float(secs):.6g} s is below what memory alone "
                                         f"needs at memory efficiency {float(em):.3g}: no compute efficiency fits")
-                ec = e.limit_denominator(10**6)
+                ec = _fitted(e, k, secs)
     for k, v in (("compute", ec), ("memory", em)):
         if v > 1:
             raise WorkloadError(f"the measured {' and '.join(order)} time is below the roofline lower bound "

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ...errors import WorkloadError
+from ...units import plural
 from ...spec.arch import Architecture
 from ..evaluate import decode, forward, kinds
 from ..workload import Convention
@@ -78,4 +79,10 @@ def mfu(a: Architecture, setup: Setup, tokens_per_s: Fraction, mode: str, *, seq
         per_token["hardware_recompute"] = (4 * fwd, "hardware FLOPs: exact causal with full recomputation "
                                                     "(4 passes; PaLM Appendix B, HFU)")
     peak = (devices or setup.gpus) * setup.peak
-    return {k: MfuConvention(v, v * tokens_per_s / peak, what) for k, (v, what) in per_token.items()}
+    out = {k: MfuConvention(v, v * tokens_per_s / peak, what) for k, (v, what) in per_token.items()}
+    least = min(c.mfu for c in out.values())
+    if least > 1:  # faster than the hardware under every convention: a unit or device-count slip
+        raise WorkloadError(f"--mfu-tokens-per-s {float(tokens_per_s):,.6g} would need {float(least):,.4g} x the "
+                            f"dense peak of {plural(devices or setup.gpus, 'device')} even with the fewest FLOPs per "
+                            "token: check the throughput, --mfu-devices and --mfu-mode")
+    return out
