@@ -55,7 +55,7 @@ def _act(c: _Read, default: str) -> str:
 def _kv_heads(c: _Read, heads: int, default: int | None) -> int:
     """num_key_value_heads; absent takes the default, None (or a None default) means multi-head
     (every ``__post_init__`` of these types that accepts None sets it to num_attention_heads)."""
-    if "num_key_value_heads" in c.data and c.data["num_key_value_heads"] is None:
+    if "num_key_value_heads" in c.data and c.raw("num_key_value_heads") is None:
         return heads
     v = c.int("num_key_value_heads", default)
     return heads if v is None else v
@@ -67,7 +67,7 @@ def _head_dim(c: _Read, d: int, heads: int, default: int | None | object = MISSI
     an int: the field's default; None: the field defaults to None and ``__post_init__`` puts
     hidden_size // num_attention_heads in its place (ernie4_5, seed_oss, arcee)."""
     if default is MISSING:  # no field, so no default: the attention's own fallback
-        if "head_dim" in c.data and c.data["head_dim"] is None:
+        if "head_dim" in c.data and c.raw("head_dim") is None:
             raise c.fail("head_dim", "null: the attention reads None (getattr finds the key); give a number or leave it out")
         return c.int("head_dim", d // heads)
     v = c.int("head_dim", default)  # type: ignore[arg-type]
@@ -221,7 +221,7 @@ def _ernie4_5_moe(c: _Read) -> dict[str, Any]:  # Ernie4_5_MoeConfig, modeling_e
 def _hunyuan_attention(c: _Read, out: dict[str, Any]) -> dict[str, Any]:
     """HunYuan V1 (dense and MoE): q/k/v/o biased by attention_bias; query_layernorm and
     key_layernorm over head_dim always (the published use_qk_norm is not read); no MLP bias."""
-    if "head_dim" not in c.data or c.data["head_dim"] is None:
+    if c.raw("head_dim") is None:
         alt = c.raw("attention_head_dim")
         raise c.fail("head_dim", "required: transformers 5.24's HunYuan V1 attention reads head_dim (default None, "
                                  "which does not build)" + (f"; this file's attention_head_dim is {alt!r}, which "
