@@ -68,6 +68,7 @@ def fit(
     hw: Annotated[Optional[str], _opt("--hw", "Take the budget (memory per GPU) from this hardware: a name of `attncalc list-hw` (h100, a100, mi300x…) or a TOML file; --gpu-memory wins.")] = None,
     max_activation_memory: Annotated[Bytes, _opt("--max-activation-memory", "Fail above these training activation bytes per GPU.")] = None,
     min_context: Annotated[Optional[str], _opt("--min-context", "Serving: fail unless this context fits at --batch (32k = 32,768).")] = None,
+    framework: Annotated[str, typer.Option("--framework", help="Training accounting: megatron (Korthikanti et al., all resident at once) or pytorch-autocast (the step's peak as PyTorch measures it: fp32 weights, bf16 autocast, transformers, fused AdamW; one GPU).")] = "megatron",
     sets: Sets = None,
 ) -> None:
     """Memory per GPU for training (activations per tensor, ZeRO, parallelism, optimizer) or serving
@@ -143,11 +144,16 @@ def fit(
         limits["min_context"] = Limit(qty("--min-context", min_context), None, "--min-context")
     outcomes = evaluate(Results(build(arch), plan), limits)
     verdict = {"ok": all(o.ok for o in outcomes), "budgets": [o.as_dict() for o in outcomes]}
+    peak = _peak(arch, acts, optimizer, framework) if do_train else None
     if fmt in (Format.json, Format.csv):
         from ..present.document import SCHEMA_VERSION, to_csv, to_json
         from ..present.memory_document import memory_document
 
         full = {"schema_version": SCHEMA_VERSION, "model": arch.name, **memory_document(plan), "verdict": verdict}
+        if peak is not None:
+            from ..present.peak_sections import peak_document
+
+            full["memory"]["peak"] = peak_document(peak)
         emit(to_json(full) if fmt is Format.json else to_csv(full))
     else:
         from ..present.memory_sections import memory_sections
@@ -156,6 +162,10 @@ def fit(
         header = [f"{arch.name}: memory per GPU" + (" (training" + (" + serving)" if serve else ")") if do_train else " (serving)")]
         header += [_verdict_line(outcomes)]
         sections = memory_sections(plan)
+        if peak is not None:
+            from ..present.peak_sections import peak_sections
+
+            sections = list(sections) + peak_sections(peak)
         if fmt is Format.markdown:
             emit(sections_markdown(header, sections))
         else:
@@ -206,3 +216,18 @@ def _verdict_line(outcomes) -> str:
     parts = [f"{'ok' if o.ok else 'FAIL'} {o.what} {fmt(o.actual, o.unit)} {o.relation} {fmt(o.limit, o.unit)}"
              for o in outcomes]
     return ("fits: " if all(o.ok for o in outcomes) else "does not fit: ") + "; ".join(parts)
+
+
+# --- hook for issue 17 item 9 (core.memory.peak); the lead wires it into the plan and its budgets ---
+
+def _peak(arch, acts, optimizer: str, framework: str):
+    """The step's peak under ``--framework pytorch-autocast`` (None for the default accounting)."""
+    from ..core.memory.peak import FRAMEWORKS, PeakSettings, peak_memory
+    from ..errors import WorkloadError
+
+    if framework == "megatron":
+        return None
+    if framework not in FRAMEWORKS:
+        raise WorkloadError(f"--framework must be megatron or {', '.join(FRAMEWORKS)}, got {framework!r}")
+    return peak_memory(arch, PeakSettings(activations=acts, framework=framework,
+                                          optimizer={"adam": "adamw-fused"}.get(optimizer, optimizer)))
