@@ -121,7 +121,7 @@ def test_bad_toml_names_file_and_field(cli, tmp_path, content, needle):
 @pytest.mark.parametrize("content,needle", [
     ("{", "invalid JSON"),
     ("[1]", "expected a JSON object"),
-    ('{"model_type": "xlnet"}', "unsupported model_type 'xlnet'; supported: bert, deepseek_v2"),
+    ('{"model_type": "xlnet"}', "unsupported model_type 'xlnet'; supported: "),
     ('{"hidden_size": 8}', "no model_type"),
     ('{"model_type": "llama", "hidden_size": "big"}', "hidden_size: expected an integer"),
 ])

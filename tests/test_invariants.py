@@ -119,12 +119,16 @@ def multi_kind(draw) -> Architecture:
                     block_norms=draw(st.sampled_from([None, 4])))
     if shape == "pattern":
         kw.update(sliding_window=draw(st.integers(1, 32)), sliding_window_pattern=draw(st.integers(1, 6)))
+        nope = draw(st.sampled_from([None, 1, 2, 4]))  # NoPE layers (SmolLM3, Cohere 2): kinds of their own
+        if nope:
+            kw.update(positions="rotary", no_rope_every=nope)
     if shape in ("moe", "hybrid", "latent"):
         e = draw(st.integers(2, 6))
         every = draw(st.integers(1, 3))
         kw.update(n_experts=e, top_k=draw(st.integers(1, e)), moe_every=every, moe_offset=draw(st.integers(0, every - 1)),
                   first_dense_layers=draw(st.integers(0, 3)), d_ff_expert=draw(st.integers(1, 32)),
-                  n_shared_experts=draw(st.integers(0, 2)))
+                  n_shared_experts=draw(st.integers(0, 2)), last_dense_layers=draw(st.integers(0, 2)),
+                  router_correction=draw(st.sampled_from(["none", "buffer", "parameter"])))
     if shape == "hybrid":
         every = draw(st.integers(2, 4))
         kw.update(attention_every=every, attention_offset=draw(st.integers(0, min(every - 1, n_layers - 1))),

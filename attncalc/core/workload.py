@@ -41,6 +41,11 @@ ELEMENTWISE = {
     "exp_scale": 2,  # exp(delta x A): multiply, exp (Mamba's discretized A, Gu & Dao 2023 eq. 4)
     "multiply": 1,
     "multiply_add": 2,  # the scan's state update h = A_bar h + B_bar x, per state element
+    # --- dense (issue 20) ---
+    "relu2": 2,  # ReLU, then square (transformers.activations.ReLUSquaredActivation)
+    # xIELU as XIELUActivation._xielu_python runs it, both branches of its torch.where: x > 0;
+    # alpha_p x x + beta x (4); (expm1(min(x, eps)) - x) alpha_n + beta x (6)
+    "xielu": 11,
 }
 
 

@@ -1,10 +1,13 @@
 """The parts of encoder-decoder and hybrid models written out: cross-attention (T5) and the Mamba
 mixer (Jamba), for `explain` (each matrix's shape and product) and `count` (the block kinds with
-their counts, the per-sequence caches). Every number is read from the Report's trees and figures."""
+their counts, the per-sequence caches); and the layer-by-layer features of the 2026 wave's dense and
+MoE models (issue 20): NoPE layers, where the MoE layers sit, routing correction biases, xIELU's
+scalars. Every number is read from the Report's trees and figures."""
 
 from __future__ import annotations
 
 from ..dtypes import dtype_bytes
+from ..core.parts.model import layer_counts
 from ..core.report import Report
 from ..core.tree import Node
 from .explain import Step, n
@@ -76,7 +79,42 @@ def mixer_steps(report: Report) -> list[tuple[str, list[Step]]]:
         out.append(("the Mamba mixer (hybrid)", steps))
     from .special import special_steps  # issue 20: the indexer, zero experts, Gemma 3n's parts
 
-    return out + special_steps(report)
+    return out + layer_steps(report) + special_steps(report)
+
+
+def _listed(first: int, last: int, step: int) -> str:
+    """Layer indices first, first + step, ... up to last, shortened when long."""
+    idx = list(range(first, min(last, first + 5 * step) + 1, step))
+    more = f", …, {first + (last - first) // step * step}" if first + 5 * step < last else ""
+    return ", ".join(map(str, idx)) + more
+
+
+def layer_steps(report: Report) -> list[tuple[str, list[Step]]]:
+    """Which layers differ and how (none of it for most models): layers with no rotary embedding,
+    the layers with a mixture of experts between dense ones, a routing correction bias, xIELU."""
+    a, steps = report.arch, []
+    L = a.n_layers
+    if a.no_rope_every:
+        k = a.no_rope_every
+        nope = len(range(k - 1, L, k))
+        steps.append(Step(f"layers with no rotary embedding (NoPE), every {k}-th: {_listed(k - 1, L - 1, k)}",
+                          f"⌊{L} / {k}⌋", nope))
+        steps.append(Step("layers with rotary positions (rotary embeddings have no weights and no matmuls: "
+                          "both kinds count the same)", f"{L} − {nope}", L - nope))
+    moe_layers = sum(n for layer, n, _ in layer_counts(a) if layer.moe) if a.is_moe else 0
+    if moe_layers and moe_layers != L:
+        lo, hi = min(a.first_dense_layers, L), L - 1 - a.last_dense_layers
+        where = f"layers {lo}..{hi}" + (f" with i % {a.moe_every} = {a.moe_offset}" if a.moe_every > 1 else "")
+        steps.append(Step(f"mixture-of-experts layers: {where}; the others have a dense MLP", f"{moe_layers} of {L}",
+                          moe_layers))
+    if a.router_correction != "none":
+        held = "parameters, counted" if a.router_correction == "parameter" else "a buffer in the checkpoint, not a parameter: not counted"
+        steps.append(Step(f"routing correction bias = n_experts per MoE layer ({held})",
+                          f"{a.n_experts} × {moe_layers}", a.n_experts * moe_layers))
+    if a.activation == "xielu":
+        mlps = sum(n * ((a.n_experts + a.n_shared_experts) if layer.moe else 1) for layer, n, _ in layer_counts(a))
+        steps.append(Step("xIELU scalars α_p, α_n = 2 per MLP", f"2 × {mlps}", 2 * mlps))
+    return [("layer by layer", steps)] if steps else []
 
 
 def kind_section(report: Report) -> Section | None:

@@ -78,6 +78,7 @@ def plan(a: Architecture, *, batch: int, seq: int, conv: Convention, heads: int 
     run = a.replace(n_heads=h, n_kv_heads=kv, d_head=a.head_dim, qkv_bias=False, out_bias=False, n_layers=1,
                     sliding_window=window, sliding_window_pattern=None, attention_chunk=None, n_experts=1, top_k=1,
                     n_shared_experts=0, first_dense_layers=0, moe_every=1, moe_offset=0, shared_expert_gate=False,
-                    router_bias=False, kv_shared_layers=0, zero_experts=0, shortcut_moe=False)
+                    router_bias=False, kv_shared_layers=0, zero_experts=0, shortcut_moe=False,
+                    router_correction="none", last_dense_layers=0)
     return Plan(run, h, kv, layers, layers * attention_flops(run, batch, seq, conv),
                 model_attention_flops(a, batch, seq, conv), causal, window)

@@ -21,11 +21,15 @@ from ..escape import hidden
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "mlp": ("standard", "gated"),  # gated = GLU family (SwiGLU, GeGLU): gate, up and down matrices
-    "activation": ("gelu", "relu", "silu"),
+    # relu2 = ReLU squared (Primer: So et al. 2021; Arcee AFM); xielu = xIELU, with two learned
+    # scalars per MLP (Huang et al. 2025; Apertus)
+    "activation": ("gelu", "relu", "silu", "relu2", "xielu"),
     "norm": ("layernorm", "rmsnorm"),
     "positions": ("learned", "rotary", "alibi", "relative", "buckets", "none"),
     "unembedding": ("untied", "tied", "none"),  # none: an encoder without an LM head (BertModel)
     "qk_norm": ("none", "head", "full"),  # norms on queries and keys: per head (Qwen3, Gemma 3) or full width (OLMo-2)
+    # --- dense (issue 20) ---
+    "router_correction": ("none", "buffer", "parameter"),
 }
 
 # Human descriptions, used by `attncalc init` and the docs.
@@ -42,7 +46,7 @@ DOC: dict[str, str] = {
     "d_head": "query/key/value dimension of one head (default d_model / n_heads)",
     "d_ff": "hidden width of the MLP (default 4 * d_model)",
     "mlp": "standard (up, down) or gated (gate, up, down: SwiGLU / GeGLU)",
-    "activation": "MLP non-linearity: gelu, relu or silu",
+    "activation": "MLP non-linearity: gelu, relu, silu, relu2 (ReLU squared) or xielu (xIELU: two learned scalars per MLP)",
     "qkv_bias": "biases on the query, key and value projections",
     "out_bias": "bias on the attention output projection",
     "mlp_bias": "biases on the MLP matrices",
@@ -101,6 +105,13 @@ DOC: dict[str, str] = {
     "altup_inputs": "AltUp (Gemma 3n): streams the residual state is carried in (1: no AltUp)",
     "laurel_rank": "LAuReL (Gemma 3n): rank of the learned augmented residual (0: none)",
     "kv_shared_layers": "the last this many layers cache nothing and read the keys and values of the last earlier layer of the same reach (Gemma 3n)",
+    # --- dense (issue 20) ---
+    "last_dense_layers": "layers after the last mixture-of-experts layer that keep a dense MLP (ERNIE 4.5's moe_layer_end_index)",
+    "no_rope_every": "every k-th layer (k-1, 2k-1, ...) applies no rotary embedding (NoPE: SmolLM3; Cohere 2 and EXAONE 4 "
+                     "on their full-attention layers); no parameters or FLOPs change",
+    "router_correction": "a routing score-correction bias of n_experts per MoE layer: none, buffer (in the checkpoint, "
+                         "not a parameter, not counted: DeepSeek-V3, GLM-4.5, dots.llm1, MiniMax-M2) or parameter "
+                         "(counted: ERNIE 4.5)",
 }
 
 
@@ -177,6 +188,10 @@ class Architecture:
     altup_inputs: int = 1
     laurel_rank: int = 0
     kv_shared_layers: int = 0
+    # --- dense (issue 20) ---
+    last_dense_layers: int = 0
+    no_rope_every: int | None = None
+    router_correction: str = "none"
     _origin: str = field(default="", repr=False, compare=False)
     # What a config.json reader assumed (spec/hf.py): (kind, file, key, text) with kind "default" for
     # a key absent from the file, read with the reference implementation's default (text: the value),
@@ -290,7 +305,9 @@ _STR_FIELDS = {n for n, f in FIELDS.items() if f.type == "str"}
 ZERO_OK = {"token_types", "block_norms", "first_dense_layers", "moe_offset", "n_shared_experts", "mtp_layers",
            "encoder_layers", "attention_offset",
            # --- special (issue 20) ---
-           "index_heads", "zero_experts", "per_layer_dim", "laurel_rank", "kv_shared_layers"}
+           "index_heads", "zero_experts", "per_layer_dim", "laurel_rank", "kv_shared_layers",
+           # --- dense (issue 20) ---
+           "last_dense_layers"}
 
 
 def field_type_name(name: str) -> str:
@@ -453,6 +470,13 @@ def _validate(a: Architecture) -> None:
         fail("encoder_layers", "an encoder-decoder model with Mamba layers is not modelled")
     if a.n_positions is not None and a.positions != "learned":
         fail("n_positions", f"only applies to learned positions, not {a.positions!r}")
+    # --- dense (issue 20) ---
+    if a.no_rope_every is not None and a.positions != "rotary":
+        fail("no_rope_every", f"only applies to rotary positions, not {a.positions!r}")
+    if a.router_correction != "none" and not a.is_moe:
+        fail("router_correction", "a routing correction bias needs n_experts > 1")
+    if a.last_dense_layers and not a.is_moe:
+        fail("last_dense_layers", "dense layers after the last MoE layer need n_experts > 1")
     # --- special (issue 20) ---
     _validate_special(a, fail)
 

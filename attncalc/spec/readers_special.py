@@ -3,8 +3,8 @@ attention (``deepseek_v32``), LongCat-Flash's zero-computation experts and short
 (``longcat_flash``) and Gemma 3n's per-layer embeddings, AltUp, LAuReL and KV-sharing layers
 (``gemma3n_text``, and the ``gemma3n`` wrapper's text_config).
 
-Registered in hf.READERS / hf.WRAPPERS on import (``spec/__init__.py`` imports this module: hf.py
-importing it back would be an import cycle, which tests/test_layers.py forbids).
+Registered in hf.READERS / hf.WRAPPERS (hf.py imports this module; it imports hf_read and
+readers_classic, never hf).
 
 Defaults are transformers 5.24's config classes (``configuration_deepseek_v32.py``,
 ``configuration_longcat_flash.py``, ``configuration_gemma3n.py``; every field default is listed in
@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .hf import READERS, WRAPPERS, Reader, _activation, _Cfg, _deepseek, _llama_like, _local_pattern
+from .hf_read import Reader, _activation, _Cfg
+from .readers_classic import _deepseek, _llama_like, _local_pattern
 
 
 def _deepseek_v32(c: _Cfg) -> dict[str, Any]:  # DeepseekV32Config, modeling_deepseek_v32.py
@@ -84,5 +85,3 @@ READERS_SPECIAL: dict[str, Reader] = {
 # and audio (USM conformer) towers are named in the notes as not counted.
 WRAPPERS_SPECIAL = {"gemma3n": "gemma3n_text"}
 
-READERS.update(READERS_SPECIAL)
-WRAPPERS.update(WRAPPERS_SPECIAL)

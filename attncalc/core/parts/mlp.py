@@ -11,7 +11,14 @@ References:
   one MLP of n_shared x moe_intermediate_size; Qwen2-MoE has one of shared_expert_intermediate_size
   behind a sigmoid gate d_model -> 1; Llama 4 one of intermediate_size). DeepSeek-V3's routing
   score-correction bias is a buffer in transformers (``e_score_correction_bias``): it is in the
-  checkpoint but not among the model's parameters, and attncalc does not count it.
+  checkpoint but not among the model's parameters, and attncalc does not count it
+  (``router_correction = "buffer"``: GLM-4.5's, dots.llm1's and MiniMax-M2's are buffers too, in
+  ``modeling_glm4_moe.py`` ``Glm4MoeTopkRouter``, ``modeling_dots1.py``, ``modeling_minimax_m2.py``);
+  ERNIE 4.5's is a Parameter (``modeling_ernie4_5_moe.py`` ``Ernie4_5_MoeStatics``, shape
+  [1, n_experts]) and is counted (``router_correction = "parameter"``). It is added to the scores
+  to choose the experts, one add per expert and token.
+- xIELU (Huang et al. 2025, arXiv:2411.13010; Apertus): two learned scalars per MLP, alpha_p and
+  alpha_n (``transformers.activations.XIELUActivation``; its beta and eps are buffers).
 - Zero-computation experts and the shortcut-connected MoE (Meituan LongCat Team 2025, "LongCat-Flash
   Technical Report", sec. 2.1 and 2.2; transformers' ``modeling_longcat_flash.py``): the router
   scores n_experts + zero_experts candidates (``router.classifier``: (E + Z) x d_model, softmax) and
@@ -55,6 +62,8 @@ def expert(a: Architecture, width: int, prefix: str = "") -> list:
         # the row-parallel matrix's all-reduce, is whole on every rank
         bias("bias", "biases", (n_in * f + d) if a.mlp_bias else 0, f"{n_in} d_ff + d_model" if gated else "d_ff + d_model",
              whole=d),
+        Weight(prefix + "activation_params", "xIELU α_p, α_n", 2, 1, "2 (α_p, α_n)", "bias", over=None, split="none")
+        if a.activation == "xielu" else None,
         Op("activation", a.activation, "tokens", f, a.activation),
         Op("gate_product", "gate product", "tokens", f, "gate") if gated else None,
         *kept,
@@ -92,6 +101,9 @@ def mlp(a: Architecture, moe: bool | None = None) -> Part:
                 Weight("router", "router", candidates, a.d_model,
                        "(n_experts + zero_experts) × d_model" if a.zero_experts else "n_experts × d_model", split="none"),
                 bias("router_bias", "router bias", candidates if a.router_bias else 0, "n_experts", split="none"),
+                # counted only where it is a Parameter (ERNIE 4.5); a buffer is not a parameter
+                bias("router_correction", "routing correction bias",
+                     a.n_experts if a.router_correction == "parameter" else 0, "n_experts", split="none"),
                 Op("router_softmax", "router softmax", "tokens", candidates, "softmax"),
                 Op("combine", "combine experts", "tokens", a.top_k * a.d_model, "combine"),
                 mask)

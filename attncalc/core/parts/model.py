@@ -10,7 +10,12 @@ parallel block, GPT-J / GPT-NeoX / Falcon, reads one norm's output into both). L
   ``first_k_dense_replace``), then experts every k-th layer (``moe_layer_freq``,
   ``decoder_sparse_step``, ``interleave_moe_layer_step``: layer i when i % k == offset);
 - their mixer: attention, or a Mamba layer (core.parts.mamba) in a hybrid: Jamba's layer i is an
-  attention layer when i % attn_layer_period == attn_layer_offset (Lieber et al. 2024, sec. 2).
+  attention layer when i % attn_layer_period == attn_layer_offset (Lieber et al. 2024, sec. 2);
+- dense layers after the last MoE layer too (ERNIE 4.5's ``moe_layer_end_index``,
+  ``modeling_ernie4_5_moe.py`` ``Ernie4_5_MoeDecoderLayer``);
+- whether their attention applies rotary positions: NoPE layers (SmolLM3's ``no_rope_layers``,
+  ``modeling_smollm3.py`` ``SmolLM3Attention.use_rope``; Cohere 2 and EXAONE 4 apply none on their
+  full-attention layers). No parameter or FLOP changes, but ``count`` and ``explain`` name them.
 An encoder-decoder model (T5) is described by core.parts.encdec: an encoder kind and a decoder kind.
 Layers that agree on both are one block kind; the stack lists each kind once with its count, in
 the order of its first layer. A model of one kind is ``block`` x n_layers.
@@ -44,6 +49,7 @@ class Layer:
     moe: bool
     mixer: str = "attention"  # attention | mamba
     kv_shared: bool = False  # reads an earlier layer's keys and values, caches none (Gemma 3n)
+    rope: bool = True  # False: a NoPE layer (its attention applies no rotary embedding)
 
     def pattern(self, a: Architecture) -> Pattern:
         if self.reach == "sliding":
@@ -57,9 +63,11 @@ def layer_at(a: Architecture, i: int) -> Layer:
     local = "sliding" if a.sliding_window else ("chunked" if a.attention_chunk else "full")
     k = a.sliding_window_pattern
     reach = "full" if (k and (i + 1) % k == 0) else local
-    moe = a.is_moe and i >= a.first_dense_layers and i % a.moe_every == a.moe_offset
+    moe = a.is_moe and a.first_dense_layers <= i < a.n_layers - a.last_dense_layers and i % a.moe_every == a.moe_offset
     mixer = "attention" if i % a.attention_every == a.attention_offset else "mamba"
-    return Layer(reach, moe, mixer, i >= a.n_layers - a.kv_shared_layers if a.kv_shared_layers else False)
+    rope = not (a.no_rope_every and (i + 1) % a.no_rope_every == 0)
+    kv_shared = i >= a.n_layers - a.kv_shared_layers if a.kv_shared_layers else False
+    return Layer(reach, moe, mixer, kv_shared, rope)
 
 
 def layer_counts(a: Architecture, lo: int = 0, hi: int | None = None) -> list[tuple[Layer, int, int]]:
@@ -68,7 +76,7 @@ def layer_counts(a: Architecture, lo: int = 0, hi: int | None = None) -> list[tu
     billion layers costs no more than one of 32."""
     hi = a.n_layers if hi is None else min(hi, a.n_layers)
     lo = max(lo, 0)
-    period = lcm(a.sliding_window_pattern or 1, a.moe_every, a.attention_every)
+    period = lcm(a.sliding_window_pattern or 1, a.moe_every, a.attention_every, a.no_rope_every or 1)
     if period > MAX_PERIOD:
         raise ConfigError(f"layer pattern repeats every {period:,} layers; at most {MAX_PERIOD:,} supported",
                           source=a._origin or None, field="sliding_window_pattern")
@@ -84,9 +92,12 @@ def layer_counts(a: Architecture, lo: int = 0, hi: int | None = None) -> list[tu
                 entry[0] += (hi - 1 - first) // period + 1
                 entry[1] = min(entry[1], first)
 
-    # the pattern repeats except at two boundaries: the first dense layers (dense MLP whatever the
-    # pattern says) and the last KV-sharing layers; count each stretch between them apart
-    cuts = sorted({lo, hi, min(max(a.first_dense_layers, lo), hi), min(max(a.n_layers - a.kv_shared_layers, lo), hi)})
+    # the pattern repeats except at boundaries: the first dense layers and the last dense layers
+    # (a dense MLP whatever the pattern says) and the last KV-sharing layers; count each stretch apart
+    dense_head = min(a.first_dense_layers, a.n_layers)
+    dense_tail = max(dense_head, a.n_layers - a.last_dense_layers)
+    shared = a.n_layers - a.kv_shared_layers
+    cuts = sorted({lo, hi} | {min(max(c, lo), hi) for c in (dense_head, dense_tail, shared)})
     for s_lo, s_hi in zip(cuts, cuts[1:]):
         add(s_lo, s_hi)
     return sorted(((k, n, first) for k, (n, first) in found.items()), key=lambda t: t[2])
@@ -103,8 +114,11 @@ def kind_name(layer: Layer, varies: set[str]) -> tuple[str, str]:
         words.append("moe" if layer.moe else "dense")
     if "kv_shared" in varies:
         words.append("shared_kv" if layer.kv_shared else "own_kv")
+    if "rope" in varies:
+        words.append("rope" if layer.rope else "nope")
     name = "_".join(words) or "block"
-    label = {"block": "block"}.get(name, " ".join(words).replace("moe", "MoE").replace("_kv", " KV") + " block")
+    label = {"block": "block"}.get(name, " ".join(words).replace("moe", "MoE").replace("_kv", " KV")
+                                   .replace("nope", "NoPE").replace("rope", "RoPE") + " block")
     return name, label
 
 
@@ -122,7 +136,7 @@ def block(a: Architecture, layer: Layer, count: int, name: str = "block", label:
 
 def _names(a: Architecture) -> dict[Layer, tuple[str, str]]:
     counts = layer_counts(a)
-    varies = {f for f in ("mixer", "reach", "moe", "kv_shared") if len({getattr(k, f) for k, _, _ in counts}) > 1}
+    varies = {f for f in ("mixer", "reach", "moe", "kv_shared", "rope") if len({getattr(k, f) for k, _, _ in counts}) > 1}
     return {k: kind_name(k, varies) for k, _, _ in counts}
 
 
