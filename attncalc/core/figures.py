@@ -28,7 +28,7 @@ from typing import Any
 from ..spec.arch import Architecture
 from .evaluate import count_params, inactive_params, params, weights
 from .parts.mlp import unused_rows
-from .parts.model import block_kinds, describe, describe_mtp
+from .parts.model import block_kinds, describe, describe_mtp, mixer_parts, state_mixers
 from .tree import Node
 from .workload import Pattern
 
@@ -80,9 +80,11 @@ class KindParams:
     mlp_active_per_block: int
     norms_per_block: int
     total: int
-    mixer: str = "attention"  # attention | mamba (a hybrid's state-space layers)
+    # the kind's mixer Parts (core.parts.model.MIXER_PARTS) joined by "+": attention, mamba, mamba2,
+    # attention+mamba2 (Falcon-H1 runs both side by side), none (a block of only a feed-forward)
+    mixer: str = "attention"
     cross_attention_per_block: int = 0  # an encoder-decoder's decoder blocks
-    mamba_per_block: int = 0
+    mamba_per_block: int = 0  # its state mixers (Mamba, Mamba-2, ...: every mixer but attention)
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class Params:
     conventions: ParamConventions
     kinds: list[KindParams]
     cross_attention: int  # cross-attention in all decoder blocks (encoder-decoder)
-    mamba: int  # Mamba mixers in all blocks (hybrids)
+    mamba: int  # state mixers (Mamba, Mamba-2, ...) in all blocks (hybrids)
     tree: Node = hidden()
 
     def share(self, part: int) -> Fraction:
@@ -158,6 +160,16 @@ def attention_kind(kinds: tuple[Node, ...]) -> Node:
 def kind_attention(k: Node) -> Node:
     """A block kind's attention, or an empty node (a Mamba layer)."""
     return k.get("attention") or Node("attention", "attention")
+
+
+def mixer_name(k: Node) -> str:
+    """A block kind's mixers by part name, joined by "+" ("none" for a block without one)."""
+    return "+".join(c.name for c in mixer_parts(k)) or "none"
+
+
+def state_mixer_each(k: Node) -> int:
+    """One block's state mixers (every mixer Part but attention: Mamba, Mamba-2, ...), 0 if none."""
+    return sum(c.each for c in state_mixers(k))
 
 
 def kind_mlp(k: Node) -> Node:
@@ -197,8 +209,8 @@ def params_of(a: Architecture, tree: Node | None = None) -> Params:
         idle = inactive_params(replace(d, count=1))
         return KindParams(k.name, k.label, k.count, reach(d.pattern), k.each, kind_attention(k).each, mlp_k.each,
                           mlp_k.each - idle, k.total_at("norms"), k.total,
-                          "mamba" if k.get("mamba") else "attention", k.get("cross_attention").each if k.get("cross_attention") else 0,
-                          k.get("mamba").each if k.get("mamba") else 0)
+                          mixer_name(k), k.get("cross_attention").each if k.get("cross_attention") else 0,
+                          state_mixer_each(k))
 
     mtp = describe_mtp(a)
     return Params(
@@ -223,7 +235,7 @@ def params_of(a: Architecture, tree: Node | None = None) -> Params:
                                                                if kind_mlp(k).get("expert") is not None)),
         kinds=[kind(k) for k in kinds],
         cross_attention=sum(k.count * k.total_at("cross_attention") for k in kinds),
-        mamba=sum(k.count * k.total_at("mamba") for k in kinds),
+        mamba=sum(k.count * state_mixer_each(k) for k in kinds),
         tree=tree,
     )
 
@@ -296,8 +308,8 @@ def pass_of(tree: Node) -> PassFlops:
         embedding=tree.total_at("embedding"), unembedding=tree.total_at("unembedding"), pooler=tree.total_at("pooler"),
         matmul=tree.sum_kind("matmul", "attention"), elementwise=tree.sum_kind("elementwise"),
         kinds=[KindFlops(k.name, k.count, k.each, kind_attention(k).each, kind_mlp(k).each, k.total,
-                         (k.get("cross_attention") or Node("")).each, (k.get("mamba") or Node("")).each) for k in kinds],
+                         (k.get("cross_attention") or Node("")).each, state_mixer_each(k)) for k in kinds],
         cross_attention=sum(k.count * k.total_at("cross_attention") for k in kinds),
-        mamba=sum(k.count * k.total_at("mamba") for k in kinds),
+        mamba=sum(k.count * state_mixer_each(k) for k in kinds),
         tree=tree,
     )

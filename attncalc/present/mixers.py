@@ -6,8 +6,10 @@ scalars. Every number is read from the Report's trees and figures."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from ..dtypes import dtype_bytes
-from ..core.parts.model import layer_counts
+from ..core.parts.model import MIXER_PARTS, layer_counts
 from ..core.report import Report
 from ..core.tree import Node
 from .explain import Step, n
@@ -28,6 +30,52 @@ def _matrix_steps(node: Node, count: int, where: str) -> list[Step]:
     steps.append(Step(f"{node.label}, one {where}", " + ".join(n(c.total) for c in node.children), node.each))
     steps.append(Step(f"{node.label} in all {count} {where}s", f"{count} × {n(node.each)}", count * node.each))
     return steps
+
+
+def _forward_steps(report: Report, name: str, word: str) -> list[Step]:
+    """A state mixer's products in the forward pass, one layer (the first kind that has it)."""
+    fwd = report.flops.forward.tree
+    f_kind = next(k for k in fwd.get("blocks").children if k.get(name) is not None)
+    fm = f_kind.child(name)
+    steps = [Step(f"forward: {leaf.label}", leaf.formula, leaf.value) for leaf in fm.children if leaf.kind == "matmul"]
+    steps.append(Step(f"forward: {fm.label}, one {word}", "the products above"
+                      + (" + element-wise" if report.flops.forward.elementwise else ""), fm.each))
+    return steps
+
+
+def _mamba_steps(report: Report, layers: int, node: Node) -> tuple[str, list[Step]]:
+    """Jamba's Mamba mixer (core.parts.mamba)."""
+    a, kv = report.arch, report.memory.kv_cache
+    steps = _matrix_steps(node, layers, "Mamba layer")
+    steps.append(Step(f"recurrent state per sequence = Mamba layers × d_inner × (d_state + d_conv) × bytes ({kv.dtype})",
+                      f"{layers} × {n(a.mamba_inner)} × ({a.mamba_d_state} + {a.mamba_d_conv}) × {dtype_bytes(kv.dtype)}",
+                      kv.state_per_sequence))
+    return "the Mamba mixer (hybrid)", steps + _forward_steps(report, "mamba", "layer")
+
+
+# `explain` of each state mixer, by its part name (core.parts.model.MIXER_PARTS): a function of the
+# report, the layers that have it and its parameter node (one layer), giving a section title and
+# its steps. A new state mixer registers its own here (register_explain).
+MIXER_EXPLAIN: dict[str, Callable[[Report, int, Node], tuple[str, list[Step]]]] = {"mamba": _mamba_steps}
+# `count`'s block-kind table: what one layer of each state mixer keeps per sequence, in names.
+STATE_WORDS: dict[str, str] = {"mamba": "d_inner × (d_state + d_conv) per Mamba layer"}
+
+
+def register_explain(name: str, steps: Callable[[Report, int, Node], tuple[str, list[Step]]], state: str) -> None:
+    MIXER_EXPLAIN[name] = steps
+    STATE_WORDS[name] = state
+
+
+def state_mixer_sections(report: Report) -> list[tuple[str, list[Step]]]:
+    """One section per state mixer the model has, in MIXER_PARTS order."""
+    kinds = report.params.tree.get("blocks").children
+    out = []
+    for name in MIXER_PARTS:
+        with_it = [k for k in kinds if k.get(name) is not None]
+        if name == "attention" or not with_it or name not in MIXER_EXPLAIN:
+            continue
+        out.append(MIXER_EXPLAIN[name](report, sum(k.count for k in with_it), with_it[0].child(name)))
+    return out
 
 
 def mixer_steps(report: Report) -> list[tuple[str, list[Step]]]:
@@ -59,24 +107,7 @@ def mixer_steps(report: Report) -> list[tuple[str, list[Step]]]:
                           f"encoder seq {n(enc)})", "Q, O over decoder tokens; K, V over encoder tokens; "
                           "scores and values over decoder × encoder pairs", f_kind.child("cross_attention").each))
         out.append(("cross-attention (encoder-decoder)", steps))
-    kind = _kind_with(report, "mamba")
-    if kind is not None:
-        m = kind.child("mamba")
-        layers = sum(k.count for k in report.params.tree.get("blocks").children if k.get("mamba") is not None)
-        steps = _matrix_steps(m, layers, "Mamba layer")
-        kv = report.memory.kv_cache
-        steps.append(Step(f"recurrent state per sequence = Mamba layers × d_inner × (d_state + d_conv) × bytes ({kv.dtype})",
-                          f"{layers} × {n(a.mamba_inner)} × ({a.mamba_d_state} + {a.mamba_d_conv}) × {dtype_bytes(kv.dtype)}",
-                          kv.state_per_sequence))
-        fwd = report.flops.forward.tree
-        f_kind = next(k for k in fwd.get("blocks").children if k.get("mamba") is not None)
-        fm = f_kind.child("mamba")
-        for leaf in fm.children:
-            if leaf.kind == "matmul":
-                steps.append(Step(f"forward: {leaf.label}", leaf.formula, leaf.value))
-        steps.append(Step("forward: Mamba mixer, one layer", "the products above"
-                          + (" + element-wise" if report.flops.forward.elementwise else ""), fm.each))
-        out.append(("the Mamba mixer (hybrid)", steps))
+    out += state_mixer_sections(report)
     from .special import special_steps  # issue 20: the indexer, zero experts, Gemma 3n's parts
 
     return out + layer_steps(report) + special_steps(report)
@@ -125,8 +156,11 @@ def kind_section(report: Report) -> Section | None:
     fk = {k.name: k for k in f.forward.kinds}
     rows = []
     for k in p.kinds:
-        parts = [f"{'Mamba' if k.mixer == 'mamba' else 'attention'} "
-                 f"{(k.mamba_per_block if k.mixer == 'mamba' else k.attention_per_block):,}"]
+        parts = []
+        for m in k.mixer.split("+"):
+            if m in MIXER_PARTS:
+                each = k.attention_per_block if m == "attention" else k.mamba_per_block
+                parts.append(f"{MIXER_PARTS[m]} {each:,}")
         if k.cross_attention_per_block:
             parts.append(f"cross-attention {k.cross_attention_per_block:,}")
         parts.append(f"MLP {k.mlp_per_block:,}")
@@ -139,6 +173,7 @@ def kind_section(report: Report) -> Section | None:
         rows.append(Row("cross-attention K, V cache per sequence", f"encoder seq {f.workload.encoder_seq:,}, {kv.dtype}",
                         kv.cross_per_sequence, unit="bytes"))
     if kv.state_per_sequence:
-        rows.append(Row("Mamba state per sequence", f"d_inner × (d_state + d_conv) per Mamba layer, {kv.dtype}",
-                        kv.state_per_sequence, unit="bytes"))
+        held = [m for m in STATE_WORDS if any(m in k.mixer.split("+") for k in p.kinds)]
+        rows.append(Row(f"{' and '.join(MIXER_PARTS[m] for m in held) or 'recurrent'} state per sequence",
+                        f"{'; '.join(STATE_WORDS[m] for m in held)}, {kv.dtype}", kv.state_per_sequence, unit="bytes"))
     return Section("block kinds (in order of their first layer)", tuple(rows))

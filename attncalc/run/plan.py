@@ -13,6 +13,7 @@ from ..spec.arch import Architecture
 from ..errors import WorkloadError
 from ..core.evaluate import forward, kinds
 from ..core.figures import main_block
+from ..core.parts.model import MIXER_PARTS, state_mixers
 from ..core.workload import Convention, positive
 
 
@@ -53,8 +54,11 @@ def plan(a: Architecture, *, batch: int, seq: int, conv: Convention, heads: int 
          layers: int = 1) -> Plan:
     positive("--batch", batch), positive("--seq", seq), positive("--layers", layers)
     if a.is_encoder_decoder or a.has_mamba:
-        raise WorkloadError("`run` executes a model of one kind of attention block; encoder-decoder (cross-attention) "
-                            "and hybrid (Mamba) models are counted by `count`, not executed")
+        state = sorted({MIXER_PARTS[c.name] for k in kinds(a) for c in state_mixers(k)})
+        what = f"hybrid ({', '.join(state)})" if state else "hybrid (layers without attention)"
+        raise WorkloadError(f"`run` executes a model of one kind of attention block; {a.name} is "
+                            + ("an encoder-decoder (cross-attention) model" if a.is_encoder_decoder else f"a {what} model")
+                            + ", counted by `count`, not executed")
     if a.is_latent:
         raise WorkloadError("`run` executes multi-head and grouped-query attention; multi-head latent attention "
                             f"({a.name}: kv_lora_rank {a.kv_lora_rank}) is counted by `count`, not executed")

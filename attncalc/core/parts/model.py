@@ -139,18 +139,46 @@ def kind_name(layer: Layer, varies: set[str]) -> tuple[str, str]:
 
 
 # Each mixer a layer can have, built from the architecture and the layer (spec.arch.MIXER_CODES
-# names them). A new mixer kind is one module in core.parts and one entry here.
-MIXERS: dict[str, Callable[[Architecture, Layer], Part | None]] = {
+# names them): one Part, several Parts run side by side on the same normed input and summed
+# (Falcon-H1's attention and Mamba-2), or None. A new mixer kind is one module in core.parts, one
+# entry here and, if its Part is a mixer other than attention, one entry in MIXER_PARTS.
+MIXERS: dict[str, Callable[[Architecture, Layer], "Part | tuple[Part, ...] | None"]] = {
     "attention": lambda a, layer: attention(a, layer.kv_shared),
     "mamba": lambda a, layer: mamba(a),
     "none": lambda a, layer: None,
 }
+# The name of each mixer Part a block can hold, with its label in words: what figures and `count`
+# read as "the kind's mixer" (a block's other children are its MLP, norms and adds). Every entry but
+# attention is a state mixer: it keeps a fixed state per sequence (an Op of kind "state") instead of,
+# or besides, a KV cache.
+MIXER_PARTS: dict[str, str] = {
+    "attention": "attention",
+    "mamba": "Mamba",
+}
+
+
+def mixer_parts(kind) -> list:
+    """The mixer children of one block kind (a Part or a tree Node), in order: attention and/or the
+    state mixers of MIXER_PARTS."""
+    return [c for c in kind.children if c.name in MIXER_PARTS and getattr(c, "children", None) is not None]
+
+
+def state_mixers(kind) -> list:
+    """The state mixers (every mixer Part but attention) of one block kind."""
+    return [c for c in mixer_parts(kind) if c.name != "attention"]
+
+
+def _mixer(a: Architecture, layer: Layer) -> tuple[Part, ...]:
+    built = MIXERS[layer.mixer](a, layer)
+    if built is None:
+        return ()
+    return built if isinstance(built, tuple) else (built,)
 
 
 def block(a: Architecture, layer: Layer, count: int, name: str = "block", label: str = "block") -> Part:
     return part(
         name, label,
-        MIXERS[layer.mixer](a, layer),
+        *_mixer(a, layer),
         mlp(a, layer.moe) if layer.mlp else None,
         block_norms(a, a.norms_per_block),
         Op("residual", "residual adds", "tokens", 2 * a.d_model, "residual"),

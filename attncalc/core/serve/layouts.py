@@ -25,7 +25,9 @@ Bytes per token per layer on one tensor-parallel rank, by format (each a named l
   ``DeepseekV32IndexerCache``): index_head_dim fp8 values and one fp32 scale per 128:
   128 + 4 = 132 bytes per layer per token.
 - Mamba / linear-attention state: the kind's per-sequence numbers (conv window and SSM state) in the
-  model dtype (vLLM ``MambaSpec.page_size_bytes``; SGLang ``mamba2_cache_params``).
+  model dtype (vLLM ``MambaSpec.page_size_bytes``; SGLang ``mamba2_cache_params``). A layer with both
+  (Falcon-H1: attention and Mamba-2 side by side) gives two specs of the same kind, one of each, as
+  vLLM registers the attention module's and the mixer's spec apart.
 """
 
 from __future__ import annotations
@@ -117,13 +119,13 @@ def layer_specs(a: Architecture, engine: str, *, tp: int, kv_dtype: str, model_d
     for kc, kind in zip(cache_kinds(a), kinds(a)):
         if kc.per_token == 0 and kc.per_sequence == 0:
             continue
-        if kc.per_token == 0:
+        if kc.per_token:
+            out.append(_attention_spec(a, engine, kc, kind.pattern, tp, fmt))
+        if kc.per_sequence:  # a state mixer; Falcon-H1's layers keep both (vLLM registers each module's own spec)
             state_dtype = canonical_dtype(model_dtype)
             b = kc.per_sequence * dtype_bytes(state_dtype)
             out.append(LayerSpec(kc.name, "mamba", kc.count, Fraction(0), int(-(-b // 1)), None,
                                  f"state ({state_dtype})", f"{kc.per_sequence:,} state numbers × {dtype_bytes(state_dtype)} B"))
-            continue
-        out.append(_attention_spec(a, engine, kc, kind.pattern, tp, fmt))
     return out
 
 

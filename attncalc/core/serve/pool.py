@@ -23,7 +23,7 @@ def blocks_need(capacity: EngineCapacity, mnbt: int):
     block_size tokens in every full-attention group; a sliding-window group at most its window plus a
     step's tokens (vLLM ``SlidingWindowSpec``), a Mamba group one block (its state)."""
     groups = capacity.groups
-    specs = {sp.kind: sp for sp in capacity.specs}
+    specs = {sp.kind: sp for sp in capacity.specs if sp.spec != "mamba"}  # a kind's attention spec (Falcon-H1 has a state too)
     parts = []
     for g in groups:
         sp = specs.get(g.kinds[0]) if g.kinds else None

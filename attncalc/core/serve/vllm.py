@@ -93,17 +93,17 @@ def _vllm_groups(specs: list[LayerSpec], bs: int, mml: int, mnbt: int, hybrid_ma
     if not hybrid_manager:  # unify_hybrid_kv_cache_specs: windowed layers kept as full attention
         specs = [replace(sp, spec="full", window=None) if sp.spec in ("sliding", "chunked") else sp for sp in specs]
     attn_page = next((_vllm_page(sp, bs, None) for sp in specs if sp.spec != "mamba"), None)
-    pages = {sp.kind: _vllm_page(sp, bs, attn_page) for sp in specs}
+    pages = {(sp.kind, sp.spec): _vllm_page(sp, bs, attn_page) for sp in specs}
     types: dict[tuple, list[LayerSpec]] = {}
     for sp in specs:
-        types.setdefault((sp.spec, pages[sp.kind], sp.window), []).append(sp)
+        types.setdefault((sp.spec, pages[(sp.kind, sp.spec)], sp.window), []).append(sp)
     if len(types) == 1:
         (spec, page, _), members = next(iter(types.items()))
         n = sum(m.layers for m in members)
         g = Group(spec, tuple(m.kind for m in members), n, bs, page, _mmu_blocks(members[0], bs, mml, mnbt))
         return "uniform", [g], page, n, {}
     if all(sp.spec in ("full", "mla") for sp in specs):  # UniformTypeKVCacheSpecs: one group, per-layer pages
-        total_page = sum(pages[sp.kind] * sp.layers for sp in specs)
+        total_page = sum(pages[(sp.kind, sp.spec)] * sp.layers for sp in specs)
         n = sum(sp.layers for sp in specs)
         g = Group("full", tuple(sp.kind for sp in specs), n, bs, total_page, cdiv(mml, bs))
         return "uniform-type", [g], total_page, n, {}
