@@ -38,6 +38,10 @@ MIXER_CODES: dict[str, str] = {
     "A": "attention",  # the model's attention (plain, grouped-query or latent)
     "M": "mamba",  # a Mamba (v1) mixer, as Jamba's
     "-": "none",  # no mixer: a block of only a feed-forward (Nemotron-H's MLP and MoE blocks)
+    # --- linear hybrids (issue 20) ---
+    "G": "gated_deltanet",  # gated DeltaNet (Qwen3-Next's linear-attention layers)
+    "K": "kda",  # Kimi Delta Attention (Kimi-Linear's linear-attention layers)
+    "C": "short_conv",  # a gated short-convolution block (LFM2's conv layers)
 }
 FFN_CODES: dict[str, str] = {"D": "dense", "E": "moe", "-": "none"}
 
@@ -120,6 +124,15 @@ DOC: dict[str, str] = {
     "last_dense_layers": "layers after the last mixture-of-experts layer that keep a dense MLP (ERNIE 4.5's moe_layer_end_index)",
     "no_rope_every": "every k-th layer (k-1, 2k-1, ...) applies no rotary embedding (NoPE: SmolLM3; Cohere 2 and EXAONE 4 "
                      "on their full-attention layers); no parameters or FLOPs change",
+    # --- linear hybrids (issue 20) ---
+    "linear_heads": "linear-attention layers (G, K in mixer_pattern): key heads (Qwen3-Next linear_num_key_heads, Kimi linear_num_heads)",
+    "linear_value_heads": "linear-attention layers: value heads, each reading key head i // (linear_value_heads / linear_heads) (default linear_heads)",
+    "linear_key_dim": "linear-attention layers: dimension of one key head (the recurrent state is linear_key_dim × linear_value_dim per value head)",
+    "linear_value_dim": "linear-attention layers: dimension of one value head (default linear_key_dim)",
+    "linear_conv": "linear-attention and short-convolution layers: width of the depthwise causal convolution",
+    "linear_chunk": "linear-attention layers: chunk length of the chunked form (transformers' torch path: 64; the sequence is padded to a multiple)",
+    "attention_gate": "attention layers multiply their output by a sigmoid gate per head, projected from the input (Qwen3-Next's gated attention)",
+    "short_conv_bias": "short-convolution layers: their input and output projections and the convolution have biases (LFM2 conv_bias)",
     "router_correction": "a routing score-correction bias of n_experts per MoE layer: none, buffer (in the checkpoint, "
                          "not a parameter, not counted: DeepSeek-V3, GLM-4.5, dots.llm1, MiniMax-M2) or parameter "
                          "(counted: ERNIE 4.5)",
@@ -206,6 +219,15 @@ class Architecture:
     # --- per-layer patterns (hybrids of the 2026 wave) ---
     mixer_pattern: str = ""
     ffn_pattern: str = ""
+    # --- linear hybrids (issue 20) ---
+    linear_heads: int = 0
+    linear_value_heads: int | None = None
+    linear_key_dim: int = 128
+    linear_value_dim: int | None = None
+    linear_conv: int = 4
+    linear_chunk: int = 64
+    attention_gate: bool = False
+    short_conv_bias: bool = False
     _origin: str = field(default="", repr=False, compare=False)
     # What a config.json reader assumed (spec/hf.py): (kind, file, key, text) with kind "default" for
     # a key absent from the file, read with the reference implementation's default (text: the value),
@@ -295,6 +317,14 @@ class Architecture:
         return "attention" if i % self.attention_every == self.attention_offset else "mamba"
 
     @property
+    def linear_v_heads(self) -> int:
+        return self.linear_heads if self.linear_value_heads is None else self.linear_value_heads
+
+    @property
+    def linear_v_dim(self) -> int:
+        return self.linear_key_dim if self.linear_value_dim is None else self.linear_value_dim
+
+    @property
     def mamba_inner(self) -> int:
         return self.mamba_expand * self.d_model
 
@@ -329,7 +359,9 @@ ZERO_OK = {"token_types", "block_norms", "first_dense_layers", "moe_offset", "n_
            # --- special (issue 20) ---
            "index_heads", "zero_experts", "per_layer_dim", "laurel_rank", "kv_shared_layers",
            # --- dense (issue 20) ---
-           "last_dense_layers"}
+           "last_dense_layers",
+           # --- linear hybrids (issue 20) ---
+           "linear_heads"}
 
 
 def field_type_name(name: str) -> str:
@@ -502,6 +534,7 @@ def _validate(a: Architecture) -> None:
     _validate_patterns(a, fail)
     # --- special (issue 20) ---
     _validate_special(a, fail)
+    _validate_linear(a, fail)
 
 
 def _validate_patterns(a: Architecture, fail) -> None:
@@ -546,3 +579,21 @@ def _validate_special(a: Architecture, fail) -> None:
         if k and k > 1:  # a shared layer reads the last earlier layer of its own reach: both must exist
             if k - 1 >= first:
                 fail("kv_shared_layers", f"no full-attention layer before layer {first} for the shared full layers to read")
+
+
+def _validate_linear(a: Architecture, fail) -> None:
+    """Gated DeltaNet, Kimi Delta Attention and short-convolution layers (mixer_pattern G, K, C)."""
+    linear = {c for c in a.mixer_pattern if c in "GK"}
+    if linear and not a.linear_heads:
+        fail("linear_heads", "linear-attention layers (G, K in mixer_pattern) need linear_heads >= 1")
+    if a.linear_heads and not linear:
+        fail("linear_heads", "only applies to linear-attention layers: G or K in mixer_pattern")
+    if a.linear_heads and a.linear_v_heads % a.linear_heads:
+        fail("linear_value_heads", f"{a.linear_v_heads} is not a multiple of linear_heads = {a.linear_heads}")
+    if "K" in linear and (a.linear_v_heads != a.linear_heads or a.linear_v_dim != a.linear_key_dim):
+        fail("linear_value_heads", "Kimi Delta Attention has one set of heads: leave linear_value_heads and "
+                                   "linear_value_dim unset")
+    if a.attention_gate and a.is_latent:
+        fail("attention_gate", "a gated output on latent attention is not modelled")
+    if a.short_conv_bias and "C" not in a.mixer_pattern:
+        fail("short_conv_bias", "only applies to short-convolution layers: C in mixer_pattern")

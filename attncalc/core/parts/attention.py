@@ -25,6 +25,10 @@ References:
   token, the attention core over d_nope + d_rope per score and v_head_dim per value.
 - Query/key norms (Qwen3, Gemma 3: one RMSNorm of d_head shared by the heads; OLMo-2: over the full
   n_heads d_head width) and attention sinks (gpt-oss: one learned logit per head).
+- Gated attention (Qwen3-Next's full-attention layers, ``modeling_qwen3_next.py``
+  ``Qwen3NextAttention``; Qiu et al. 2025, "Gated Attention for Large Language Models", sec. 2):
+  ``q_proj`` is 2 n_heads d_head wide, each head's query and an output gate; the attention output
+  is multiplied by sigmoid(gate) before ``o_proj``. Per query head one more d_head x d_model matrix.
 """
 
 from __future__ import annotations
@@ -68,6 +72,10 @@ def attention(a: Architecture, kv_shared: bool = False) -> Part:
     vd = Weight("value_down", "value-down (W_V)", dh, d, "d_head × d_model", cached=True, module="v")
     # a KV-sharing layer's K and V are the tensors its source layer made (and keeps for the backward)
     vu = Weight("value_up", "value-up (W_O slice)", d, dh, "d_model × d_head", split="row", module="o")
+    gate = (Weight("output_gate", "output gate (W_G)", dh, d, "d_head × d_model", module="q"),
+            # out × sigmoid(gate): exp, add, divide, multiply, SiLU's arithmetic
+            Op("gate_product", "output × sigmoid(gate) (priced as SiLU)", "tokens", dh, "silu"),
+            Act("gate_output", "2sb·a·d_head (the gate, input of its sigmoid)", "tokens", dh)) if a.attention_gate else ()
     core = (Op("scores", "scores (q·k)", "pairs", dh, kind="attention"),
             Op("weighted_values", "weighted sum of values", "pairs", dh, kind="attention"),
             Op("softmax", "softmax", "pairs", 1, "softmax"))
@@ -76,7 +84,7 @@ def attention(a: Architecture, kv_shared: bool = False) -> Part:
               Act("out_proj_input", "2sb·a·d_head (input of the output projection)", "tokens", dh))
     kept_kv = (Act("key", "2sb·n_kv·d_head (K, input of QKᵀ)", "tokens", dh),
                Act("value", "2sb·n_kv·d_head (V, input of ·V)", "tokens", dh))
-    qkv_rows = (a.n_heads + (0 if kv_shared else 2 * a.kv_heads)) * dh
+    qkv_rows = (a.n_heads * (2 if a.attention_gate else 1) + (0 if kv_shared else 2 * a.kv_heads)) * dh
     biases = part("biases", "biases",
                   bias("qkv", "query/key/value biases", qkv_rows if a.qkv_bias else 0, "(n_heads + 2 n_kv_heads) × d_head"),
                   bias("out", "output bias", d if a.out_bias else 0, "d_model", split="none"))
@@ -88,7 +96,7 @@ def attention(a: Architecture, kv_shared: bool = False) -> Part:
                         Weight("biases", "u, v", 2 * a.n_heads * dh, 1, "2 n_heads d_head", "bias", over=None),
                         Op("scores", "position scores", "pairs", dh, kind="attention", heads=a.n_heads))
     return part("attention", "attention", attention_input(d),
-                heads(a, [q, vu, *core, *kept_q], [k, vd, *kept_kv] if not kv_shared else []), biases,
+                heads(a, [q, *gate, vu, *core, *kept_q], [k, vd, *kept_kv] if not kv_shared else []), biases,
                 relative, *extras(a, kv_shared), output_mask(d))
 
 

@@ -38,7 +38,14 @@ OVER = ("tokens",  # every token through the pass (routed parts: the tokens rout
         "sequences",  # one row per sequence (BERT's pooler on the first token)
         "encoder_tokens",  # every token of the encoder's input (an encoder-decoder's encoder stack, cross K and V)
         "cross_pairs",  # (decoder query, encoder key) pairs of one head: cross-attention reaches every encoder token
-        "selected_pairs")  # pairs a sparse attention attends to: each query's top-k of its mask's keys (DeepSeek-V3.2)
+        "selected_pairs",  # pairs a sparse attention attends to: each query's top-k of its mask's keys (DeepSeek-V3.2)
+        # chunks of a linear attention's chunked form (gated DeltaNet, KDA): each sequence cut into
+        # ceil(seq / linear_chunk) chunks, the last padded to a full chunk (transformers' torch path
+        # pads the sequence up to a multiple of the chunk), summed over sequences; none when decoding
+        "chunks",
+        # tokens through a linear attention's recurrent form, one step per token: the decode pass's
+        # tokens (a prefill runs the chunked form instead: none there)
+        "steps")
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,10 @@ from .attention import attention
 from .base import Op, Part, Weight, part
 from .encdec import encoder_decoder
 from .ends import block_norms, embedding, final_norm, norm_of, pooler, unembedding
+from .deltanet import gated_deltanet, kda
 from .mamba import mamba
 from .mlp import mlp
+from .shortconv import short_conv
 
 MAX_PERIOD = 1 << 16  # layer patterns repeat within this many layers
 
@@ -146,6 +148,10 @@ MIXERS: dict[str, Callable[[Architecture, Layer], "Part | tuple[Part, ...] | Non
     "attention": lambda a, layer: attention(a, layer.kv_shared),
     "mamba": lambda a, layer: mamba(a),
     "none": lambda a, layer: None,
+    # --- linear hybrids (issue 20) ---
+    "gated_deltanet": lambda a, layer: gated_deltanet(a),
+    "kda": lambda a, layer: kda(a),
+    "short_conv": lambda a, layer: short_conv(a),
 }
 # The name of each mixer Part a block can hold, with its label in words: what figures and `count`
 # read as "the kind's mixer" (a block's other children are its MLP, norms and adds). Every entry but
@@ -154,6 +160,10 @@ MIXERS: dict[str, Callable[[Architecture, Layer], "Part | tuple[Part, ...] | Non
 MIXER_PARTS: dict[str, str] = {
     "attention": "attention",
     "mamba": "Mamba",
+    # --- linear hybrids (issue 20) ---
+    "deltanet": "gated DeltaNet",
+    "kda": "Kimi Delta Attention",
+    "short_conv": "short convolution",
 }
 
 
