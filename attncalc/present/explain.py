@@ -44,17 +44,26 @@ def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
         else:
             name, dims = NAMES[key], "d_model × d_head" if key == "value_up" else "d_head × d_model"
         head.append(Step(f"{name} = {dims}", f"{n(r)} × {n(c)}", node.value))
-    head.append(Step("one head = query + key + value-down + value-up",
-                     " + ".join(n(m.value) for m in mats.values()), s.attention.per_head))
+    # gated attention (Qwen3-Next): each query head has an output gate W_G, of the query's shape
+    gate = mats["query"].value if a.attention_gate and not a.is_latent else 0
+    if gate:
+        r, c = mats["query"].shape
+        head.append(Step("output gate W_G = d_head × d_model (gated attention)", f"{n(r)} × {n(c)}", gate))
+    head.append(Step("one head = query + key + value-down + value-up" + (" + output gate" if gate else ""),
+                     " + ".join(n(m.value) for m in mats.values()) + (f" + {n(gate)}" if gate else ""),
+                     s.attention.per_head + gate))
     block = []
     if KV == H:
-        block.append(Step("heads in one block = n_heads × one head", f"{H} × {n(s.attention.per_head)}",
+        block.append(Step("heads in one block = n_heads × one head", f"{H} × {n(s.attention.per_head + gate)}",
                           s.attention.heads_per_block))
     else:
-        qv = mats["query"].value + mats["value_up"].value
+        qv = mats["query"].value + mats["value_up"].value + gate
         kv = mats["key"].value + mats["value_down"].value
-        block.append(Step("heads in one block = n_heads × (query + value-up) + n_kv_heads × (key + value-down)",
-                          f"{H} × {n(qv)} + {KV} × {n(kv)}", s.attention.heads_per_block))
+        block.append(Step(f"heads in one block = n_heads × (query + {'output gate + ' if gate else ''}value-up) + "
+                          "n_kv_heads × (key + value-down)", f"{H} × {n(qv)} + {KV} × {n(kv)}",
+                          s.attention.heads_per_block))
+    if gate:
+        block.append(Step("all output gate matrices = n_heads × n_layers × one", f"{H} × {L} × {n(gate)}", H * L * gate))
     per_kind = [(k.count, heads_of_kind) for k in tree.get("blocks").children
                 if (heads_of_kind := k.total_at("attention.heads") + k.total_at("attention.kv_groups"))]
     if len({h for _, h in per_kind}) > 1:  # layers differ in their heads (Gemma 3n's KV-sharing layers)

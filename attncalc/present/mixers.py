@@ -177,3 +177,9 @@ def kind_section(report: Report) -> Section | None:
         rows.append(Row(f"{' and '.join(MIXER_PARTS[m] for m in held) or 'recurrent'} state per sequence",
                         f"{'; '.join(STATE_WORDS[m] for m in held)}, {kv.dtype}", kv.state_per_sequence, unit="bytes"))
     return Section("block kinds (in order of their first layer)", tuple(rows))
+
+
+# The linear-attention and short-convolution mixers (issue 20) register their own steps.
+from .linear_mixers import register as _register_linear  # noqa: E402
+
+_register_linear()

@@ -62,16 +62,22 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
         Row(f"{WORDS[m]} ({CONVENTIONAL[m]})", f"{x(*mats[m].shape)}", mats[m].value) for m in MATRICES
     ]
     shared = "" if a.group_size == 1 else f" (key and value-down shared by {a.group_size} query heads)"
-    head_rows.append(Row("one head: 4 matrices", "query + key + value-down + value-up" + shared,
-                         s.attention.per_head, strong=True))
+    # gated attention (Qwen3-Next): each query head has an output gate W_G, the query's shape
+    gate = mats["query"].value if a.attention_gate and not a.is_latent else 0
+    if gate:
+        head_rows.append(Row("output gate (W_G)", f"{x(*mats['query'].shape)}", gate))
+    head_rows.append(Row("one head: 5 matrices" if gate else "one head: 4 matrices",
+                         "query + key + value-down + value-up" + (" + output gate" if gate else "") + shared,
+                         s.attention.per_head + gate, strong=True))
 
     g, kv = a.group_size, a.kv_heads
     if g == 1:
-        heads_how = f"{a.n_heads} heads × {s.attention.per_head:,}"
+        heads_how = f"{a.n_heads} heads × {s.attention.per_head + gate:,}"
     else:
-        qv = mats["query"].value + mats["value_up"].value
+        qv = mats["query"].value + mats["value_up"].value + gate
         kvv = mats["key"].value + mats["value_down"].value
-        heads_how = f"{a.n_heads} × {qv:,} (query, value-up) + {kv} × {kvv:,} (key, value-down)"
+        heads_how = (f"{a.n_heads} × {qv:,} (query, {'output gate, ' if gate else ''}value-up) + {kv} × {kvv:,} "
+                     "(key, value-down)")
     block_rows = [Row("attention heads", heads_how, s.attention.heads_per_block)]
     if s.attention.biases_per_block:
         block_rows.append(Row("attention biases", bias_words(att), s.attention.biases_per_block))
@@ -115,7 +121,11 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
     if s.cross_attention:
         model_rows.append(Row("  of which cross-attention", "every decoder block's", s.cross_attention, s.cross_attention / total))
     if s.mamba:
-        model_rows.append(Row("  of which Mamba mixers", "every Mamba layer's", s.mamba, s.mamba / total))
+        from ..core.parts.model import MIXER_PARTS
+
+        held = [MIXER_PARTS[m] for m in MIXER_PARTS if m != "attention" and any(m in k.mixer.split("+") for k in s.kinds)]
+        words = " and ".join(held) or "state"
+        model_rows.append(Row(f"  of which {words} mixers", f"every {words} layer's", s.mamba, s.mamba / total))
     model_rows.append(Row("  of which MLP", f"{a.n_layers} × {s.mlp.per_block:,}" if len(s.kinds) == 1
                           else " + ".join(f"{k.count} × {k.mlp_per_block:,}" for k in s.kinds), s.mlp.total,
                           s.mlp.total / total))

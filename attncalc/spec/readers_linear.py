@@ -196,7 +196,9 @@ def _lfm2(c: _Cfg) -> dict[str, Any]:  # Lfm2Config, modeling_lfm2.py (WAVE_NOTE
     n = out["n_layers"]
     out |= {"d_ff": _lfm2_ff(c), "activation": "silu", "qkv_bias": False, "out_bias": False, "mlp_bias": False,
             "qk_norm": "head", "final_norm": True, "embedding_norm": False}
-    c.tried.update(_LFM2_UNREAD + ("hidden_act",))
+    c.tried.update(_LFM2_UNREAD)
+    for key in ("hidden_act", "attention_bias", "mlp_bias"):  # not Lfm2Config fields: SiLU, no biases, whatever
+        c.defaults.pop(key, None)
     types = c.list("layer_types", of=str)
     if types is None:
         idx = c.list("full_attn_idxs", of=int)
