@@ -11,6 +11,7 @@ from ..core.report import Report
 from ..core.tree import Node
 from ..dtypes import dtype_bytes, nbytes
 from .explain import Step, n
+from .state_steps import forward_steps, matrix_steps
 
 
 def _chunk_steps(report: Report) -> list[Step]:
@@ -23,16 +24,14 @@ def _chunk_steps(report: Report) -> list[Step]:
 
 def _mixer_steps(report: Report, layers: int, node: Node, name: str, word: str, state: tuple[str, str, int]
                  ) -> list[Step]:
-    from .mixers import _forward_steps, _matrix_steps
-
     kv = report.memory.kv_cache
     b = dtype_bytes(kv.dtype)
     text, factors, numbers = state
-    steps = _matrix_steps(node, layers, word)
+    steps = matrix_steps(node, layers, word)
     steps.append(Step(f"{text} = {numbers:,} numbers per layer and sequence (no KV cache)", factors, numbers))
     steps.append(Step(f"state per sequence, all {word}s × bytes ({kv.dtype})", f"{layers} × {n(numbers)} × {b}",
                       nbytes(layers * numbers, kv.dtype)))
-    return steps + _forward_steps(report, name, "layer")
+    return steps + forward_steps(report, name, "layer")
 
 
 def _deltanet(report: Report, layers: int, node: Node) -> tuple[str, list[Step]]:
@@ -68,9 +67,9 @@ def _short_conv(report: Report, layers: int, node: Node) -> tuple[str, list[Step
     return "short convolution (LFM2 conv blocks)", steps
 
 
-def register() -> None:
-    from .mixers import register_explain
-
-    register_explain("deltanet", _deltanet, "h_v × d_k × d_v + (2 h_k d_k + h_v d_v) × d_conv per gated DeltaNet layer")
-    register_explain("kda", _kda, "h × d × d + 3 h d × d_conv per KDA layer")
-    register_explain("short_conv", _short_conv, "d_model × d_conv per short-convolution layer")
+# Registered in present.mixers' per-mixer registry: (its steps, what one layer keeps per sequence in names).
+LINEAR_EXPLAIN = {
+    "deltanet": (_deltanet, "h_v × d_k × d_v + (2 h_k d_k + h_v d_v) × d_conv per gated DeltaNet layer"),
+    "kda": (_kda, "h × d × d + 3 h d × d_conv per KDA layer"),
+    "short_conv": (_short_conv, "d_model × d_conv per short-convolution layer"),
+}

@@ -13,34 +13,13 @@ from ..core.parts.model import MIXER_PARTS, layer_counts
 from ..core.report import Report
 from ..core.tree import Node
 from .explain import Step, n
+from .linear_mixers import LINEAR_EXPLAIN
+from .state_steps import forward_steps as _forward_steps, matrix_steps as _matrix_steps
 from .sections import Row, Section
 
 
 def _kind_with(report: Report, name: str) -> Node | None:
     return next((k for k in report.params.tree.get("blocks").children if k.get(name) is not None), None)
-
-
-def _matrix_steps(node: Node, count: int, where: str) -> list[Step]:
-    steps = []
-    for _, leaf, times in node.walk():
-        if leaf.children or leaf.shape is None:
-            continue
-        r, c = leaf.shape
-        steps.append(Step(f"{leaf.label} = {leaf.formula}", f"{n(r)} × {n(c)}", leaf.value))
-    steps.append(Step(f"{node.label}, one {where}", " + ".join(n(c.total) for c in node.children), node.each))
-    steps.append(Step(f"{node.label} in all {count} {where}s", f"{count} × {n(node.each)}", count * node.each))
-    return steps
-
-
-def _forward_steps(report: Report, name: str, word: str) -> list[Step]:
-    """A state mixer's products in the forward pass, one layer (the first kind that has it)."""
-    fwd = report.flops.forward.tree
-    f_kind = next(k for k in fwd.get("blocks").children if k.get(name) is not None)
-    fm = f_kind.child(name)
-    steps = [Step(f"forward: {leaf.label}", leaf.formula, leaf.value) for leaf in fm.children if leaf.kind == "matmul"]
-    steps.append(Step(f"forward: {fm.label}, one {word}", "the products above"
-                      + (" + element-wise" if report.flops.forward.elementwise else ""), fm.each))
-    return steps
 
 
 def _mamba_steps(report: Report, layers: int, node: Node) -> tuple[str, list[Step]]:
@@ -64,6 +43,11 @@ STATE_WORDS: dict[str, str] = {"mamba": "d_inner × (d_state + d_conv) per Mamba
 def register_explain(name: str, steps: Callable[[Report, int, Node], tuple[str, list[Step]]], state: str) -> None:
     MIXER_EXPLAIN[name] = steps
     STATE_WORDS[name] = state
+
+
+# The linear-attention and short-convolution mixers (issue 20) register theirs.
+for _name, (_steps, _state) in LINEAR_EXPLAIN.items():
+    register_explain(_name, _steps, _state)
 
 
 def state_mixer_sections(report: Report) -> list[tuple[str, list[Step]]]:
@@ -177,9 +161,3 @@ def kind_section(report: Report) -> Section | None:
         rows.append(Row(f"{' and '.join(MIXER_PARTS[m] for m in held) or 'recurrent'} state per sequence",
                         f"{'; '.join(STATE_WORDS[m] for m in held)}, {kv.dtype}", kv.state_per_sequence, unit="bytes"))
     return Section("block kinds (in order of their first layer)", tuple(rows))
-
-
-# The linear-attention and short-convolution mixers (issue 20) register their own steps.
-from .linear_mixers import register as _register_linear  # noqa: E402
-
-_register_linear()
