@@ -92,6 +92,8 @@ def _kimi_layers(c: _Cfg, n: int, lac: dict) -> list:
         return types
     full, kda = lac.get("full_attn_layers"), lac.get("kda_layers")
     if full is None and kda is None:
+        c.defaults.setdefault("linear_attn_config.full_attn_layers", "none: full attention at 0-based layers i > 0 "
+                                                                     "with i % 4 == 0")
         return ["full_attention" if i and i % 4 == 0 else "linear_attention" for i in range(n)]
     lists = {}
     for key, v in (("full_attn_layers", full), ("kda_layers", kda)):
@@ -179,7 +181,7 @@ def _lfm2_ff(c: _Cfg) -> int:
     mult = c.data.get("block_ffn_dim_multiplier", 1.0) if "block_ffn_dim_multiplier" in c.data else 1.0
     c.tried.add("block_ffn_dim_multiplier")
     if "block_ffn_dim_multiplier" not in c.data:
-        c.defaults.setdefault("block_ffn_dim_multiplier", "1.0")
+        c.defaults.setdefault("block_ffn_dim_multiplier", 1.0)
     if mult is None:
         return inter
     if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not mult > 0:
@@ -202,7 +204,9 @@ def _lfm2(c: _Cfg) -> dict[str, Any]:  # Lfm2Config, modeling_lfm2.py (WAVE_NOTE
     types = c.list("layer_types", of=str)
     if types is None:
         idx = c.list("full_attn_idxs", of=int)
-        idx = list(range(n)) if idx is None else idx  # __post_init__: full_attn_idxs None = every layer
+        if idx is None:  # __post_init__: full_attn_idxs None = every layer attention
+            c.defaults.setdefault("full_attn_idxs", "none: every layer is attention")
+            idx = list(range(n))
         if any(not 0 <= i < n for i in idx):
             raise c.fail("full_attn_idxs", f"layer indices are 0..{n - 1}")
         types = ["full_attention" if i in set(idx) else "conv" for i in range(n)]

@@ -53,10 +53,14 @@ ALIASES = {
     "linear_left": ("laurel_left",), "linear_right": ("laurel_right",), "per_layer_input_gate": ("ple_gate",),
     "per_layer_projection": ("ple_projection",), "modality_router": ("altup_router",),
     "prediction_coefs": ("altup_prediction",), "correction_coefs": ("altup_correction",),
+    # issue 20: gated DeltaNet's and Kimi Delta Attention's own projections (their checkpoint names)
+    "in_proj_qkvz": ("in_proj_qkvz",), "in_proj_ba": ("in_proj_ba",), "b_proj": ("b_proj",),
+    "f_a_proj": ("f_a_proj",), "f_b_proj": ("f_b_proj",), "g_a_proj": ("g_a_proj",), "g_b_proj": ("g_b_proj",),
     "all-linear": ("q", "k", "v", "o", "q_a", "q_b", "kv_a", "kv_b", "gate", "up", "down",
                    "in_proj", "x_proj", "dt_proj", "out_proj", "indexer_q", "indexer_k", "indexer_weights",
                    "laurel_left", "laurel_right", "ple_gate", "ple_projection", "altup_router", "altup_prediction",
-                   "altup_correction"),
+                   "altup_correction", "in_proj_qkvz", "in_proj_ba", "b_proj", "f_a_proj", "f_b_proj", "g_a_proj",
+                   "g_b_proj"),
 }
 FUSED = {"qkv": ("q", "k", "v"), "gate_up": ("gate", "up")}
 # Parts that split one projection into heads: a head's slice belongs to the projection of the layer.

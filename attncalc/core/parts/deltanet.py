@@ -161,9 +161,9 @@ def kda(a: Architecture) -> Part:
     return part(
         "kda", "Kimi Delta Attention",
         *_kept(d, 3 * width, 2 * width, width, h, c, width),
-        Weight("q_proj", "query (W_Q)", width, d, "h d × d_model", module="q_proj"),
-        Weight("k_proj", "key (W_K)", width, d, "h d × d_model", module="k_proj"),
-        Weight("v_proj", "value (W_V)", width, d, "h d × d_model", module="v_proj"),
+        Weight("q_proj", "query (W_Q)", width, d, "h d × d_model", module="q"),
+        Weight("k_proj", "key (W_K)", width, d, "h d × d_model", module="k"),
+        Weight("v_proj", "value (W_V)", width, d, "h d × d_model", module="v"),
         *_conv(3 * width, k, "3 h d"),
         Op("qk_l2norm_sum", "l2 norms of q and k: sums of squares", "tokens", 2 * width, "multiply_add"),
         Op("qk_l2norm_scale", "l2 norms of q and k: scale by the inverse norm", "tokens", 2 * width, "multiply"),
@@ -183,7 +183,7 @@ def kda(a: Architecture) -> Part:
         # o × sigmoid(g): exp, add, divide, multiply, SiLU's arithmetic
         Op("gate_product", "norm(o) × sigmoid(g) (priced as SiLU: exp, add, divide, multiply)", "tokens", width,
            "silu"),
-        Weight("o_proj", "output projection", d, width, "d_model × h d", split="row", module="o_proj"),
+        Weight("o_proj", "output projection", d, width, "d_model × h d", split="row", module="o"),
         Op("state", "recurrent state (h × d × d) and conv window (3 h d × d_conv)", "sequences",
            h * hd * hd + 3 * width * k, kind="state"),
     )
