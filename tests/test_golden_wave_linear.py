@@ -376,6 +376,46 @@ def test_count_names_the_state_mixers(cli):
     assert r.code == 0 and "gated DeltaNet state per sequence" in r.out
 
 
+# --- what a checkpoint holds ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["qwen3-next-80b-a3b", "kimi-linear-48b-a3b", "lfm2-1.2b"])
+def test_a_checkpoint_of_the_golden_shapes_reconciles(cli, tmp_path, name):
+    """`count FOLDER` on safetensors whose header holds every tensor transformers built, by its name
+    and shape (golden_wave.json; data a sparse hole): every tensor maps to the description (Qwen3-Next's
+    q_proj holds query and output gate; Kimi's KDA and latent layers are both self_attn; LFM2's
+    embedding_norm is the final norm), nothing is missing, and the routing correction biases (a
+    buffer) are unexpected with that reason."""
+    from .test_checkpoint import write_safetensors
+
+    g = WAVE[name]
+    tensors = {}
+    for kind in g["layer_kinds"]:
+        for span in kind["indices"]:
+            for i in range(span[0], span[-1] + 1):
+                tensors |= {f"model.layers.{i}.{k}": ("BF16", s) for k, s in kind["param_shapes"].items()}
+    tensors |= {k: ("BF16", s) for k, s in g["non_layer_params"].items()}
+    buffers = 0
+    for pattern, b in g["non_parameter_state"].items():  # model.layers.*.mlp.gate.e_score_correction_bias
+        moe_layers = [i for kind in g["layer_kinds"] if "mlp.gate.weight" in kind["param_shapes"]
+                      for span in kind["indices"] for i in range(span[0], span[-1] + 1)]
+        assert len(moe_layers) == b["count"]
+        tensors |= {pattern.replace("*", str(i)): ("F32", b["shape"]) for i in moe_layers}
+        buffers += b["count"]
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "config.json").write_text((CONFIGS / f"{name}.json").read_text())
+    write_safetensors(folder / "model.safetensors", tensors)
+    ck = json.loads(cli("count", str(folder), "--format", "json").out)["checkpoint"]
+    assert ck["missing"] == [] and ck["mismatched"] == [] and ck["unmapped"] == []
+    assert ck["matched_params"] == g["params_total"] == ck["count_params"]
+    if buffers:
+        (why,) = ck["unexpected_by_reason"]
+        assert "buffer" in why and ck["unexpected_by_reason"][why]["tensors"] == buffers
+    else:
+        assert ck["unexpected"] == []
+
+
 # --- drawn hybrids hold the invariants (tests/test_invariants.py's checks) --------------------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402

@@ -184,6 +184,49 @@ def _gemma3n() -> NameTable:
     return NameTable(LLAMA_PREFIXES, tuple(layer), model, reasons)
 
 
+def _qwen3_next() -> NameTable:
+    """Qwen3-Next (modeling_qwen3_next.py): gated attention (q_proj holds each head's query and output
+    gate), gated DeltaNet layers (linear_attn), MoE with a gated shared expert."""
+    b, lin = "{p}layers.{i}.self_attn.", "{p}layers.{i}.linear_attn."
+    attention = [_e(("attention.query", "attention.output_gate"), b + "q_proj.weight")] + _attention()[1:]
+    deltanet = [_e(f"deltanet.{w}", lin + t) for w, t in (
+        ("in_proj_qkvz", "in_proj_qkvz.weight"), ("in_proj_ba", "in_proj_ba.weight"), ("conv", "conv1d.weight"),
+        ("dt_bias", "dt_bias"), ("A_log", "A_log"), ("norm", "norm.weight"), ("out_proj", "out_proj.weight"))]
+    return NameTable(LLAMA_PREFIXES, tuple(attention + deltanet + _mlp() + _experts() + [NORMS_2]), ENDS)
+
+
+def _kimi_linear() -> NameTable:
+    """Kimi-Linear (modeling_kimi_linear.py): NoPE latent attention and KDA layers, both self_attn."""
+    b = "{p}layers.{i}.self_attn."
+    kda = [_e(f"kda.{w}", b + t) for w, t in (
+        ("q_proj", "q_proj.weight"), ("k_proj", "k_proj.weight"), ("v_proj", "v_proj.weight"),
+        ("conv", "conv1d.weight"), ("f_a_proj", "forget_gate.f_a_proj.weight"),
+        ("f_b_proj", "forget_gate.f_b_proj.weight"), ("dt_bias", "forget_gate.dt_bias"),
+        ("A_log", "forget_gate.A_log"), ("b_proj", "b_proj.weight"), ("g_a_proj", "g_a_proj.weight"),
+        ("g_b_proj", "g_b_proj.weight"), ("o_norm", "o_norm.weight"), ("o_proj", "o_proj.weight"))]
+    return NameTable(("model.",), tuple(_latent() + kda + _mlp() + _experts() + [NORMS_2]), ENDS)
+
+
+def _lfm2() -> NameTable:
+    """LFM2 (modeling_lfm2.py): conv blocks and attention (out_proj, q/k_layernorm), w1/w3/w2 MLPs,
+    operator_norm and ffn_norm; the model's embedding_norm is its final norm (applied last)."""
+    b = "{p}layers.{i}."
+    layer = [
+        _e("attention.query", b + "self_attn.q_proj.weight"), _e("attention.key", b + "self_attn.k_proj.weight"),
+        _e("attention.value_down", b + "self_attn.v_proj.weight"),
+        _e("attention.value_up", b + "self_attn.out_proj.weight"),
+        _e("attention.q_norm", b + "self_attn.q_layernorm.weight"), _e("attention.k_norm", b + "self_attn.k_layernorm.weight"),
+        _e("short_conv.in_proj", b + "conv.in_proj.weight"), _e("short_conv.in_bias", b + "conv.in_proj.bias"),
+        _e("short_conv.conv", b + "conv.conv.weight"), _e("short_conv.conv_bias", b + "conv.conv.bias"),
+        _e("short_conv.out_proj", b + "conv.out_proj.weight"), _e("short_conv.out_bias", b + "conv.out_proj.bias"),
+        _e("mlp.gate", b + "feed_forward.w1.weight"), _e("mlp.up", b + "feed_forward.w3.weight"),
+        _e("mlp.down", b + "feed_forward.w2.weight"),
+        _e("norms.norm", (b + "operator_norm.weight", b + "ffn_norm.weight")),
+    ]
+    model = (ENDS[0], _e("final_norm", "{p}embedding_norm.weight"), ENDS[2])
+    return NameTable(("model.",), tuple(layer), model)
+
+
 def _gguf() -> NameTable:
     """llama.cpp's names (gguf-py tensor_mapping.py: MODEL_TENSOR.ATTN_Q -> "blk.{bid}.attn_q" ...)."""
     b = "blk.{i}."
@@ -214,5 +257,6 @@ NAME_TABLES: dict[str, NameTable] = {
     "deepseek_v3": _deepseek(), "kimi_k2": _deepseek(), "deepseek_v32": _deepseek(),
     "gpt_oss": _gpt_oss(), "gpt2": _gpt2(),
     "longcat_flash": _longcat(), "gemma3n_text": _gemma3n(), "gemma3n": _gemma3n(),
+    "qwen3_next": _qwen3_next(), "kimi_linear": _kimi_linear(), "lfm2": _lfm2(),
     "gguf": _gguf(),
 }
