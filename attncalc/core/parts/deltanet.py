@@ -39,7 +39,8 @@ that (tests/golden/golden_wave.json, qwen3-next-80b-a3b and kimi-linear-48b-a3b,
 - decode, the recurrent form (``torch_recurrent_gated_delta_rule``): per token and value head a
   decay, the state's prediction S·k, the update S + k (β (v − S·k))ᵀ and the readout S·q, all
   element-wise on the d_k x d_v state (FlopCounterMode counts none of them: ``--ops all``); the conv
-  is the kept window times the kernel (d_conv multiply-accumulates per channel).
+  (``causal_conv1d_update``) convolves the d_conv kept positions and the new token, so it computes
+  two outputs and keeps the last: 2 x 2 channels d_conv per token ("conv_update" is the dropped one).
 
 State kept between decode steps, per sequence and layer (transformers' ``LinearAttentionLayer``):
 ``recurrent_states`` H_v x d_k x d_v and ``conv_states`` channels x d_conv numbers; no KV cache.
@@ -56,6 +57,8 @@ def _conv(channels: int, k: int, formula: str) -> list:
     return [Weight("conv", "depthwise causal conv1d", channels, k, f"{formula} × d_conv"),
             Op("conv_padding", "conv1d over the d_conv − 1 padded positions", "sequences", (k - 1) * channels * k,
                kind="product"),
+            Op("conv_update", "decode: the conv's second output over the kept window, dropped", "steps",
+               channels * k, kind="product"),
             Op("conv_activation", "SiLU after the conv", "tokens", channels, "silu")]
 
 

@@ -8,7 +8,8 @@ y = C ⊙ conv(B ⊙ x) with a depthwise causal conv1d of width ``conv_L_cache``
 FLOPs as transformers' torch path runs them and FlopCounterMode counts them (golden_wave.json,
 lfm2-1.2b, to the FLOP): the projections as matmuls; the conv as ``aten.convolution`` with padding
 d_conv − 1 (2 d_model d_conv per token, plus 2 (d_conv − 1) d_model d_conv per sequence for its
-dropped padded outputs; a decode step: the kept window times the kernel); the two gates
+dropped padded outputs; a decode step convolves the d_conv kept positions and the new token: two
+outputs, the first dropped, 2 x 2 d_model d_conv); the two gates
 element-wise. State kept between decode steps, per sequence and layer (``LinearAttentionLayer``
 ``conv_states``): d_model x d_conv numbers; no KV cache, no recurrent state.
 """
@@ -35,6 +36,8 @@ def short_conv(a: Architecture) -> Part:
         Weight("conv", "depthwise causal conv1d", d, k, "d_model × d_conv"),
         bias("conv_bias", "conv1d bias", d if b else 0, "d_model"),
         Op("conv_padding", "conv1d over the d_conv − 1 padded positions", "sequences", (k - 1) * d * k, kind="product"),
+        Op("conv_update", "decode: the conv's second output over the kept window, dropped", "steps", d * k,
+           kind="product"),
         Op("output_gate", "C ⊙ conv", "tokens", d, "gate"),
         Weight("out_proj", "output projection", d, d, "d_model × d_model", split="row", module="out_proj"),
         bias("out_bias", "output projection bias", d if b else 0, "d_model", split="none"),
