@@ -41,6 +41,7 @@ from attncalc import load_model, param_summary
 from attncalc.core.evaluate import count_params, decode, forward, training
 from attncalc.core.memory.cache import cache_kinds, kv_cache
 from attncalc.core.workload import Convention
+from attncalc.spec.arch import Architecture
 
 from .conftest import GOLDEN
 
@@ -335,15 +336,42 @@ def test_defaults_taken_are_recorded():
     ('{"model_type": "kimi_linear", "moe_layer_freq": 2}', "moe_layer_freq"),
     ('{"model_type": "lfm2", "num_hidden_layers": 2, "layer_types": ["conv", "mamba"]}', "layer_types"),
     ('{"model_type": "lfm2", "num_hidden_layers": 2, "full_attn_idxs": [5]}', "full_attn_idxs"),
+    ('{"model_type": "lfm2", "num_hidden_layers": 2, "layer_types": ["conv", "conv"]}', "layer_types"),
+    ('{"model_type": "lfm2", "num_hidden_layers": 2, "full_attn_idxs": []}', "full_attn_idxs"),
+    ('{"model_type": "kimi_linear", "num_hidden_layers": 2, "linear_attn_config": {"full_attn_layers": [], '
+     '"kda_layers": [1, 2]}}', "linear_attn_config.full_attn_layers"),
+    ('{"model_type": "qwen3_next", "num_hidden_layers": 2, "layer_types": ["linear_attention", '
+     '"linear_attention"]}', "layer_types"),
     ('{"model_type": "qwen3_next", "num_hidden_layers": 2, "layer_types": ["linear_attention"]}', "layer_types"),
     ('{"model_type": "qwen3_next", "linear_num_value_heads": 20}', "linear_value_heads"),
     ('{"model_type": "qwen3_next", "num_experts": 1}', "num_experts"),
+    ('{"model_type": "kimi_linear", "num_experts": 1}', "num_experts"),
+    ('{"model_type": "kimi_linear", "linear_attn_config": [4]}', "linear_attn_config"),
 ])
 def test_hostile_configs_are_refused_by_name(cli, tmp_path, config, key):
     f = tmp_path / "config.json"
     f.write_text(config)
     r = cli("count", str(f))
     assert r.code == 2 and r.out == "" and f": {key}: " in r.err and len(r.err.strip().splitlines()) == 1, r.err
+
+
+@pytest.mark.parametrize("fields,name", [
+    (dict(mixer_pattern="GG", linear_heads=1), "mixer_pattern"),
+    (dict(mixer_pattern="GA"), "linear_heads"),
+    (dict(mixer_pattern="CA", linear_heads=2), "linear_heads"),
+    (dict(mixer_pattern="GA", linear_heads=2, linear_value_heads=3), "linear_value_heads"),
+    (dict(mixer_pattern="KA", linear_heads=2, linear_value_heads=4), "linear_value_heads"),
+    (dict(mixer_pattern="AA", short_conv_bias=True), "short_conv_bias"),
+    (dict(mixer_pattern="CA", linear_conv=0), "linear_conv"),
+    (dict(mixer_pattern="GA", linear_heads=1, linear_chunk=0), "linear_chunk"),
+    (dict(mixer_pattern="AX"), "mixer_pattern"),
+])
+def test_linear_fields_are_validated(fields, name):
+    from attncalc.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        Architecture(vocab_size=10, d_model=8, n_layers=2, n_heads=2, **fields)
+    assert err.value.field == name
 
 
 @pytest.mark.parametrize("model,words", [
@@ -420,8 +448,6 @@ def test_a_checkpoint_of_the_golden_shapes_reconciles(cli, tmp_path, name):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from attncalc.spec.arch import Architecture  # noqa: E402
-
 
 @st.composite
 def linear_model(draw) -> Architecture:
@@ -429,6 +455,8 @@ def linear_model(draw) -> Architecture:
     letters = draw(st.lists(st.sampled_from("AGKC"), min_size=n_layers, max_size=n_layers))
     if "G" in letters and "K" in letters:
         letters = ["G" if c == "K" else c for c in letters]
+    if "A" not in letters:  # a model of only state mixers is refused (test_hostile_configs_are_refused_by_name)
+        letters[draw(st.integers(0, n_layers - 1))] = "A"
     heads = draw(st.integers(1, 4))
     kw: dict = dict(vocab_size=draw(st.integers(1, 300)), n_layers=n_layers, d_model=8 * heads, n_heads=heads,
                     d_ff=draw(st.integers(1, 64)), mlp="gated", mixer_pattern="".join(letters), n_ctx=256,

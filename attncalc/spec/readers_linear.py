@@ -35,6 +35,8 @@ def _pattern(c: _Cfg, key: str, types: list, letters: dict[str, str]) -> str:
         if t not in letters:
             raise c.fail(key, f"entry {i} is {t!r}: layer kinds other than {', '.join(letters)} are not modelled")
         out.append(letters[t])
+    if "A" not in out:
+        raise c.fail(key, "no attention layer: a model of only linear-attention or convolution layers is not modelled")
     return "".join(out)
 
 
@@ -129,7 +131,8 @@ def _kimi_linear(c: _Cfg) -> dict[str, Any]:  # KimiLinearConfig, modeling_kimi_
         return sub.int(f"linear_attn_config.{key}") if lac.get(key) is not None else c.int(field, default)
 
     types = _kimi_layers(c, n, lac)
-    pattern = _pattern(c, "layer_types", types, {"full_attention": "A", "linear_attention": "K"})
+    key = "layer_types" if "layer_types" in c.data else "linear_attn_config.full_attn_layers"
+    pattern = _pattern(c, key, types, {"full_attention": "A", "linear_attention": "K"})
     experts = c.int("num_experts", 256, "num_local_experts")
     moe_inter = c.int("moe_intermediate_size", 1024)
     shared = c.int("num_shared_experts", 1, "n_shared_experts")
@@ -146,7 +149,9 @@ def _kimi_linear(c: _Cfg) -> dict[str, Any]:  # KimiLinearConfig, modeling_kimi_
         out |= {"linear_heads": linear("num_heads", "linear_num_heads", 32),
                 "linear_key_dim": linear("head_dim", "linear_head_dim", 128),
                 "linear_conv": linear("short_conv_kernel_size", "linear_conv_kernel_dim", 4)}
-    if experts and experts > 1:
+    if experts == 1:
+        raise c.fail("num_experts", "1 routed expert: a mixture of experts needs at least 2 (0: dense)")
+    if experts:
         out |= {"n_experts": experts, "top_k": c.int("num_experts_per_token", 8, "num_experts_per_tok"),
                 "d_ff_expert": moe_inter, "n_shared_experts": 1 if shared else 0,
                 "d_ff_shared": (shared or 1) * moe_inter, "router_correction": "buffer"}
@@ -212,7 +217,8 @@ def _lfm2(c: _Cfg) -> dict[str, Any]:  # Lfm2Config, modeling_lfm2.py (WAVE_NOTE
         types = ["full_attention" if i in set(idx) else "conv" for i in range(n)]
     elif len(types) != n:
         raise c.fail("layer_types", f"has {len(types)} entries for {n} layers")
-    pattern = _pattern(c, "layer_types", types, {"full_attention": "A", "conv": "C"})
+    key = "layer_types" if c.data.get("layer_types") is not None else "full_attn_idxs"
+    pattern = _pattern(c, key, types, {"full_attention": "A", "conv": "C"})
     if "C" in pattern:
         out |= {"mixer_pattern": pattern, "linear_conv": c.int("conv_L_cache", 3),
                 "short_conv_bias": c.bool("conv_bias", False)}
