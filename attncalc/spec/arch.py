@@ -583,7 +583,7 @@ def _validate_special(a: Architecture, fail) -> None:
 
 def _validate_linear(a: Architecture, fail) -> None:
     """Gated DeltaNet, Kimi Delta Attention and short-convolution layers (mixer_pattern G, K, C)."""
-    if a.mixer_pattern and "A" not in a.mixer_pattern:
+    if a.mixer_pattern and set(a.mixer_pattern) <= set("GKCM-"):  # every layer's mixer holds no attention
         fail("mixer_pattern", "no attention layer: a model of only state mixers (linear attention, convolutions, "
                               "Mamba) is not modelled")
     linear = {c for c in a.mixer_pattern if c in "GK"}
