@@ -150,7 +150,7 @@ NEMOTRON_BLOCKS = {"linear_attention": ("2", "-"), "mamba": ("2", "-"), "full_at
 NEMOTRON_CHARS = {"M": "linear_attention", "*": "full_attention", "-": "mlp", "E": "moe"}
 
 
-def _nemotron_blocks(c: _Cfg) -> list[str]:
+def _nemotron_blocks(c: _Cfg) -> tuple[str, list[str]]:
     """``layers_block_type`` (alias ``layer_types``), else the legacy ``hybrid_override_pattern``
     string, else NemotronHConfig's default 4-block model; its length is the layer count
     (``num_hidden_layers`` is deprecated and ignored, as transformers does)."""
@@ -162,23 +162,26 @@ def _nemotron_blocks(c: _Cfg) -> list[str]:
                 raise c.fail(key, f"block type {bad[0]!r} is not one of {', '.join(NEMOTRON_BLOCKS)}")
             if not types:
                 raise c.fail(key, "no blocks")
-            return types
+            return key, types
     pattern = c.data.get("hybrid_override_pattern")
     c.tried.update(("hybrid_override_pattern", "num_hidden_layers"))
     if pattern is None:
         c._absent(("layers_block_type",), ["linear_attention", "moe", "full_attention", "mlp"])
-        return ["linear_attention", "moe", "full_attention", "mlp"]
+        return "layers_block_type", ["linear_attention", "moe", "full_attention", "mlp"]
     if not isinstance(pattern, str) or not pattern or any(ch not in NEMOTRON_CHARS for ch in pattern):
         raise c.fail("hybrid_override_pattern", "expected a string of M (Mamba-2), * (attention), - (MLP) "
                                                 "and E (MoE), one letter per block")
-    return [NEMOTRON_CHARS[ch] for ch in pattern]
+    return "hybrid_override_pattern", [NEMOTRON_CHARS[ch] for ch in pattern]
 
 
 def _nemotron_h(c: _Cfg) -> dict[str, Any]:  # NemotronHConfig, modeling_nemotron_h.py (WAVE_NOTES 2.21)
     """Each block is one norm and ONE of: a Mamba-2 mixer, attention (no rotary embedding), a
     non-gated ReLU² MLP, or a MoE (non-gated ReLU² experts, one shared expert, a router with a
     correction-bias buffer)."""
-    blocks = _nemotron_blocks(c)
+    key, blocks = _nemotron_blocks(c)
+    if not any(NEMOTRON_BLOCKS[b][0] == "A" for b in blocks):
+        raise c.fail(key, "no attention block: a pure state-space model; attncalc counts Mamba-2 layers inside "
+                          "hybrids only")
     out = _attention_base(c, 131072, 4096, None, 32, 8, 4096, 21504)
     out |= {"n_layers": len(blocks), "d_head": c.int("head_dim", 128), "mlp": "standard",
             "activation": c.activation("mlp_hidden_act", "relu2"), "mlp_bias": c.bool("mlp_bias", False),
