@@ -15,11 +15,12 @@ FLOP conventions (each a named option, shown in every output header):
   tokens (``encoder_seq`` per sequence); cross-attention pairs are decoder tokens x encoder tokens.
   A decode step runs the decoder only: one new token per sequence attends over the decoder's cache
   (self) and over the encoder's cached keys and values (cross); nothing runs over the encoder.
-- Mamba layers (hybrids): see core.parts.mamba; products of two activations (the scan's readout)
-  are counted like matmuls.
+- Mamba layers (hybrids): see core.parts.mamba and core.parts.mamba2; products of two activations
+  (the scan's readout, Mamba-2's chunked SSD) are counted like matmuls; Mamba-2's chunked scan runs
+  over each sequence padded up to a multiple of its chunk (``padded_positions``, ``chunk_pairs``).
 - Linear attention (gated DeltaNet, Kimi Delta Attention: core.parts.deltanet): a prefill runs the
-  chunked form, its products per chunk ("chunks": the sequence padded up to a multiple of the
-  chunk); a decode step runs the recurrent form, element-wise per token ("steps").
+  chunked form, its products per chunk (``chunks``: each sequence padded up to a multiple of the
+  chunk); a decode step runs the recurrent form, element-wise per token (``decode_tokens``).
 - Training = forward + backward, the backward 2 x forward (Kaplan et al. 2020 sec. 2.1), plus one
   more forward with full activation recomputation (Korthikanti et al. 2022).
 """
@@ -125,14 +126,24 @@ class _Pass:
     enc_tokens: int = 0  # tokens through the encoder (0 when decoding: it ran before)
     cross_pairs: int = 0  # (decoder query, encoder key) pairs of one head
     selected: int = 0  # pairs a sparse attention attends to (DeepSeek Sparse Attention's top-k)
-    chunks: int = 0  # linear attention's chunked form: chunks of all sequences, the last of each padded
-    steps: int = 0  # linear attention's recurrent form: tokens stepped through it (decode)
 
-    def units(self, over: str) -> int:
+    def units(self, over: str, chunk: int = 0) -> int:
+        if over in ("padded_positions", "chunk_pairs", "chunks", "decode_tokens"):
+            return self.chunked(over, chunk)
         return {"tokens": self.tokens, "pairs": self.pairs, "positions": self.positions,
                 "sequences": self.sequences, "encoder_tokens": self.enc_tokens,
-                "cross_pairs": self.cross_pairs, "selected_pairs": self.selected, "chunks": self.chunks,
-                "steps": self.steps}[over]
+                "cross_pairs": self.cross_pairs, "selected_pairs": self.selected}[over]
+
+    def chunked(self, over: str, chunk: int) -> int:
+        """A chunked scan's units (core.parts.base.OVER): none in a decode step but its tokens."""
+        if self.mode != "forward":
+            return self.tokens if over == "decode_tokens" else 0
+        if over == "decode_tokens":
+            return 0
+        chunks = -(-self.length // chunk)
+        if over == "chunks":
+            return self.batch * chunks
+        return self.batch * (chunks * chunk if over == "padded_positions" else (chunks + 1) ** 2)
 
     def encoder(self) -> "_Pass | None":
         """The pass through an encoder stack: its tokens, its length; none when decoding."""
@@ -169,14 +180,14 @@ def _flops(node: Part | Weight | Op | Act, w: _Pass, a: Architecture, conv: Conv
         if node.kind == "state":
             return None
         if node.kind in ("attention", "product"):
-            p, h = w.units(node.over), node.heads
+            p, h = w.units(node.over, node.chunk), node.heads
             heads = f"{h} heads × " if h != 1 else ""
             unit = {"pairs": "pairs", "cross_pairs": "pairs", "selected_pairs": "selected pairs",
-                    "chunks": "chunks of " + str(a.linear_chunk)}.get(node.over, node.over)
+                    "chunks": f"chunks of {node.chunk}"}.get(node.over, node.over.replace("_", " "))
             return Node(node.name, node.label, k * h * p * node.width,
                         formula=f"{k} × {heads}{p:,} {unit} × {node.width if node.kind == 'attention' else f'{node.width:,}'}",
                         kind="attention" if node.kind == "attention" else "matmul", units=p)
-        elements = w.units(node.over) * node.width
+        elements = w.units(node.over, node.chunk) * node.width
         if conv.ops != "all" or not elements:
             return None
         cost = ELEMENTWISE[node.cost]
@@ -209,7 +220,7 @@ def forward(a: Architecture, batch: int, seq: int, conv: Convention = Convention
     enc = seq if encoder_seq is None else positive("encoder_seq", encoder_seq)
     enc = enc if a.is_encoder_decoder else 0
     return _pass_tree(a, _Pass("forward", batch, seq, batch * seq, batch, enc_length=enc, enc_tokens=batch * enc,
-                               cross_pairs=batch * seq * enc, chunks=batch * -(-seq // a.linear_chunk)), conv)
+                               cross_pairs=batch * seq * enc), conv)
 
 
 def decode(a: Architecture, batch: int, context: int, conv: Convention = Convention(),
@@ -219,8 +230,7 @@ def decode(a: Architecture, batch: int, context: int, conv: Convention = Convent
     positive("batch", batch), positive("context", context, 0)
     enc = context if encoder_seq is None else positive("encoder_seq", encoder_seq)
     enc = enc if a.is_encoder_decoder else 0
-    return _pass_tree(a, _Pass("decode", batch, context, batch, 0, enc_length=enc, cross_pairs=batch * enc,
-                               steps=batch), conv)
+    return _pass_tree(a, _Pass("decode", batch, context, batch, 0, enc_length=enc, cross_pairs=batch * enc), conv)
 
 
 def training(a: Architecture, tokens: int, seq: int, conv: Convention = Convention(),

@@ -32,12 +32,35 @@ def _mamba_steps(report: Report, layers: int, node: Node) -> tuple[str, list[Ste
     return "the Mamba mixer (hybrid)", steps + _forward_steps(report, "mamba", "layer")
 
 
+def _mamba2_steps(report: Report, layers: int, node: Node) -> tuple[str, list[Step]]:
+    """The Mamba-2 mixer (core.parts.mamba2): its matrices, the state each layer keeps per
+    sequence, and the chunked scan's products over the sequence padded to the chunk length."""
+    a, kv, w = report.arch, report.memory.kv_cache, report.flops.workload
+    nh, hd, n_, k, conv = a.mamba2_heads, a.mamba2_hd, a.mamba_d_state, a.mamba_d_conv, a.mamba2_conv_dim
+    steps = [Step("conv channels conv_dim = d_ssm + 2 × groups × d_state", f"{n(a.mamba2_inner)} + 2 × "
+                  f"{a.mamba2_groups} × {a.mamba_d_state}", conv),
+             Step(f"heads nh = {nh}, head dim = d_ssm / nh", f"{n(a.mamba2_inner)} / {nh}", hd)]
+    steps += _matrix_steps(node, layers, "Mamba-2 layer")
+    per_layer = nh * hd * n_ + conv * k
+    steps.append(Step("state per sequence, one layer = SSM state nh × head dim × d_state + conv window conv_dim × d_conv",
+                      f"{nh} × {hd} × {n_} + {n(conv)} × {k}", per_layer))
+    steps.append(Step(f"state per sequence, all Mamba-2 layers = layers × that × bytes ({kv.dtype}); whatever the context",
+                      f"{layers} × {n(per_layer)} × {dtype_bytes(kv.dtype)}", int(layers * per_layer * dtype_bytes(kv.dtype))))
+    seq, chunk = w.seq, a.mamba_chunk
+    chunks = -(-seq // chunk)
+    steps.append(Step(f"chunked scan: seq {n(seq)} padded up to a multiple of the chunk {n(chunk)} "
+                      "(the padding is computed too)", f"⌈{n(seq)} / {n(chunk)}⌉ × {n(chunk)}", chunks * chunk))
+    return "the Mamba-2 mixer (hybrid)", steps + _forward_steps(report, "mamba2", "layer")
+
+
 # `explain` of each state mixer, by its part name (core.parts.model.MIXER_PARTS): a function of the
 # report, the layers that have it and its parameter node (one layer), giving a section title and
 # its steps. A new state mixer registers its own here (register_explain).
-MIXER_EXPLAIN: dict[str, Callable[[Report, int, Node], tuple[str, list[Step]]]] = {"mamba": _mamba_steps}
+MIXER_EXPLAIN: dict[str, Callable[[Report, int, Node], tuple[str, list[Step]]]] = {"mamba": _mamba_steps,
+                                                                                   "mamba2": _mamba2_steps}
 # `count`'s block-kind table: what one layer of each state mixer keeps per sequence, in names.
-STATE_WORDS: dict[str, str] = {"mamba": "d_inner × (d_state + d_conv) per Mamba layer"}
+STATE_WORDS: dict[str, str] = {"mamba": "d_inner × (d_state + d_conv) per Mamba layer",
+                               "mamba2": "nh × head dim × d_state + conv_dim × d_conv per Mamba-2 layer"}
 
 
 def register_explain(name: str, steps: Callable[[Report, int, Node], tuple[str, list[Step]]], state: str) -> None:
@@ -147,7 +170,8 @@ def kind_section(report: Report) -> Section | None:
                 parts.append(f"{MIXER_PARTS[m]} {each:,}")
         if k.cross_attention_per_block:
             parts.append(f"cross-attention {k.cross_attention_per_block:,}")
-        parts.append(f"MLP {k.mlp_per_block:,}")
+        if k.mlp_per_block or "none" in k.mixer:
+            parts.append(f"MLP {k.mlp_per_block:,}")
         rows.append(Row(f"{k.count} × {k.label}", ", ".join(parts) + f" (one block {k.per_block:,})", k.total,
                         k.total / p.total))
         if k.name in fk:

@@ -7,6 +7,7 @@ A row is (item, how it is computed, exact integer or None, share of the total or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ..core.parts.model import MIXER_PARTS, state_mixers
 from ..core.figures import CONVENTIONS, MATRICES, Params, attention_kind, head_matrices, main_block, kind_mlp
 from ..core.tree import Node
 from ..spec.arch import Architecture
@@ -90,11 +91,18 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
                                 ("relative positions", s.attention.relative_positions_per_block),
                                 ("shared", s.attention.shared_per_block)) if v]
         block_rows.append(Row("attention", " + ".join(["heads", *parts]), s.attention.per_block, strong=True))
-    block_rows += _mlp_rows(a, kind_mlp(blk))
+    pieces = ["attention"]
+    for m in state_mixers(blk):  # Falcon-H1: a Mamba-2 mixer beside the attention
+        block_rows.append(Row(m.label, f"{MIXER_PARTS[m.name]}, beside the attention", m.each, strong=True))
+        pieces.append(MIXER_PARTS[m.name])
+    if blk.get("mlp") is not None:  # Nemotron-H's attention blocks have none
+        block_rows += _mlp_rows(a, kind_mlp(blk))
+        pieces.append("MLP")
     if s.norms.per_block:
         block_rows.append(Row("norms", f"{a.norms_per_block} × {a.norm_params:,} ({a.norm})", s.norms.per_block))
-    block_rows.append(Row("one block", "attention + MLP + norms", s.per_block, strong=True) if blk is main else
-                      Row(f"one {blk.label}", "attention + MLP + norms", blk.each, strong=True))
+    how = " + ".join(pieces + ["norms"])
+    block_rows.append(Row("one block", how, s.per_block, strong=True) if blk is main else
+                      Row(f"one {blk.label}", how, blk.each, strong=True))
 
     model_rows = []
     emb = tree.get("embedding")
@@ -121,10 +129,8 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
     if s.cross_attention:
         model_rows.append(Row("  of which cross-attention", "every decoder block's", s.cross_attention, s.cross_attention / total))
     if s.mamba:
-        from ..core.parts.model import MIXER_PARTS
-
-        held = [MIXER_PARTS[m] for m in MIXER_PARTS if m != "attention" and any(m in k.mixer.split("+") for k in s.kinds)]
-        words = " and ".join(held) or "state"
+        held = sorted({MIXER_PARTS[m.name] for k in tree.get("blocks").children for m in state_mixers(k)})
+        words = " and ".join(held)
         model_rows.append(Row(f"  of which {words} mixers", f"every {words} layer's", s.mamba, s.mamba / total))
     model_rows.append(Row("  of which MLP", f"{a.n_layers} × {s.mlp.per_block:,}" if len(s.kinds) == 1
                           else " + ".join(f"{k.count} × {k.mlp_per_block:,}" for k in s.kinds), s.mlp.total,

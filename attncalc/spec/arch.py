@@ -37,6 +37,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 MIXER_CODES: dict[str, str] = {
     "A": "attention",  # the model's attention (plain, grouped-query or latent)
     "M": "mamba",  # a Mamba (v1) mixer, as Jamba's
+    "2": "mamba2",  # a Mamba-2 mixer (Bamba, Granite-4.0-H, Nemotron-H)
+    "H": "attention_mamba2",  # attention and Mamba-2 side by side on the same normed input, summed (Falcon-H1)
     "-": "none",  # no mixer: a block of only a feed-forward (Nemotron-H's MLP and MoE blocks)
     # --- linear hybrids (issue 20) ---
     "G": "gated_deltanet",  # gated DeltaNet (Qwen3-Next's linear-attention layers)
@@ -107,6 +109,14 @@ DOC: dict[str, str] = {
     "mamba_dt_rank": "Mamba layers: rank of the time-step projection (default ceil(d_model / 16))",
     "mamba_conv_bias": "Mamba layers: the convolution has a bias",
     "mamba_proj_bias": "Mamba layers: the input and output projections have biases",
+    # --- Mamba-2 (issue 20: bamba, falcon_h1, granitemoehybrid, nemotron_h) ---
+    "mamba2_heads": "Mamba-2 layers: SSM heads (nh; one time step, A and D per head)",
+    "mamba2_head_dim": "Mamba-2 layers: channels per SSM head (default d_ssm / mamba2_heads)",
+    "mamba2_groups": "Mamba-2 layers: groups sharing one B and one C (G; conv width d_ssm + 2 G d_state)",
+    "d_ssm": "Mamba-2 layers: inner width d_ssm = mamba2_heads x mamba2_head_dim (default mamba_expand x d_model)",
+    "mamba_chunk": "Mamba-2 layers: chunk length of the chunked SSD scan; a pass's sequence is padded up to a multiple of it",
+    "mamba2_norm": "Mamba-2 layers: a gated RMSNorm (d_ssm) before the output projection",
+    "mamba_out_bias": "Mamba-2 layers: the output projection has a bias (mamba_proj_bias is the input projection's; Falcon-H1 sets them apart)",
     "mixer_pattern": "per-layer mixers, one letter per layer (overrides attention_every): " + ", ".join(f"{c} {m}" for c, m in MIXER_CODES.items()),
     "ffn_pattern": "per-layer feed-forward, one letter per layer (overrides the MoE layer rules): D dense MLP, E mixture of experts, - none",
     # --- special (issue 20) ---
@@ -216,6 +226,14 @@ class Architecture:
     last_dense_layers: int = 0
     no_rope_every: int | None = None
     router_correction: str = "none"
+    # --- Mamba-2 (issue 20) ---
+    mamba2_heads: int = 128
+    mamba2_head_dim: int | None = None
+    mamba2_groups: int = 1
+    d_ssm: int | None = None
+    mamba_chunk: int = 256
+    mamba2_norm: bool = True
+    mamba_out_bias: bool = False
     # --- per-layer patterns (hybrids of the 2026 wave) ---
     mixer_pattern: str = ""
     ffn_pattern: str = ""
@@ -327,6 +345,26 @@ class Architecture:
     @property
     def mamba_inner(self) -> int:
         return self.mamba_expand * self.d_model
+
+    @property
+    def mamba2_inner(self) -> int:
+        """Mamba-2's inner width (transformers: mamba_expand x hidden_size, Falcon-H1's mamba_d_ssm,
+        Nemotron-H's mamba_num_heads x mamba_head_dim)."""
+        return self.mamba_expand * self.d_model if self.d_ssm is None else self.d_ssm
+
+    @property
+    def mamba2_hd(self) -> int:
+        """Channels per Mamba-2 head ("auto": d_ssm // heads)."""
+        return self.mamba2_inner // self.mamba2_heads if self.mamba2_head_dim is None else self.mamba2_head_dim
+
+    @property
+    def mamba2_conv_dim(self) -> int:
+        """Channels of Mamba-2's depthwise conv: x, B and C (d_ssm + 2 G d_state)."""
+        return self.mamba2_inner + 2 * self.mamba2_groups * self.mamba_d_state
+
+    @property
+    def has_mamba2(self) -> bool:
+        return any(c in "2H" for c in self.mixer_pattern)
 
     @property
     def dt_rank(self) -> int:
@@ -553,6 +591,17 @@ def _validate_patterns(a: Architecture, fail) -> None:
         fail("ffn_pattern", "E (mixture of experts) layers need n_experts > 1")
     if a.mixer_pattern and a.is_encoder_decoder:
         fail("mixer_pattern", "an encoder-decoder model with per-layer mixers is not modelled")
+    if a.mixer_pattern and not any(c in "AH" for c in a.mixer_pattern):
+        fail("mixer_pattern", "no attention layer; a pure state-space model is not modelled (hybrids only)")
+    if a.has_mamba2:
+        heads, inner = a.mamba2_heads, a.mamba2_inner
+        if a.mamba2_head_dim is None and inner % heads:
+            fail("mamba2_heads", f"{heads} heads do not divide d_ssm = {inner}; set mamba2_head_dim")
+        if heads * a.mamba2_hd != inner:
+            fail("mamba2_head_dim", f"{heads} heads × {a.mamba2_hd} is not d_ssm = {inner} (the SSD scan reshapes "
+                                    "d_ssm into heads × head_dim)")
+        if heads % a.mamba2_groups:
+            fail("mamba2_groups", f"{a.mamba2_groups} groups do not divide mamba2_heads = {heads}")
 
 
 def _validate_special(a: Architecture, fail) -> None:
@@ -583,9 +632,6 @@ def _validate_special(a: Architecture, fail) -> None:
 
 def _validate_linear(a: Architecture, fail) -> None:
     """Gated DeltaNet, Kimi Delta Attention and short-convolution layers (mixer_pattern G, K, C)."""
-    if a.mixer_pattern and set(a.mixer_pattern) <= set("GKCM-"):  # every layer's mixer holds no attention
-        fail("mixer_pattern", "no attention layer: a model of only state mixers (linear attention, convolutions, "
-                              "Mamba) is not modelled")
     linear = {c for c in a.mixer_pattern if c in "GK"}
     if linear and not a.linear_heads:
         fail("linear_heads", "linear-attention layers (G, K in mixer_pattern) need linear_heads >= 1")

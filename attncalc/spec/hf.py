@@ -21,8 +21,10 @@ from .readers_classic import READERS_CLASSIC, _pure_ssm
 from .readers_dense import READERS_DENSE
 from .readers_linear import READERS_LINEAR
 from .readers_special import READERS_SPECIAL, WRAPPERS_SPECIAL
+from .readers_ssm import READERS_SSM
 
-READERS: dict[str, Reader] = {**READERS_CLASSIC, **READERS_DENSE, **READERS_SPECIAL, **READERS_LINEAR}
+READERS: dict[str, Reader] = {**READERS_CLASSIC, **READERS_DENSE, **READERS_SPECIAL, **READERS_SSM,
+                              **READERS_LINEAR}
 REFUSED = {"mamba": _pure_ssm, "mamba2": _pure_ssm, "falcon_mamba": _pure_ssm}
 # Multimodal wrappers: their language model is read from text_config and counted alone; the vision
 # tower and projector are named in the notes as not counted.

@@ -39,13 +39,16 @@ OVER = ("tokens",  # every token through the pass (routed parts: the tokens rout
         "encoder_tokens",  # every token of the encoder's input (an encoder-decoder's encoder stack, cross K and V)
         "cross_pairs",  # (decoder query, encoder key) pairs of one head: cross-attention reaches every encoder token
         "selected_pairs",  # pairs a sparse attention attends to: each query's top-k of its mask's keys (DeepSeek-V3.2)
-        # chunks of a linear attention's chunked form (gated DeltaNet, KDA): each sequence cut into
-        # ceil(seq / linear_chunk) chunks, the last padded to a full chunk (transformers' torch path
-        # pads the sequence up to a multiple of the chunk), summed over sequences; none when decoding
+        # a chunked scan (Mamba-2's SSD) pads each sequence up to a multiple of its chunk (Op.chunk) and
+        # works on every padded position: ceil(seq / chunk) x chunk per sequence; 0 in a decode step
+        "padded_positions",
+        # its chunk-to-chunk state pass: (chunks + 1)^2 per sequence, the initial state counted as a
+        # chunk (transformers' torch path, an einsum over the decay matrix); 0 in a decode step
+        "chunk_pairs",
+        # a linear attention's chunked form (gated DeltaNet, KDA): ceil(seq / chunk) chunks per sequence,
+        # the last padded to a full chunk (Op.chunk); 0 in a decode step
         "chunks",
-        # tokens through a linear attention's recurrent form, one step per token: the decode pass's
-        # tokens (a prefill runs the chunked form instead: none there)
-        "steps")
+        "decode_tokens")  # tokens of a decode step (0 in a forward pass): work only the recurrent step does
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Op:
     # numbers a sequence keeps between decode steps, `width` per sequence: Mamba's recurrent state)
     heads: int = 1  # the attention core written per head: heads x pairs x width
     variant: str = ""  # counted only under this latent-attention convention (naive | absorbed); "" always
+    chunk: int = 0  # over padded_positions / chunk_pairs / chunks: the chunk length the sequence is padded to
 
 
 # Where an activation tensor is kept (Korthikanti et al. 2022 sec. 4.2): inside the tensor-parallel

@@ -27,7 +27,7 @@ that (tests/golden/golden_wave.json, qwen3-next-80b-a3b and kimi-linear-48b-a3b,
 - the projections as matmuls; the conv as ``aten.convolution`` with padding d_conv − 1: 2 channels
   d_conv per token plus 2 (d_conv − 1) channels d_conv per sequence (its dropped padded outputs);
 - prefill, the chunked form (``torch_chunk_gated_delta_rule``, ``chunk_kimi_delta_attention``):
-  each sequence padded up to a multiple of the chunk C = 64 ("chunks": every padded position is
+  each sequence padded up to a multiple of the chunk C = 64 ("chunks" of C: every padded position is
   computed); per chunk and value head the products counted like matmuls are
     gated DeltaNet: k_β·Kᵀ and Q·Kᵀ (C x C, over d_k), k_cumdecay·S and (Q·exp g)·S (C x d_k by
     d_k x d_v), the intra-chunk scores·v_new (C x C by C x d_v) and the state update Kᵀ·v_new;
@@ -48,6 +48,8 @@ State kept between decode steps, per sequence and layer (transformers' ``LinearA
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...spec.arch import Architecture
 from .base import Act, Op, Part, Weight, bias, norm, part
 
@@ -57,7 +59,7 @@ def _conv(channels: int, k: int, formula: str) -> list:
     return [Weight("conv", "depthwise causal conv1d", channels, k, f"{formula} × d_conv"),
             Op("conv_padding", "conv1d over the d_conv − 1 padded positions", "sequences", (k - 1) * channels * k,
                kind="product"),
-            Op("conv_update", "decode: the conv's second output over the kept window, dropped", "steps",
+            Op("conv_update", "decode: the conv's second output over the kept window, dropped", "decode_tokens",
                channels * k, kind="product"),
             Op("conv_activation", "SiLU after the conv", "tokens", channels, "silu")]
 
@@ -99,12 +101,12 @@ def _delta_rule(heads: int, dk: int, dv: int, c: int, kda: bool) -> list:
                "FlopCounterMode)", "chunks", heads * (c * (c - 1) // 2) * (dk + dv), "multiply_add"),
         ]
     state = heads * dk * dv
-    step = [Op("step_decay", "decode: state decay S exp(g)", "steps", state, "multiply"),
-            Op("step_predict", "decode: the state's prediction S·k", "steps", state, "multiply_add"),
-            Op("step_update", "decode: state update S + k (β (v − S·k))ᵀ", "steps", state, "multiply_add"),
-            Op("step_readout", "decode: readout S·q", "steps", state, "multiply_add")]
-    return [*counted, *elementwise,
-            Op("chunk_state_decay", "state decay per chunk", "chunks", state, "multiply"), *step]
+    step = [Op("step_decay", "decode: state decay S exp(g)", "decode_tokens", state, "multiply"),
+            Op("step_predict", "decode: the state's prediction S·k", "decode_tokens", state, "multiply_add"),
+            Op("step_update", "decode: state update S + k (β (v − S·k))ᵀ", "decode_tokens", state, "multiply_add"),
+            Op("step_readout", "decode: readout S·q", "decode_tokens", state, "multiply_add")]
+    chunked = [*counted, *elementwise, Op("chunk_state_decay", "state decay per chunk", "chunks", state, "multiply")]
+    return [replace(o, chunk=c) for o in chunked] + step  # "chunks" of c positions (core.parts.base.OVER)
 
 
 def _kept(d: int, conv: int, qk: int, v: int, heads: int, c: int, gate: int) -> tuple[Act, ...]:

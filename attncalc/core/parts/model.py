@@ -10,7 +10,9 @@ parallel block, GPT-J / GPT-NeoX / Falcon, reads one norm's output into both). L
   ``first_k_dense_replace``), then experts every k-th layer (``moe_layer_freq``,
   ``decoder_sparse_step``, ``interleave_moe_layer_step``: layer i when i % k == offset);
 - their mixer: attention, or a Mamba layer (core.parts.mamba) in a hybrid: Jamba's layer i is an
-  attention layer when i % attn_layer_period == attn_layer_offset (Lieber et al. 2024, sec. 2);
+  attention layer when i % attn_layer_period == attn_layer_offset (Lieber et al. 2024, sec. 2); a
+  Mamba-2 layer (core.parts.mamba2: Bamba, Granite-4.0-H, Nemotron-H), both side by side
+  (Falcon-H1), or none (Nemotron-H's MLP and MoE blocks), per layer from ``mixer_pattern``;
 - dense layers after the last MoE layer too (ERNIE 4.5's ``moe_layer_end_index``,
   ``modeling_ernie4_5_moe.py`` ``Ernie4_5_MoeDecoderLayer``);
 - whether their attention applies rotary positions: NoPE layers (SmolLM3's ``no_rope_layers``,
@@ -38,6 +40,7 @@ from .encdec import encoder_decoder
 from .ends import block_norms, embedding, final_norm, norm_of, pooler, unembedding
 from .deltanet import gated_deltanet, kda
 from .mamba import mamba
+from .mamba2 import mamba2
 from .mlp import mlp
 from .shortconv import short_conv
 
@@ -121,12 +124,13 @@ def layer_counts(a: Architecture, lo: int = 0, hi: int | None = None) -> list[tu
 def kind_name(layer: Layer, varies: set[str]) -> tuple[str, str]:
     """A name and label that say what sets this kind apart from the model's other kinds."""
     words = []
-    if "mixer" in varies:
+    if "mixer" in varies and layer.mixer != "none":  # a block of only a feed-forward is named by it
         words.append(layer.mixer)
     if "reach" in varies:
         words.append(layer.reach)
     if "mlp" in varies and not layer.mlp:
-        words.append("no_mlp")
+        if "mixer" not in varies or layer.mixer == "none":  # a mixer-only block is named by its mixer
+            words.append("no_mlp")
     elif "moe" in varies or "mlp" in varies:
         words.append("moe" if layer.moe else "dense")
     if "kv_shared" in varies:
@@ -147,6 +151,8 @@ def kind_name(layer: Layer, varies: set[str]) -> tuple[str, str]:
 MIXERS: dict[str, Callable[[Architecture, Layer], "Part | tuple[Part, ...] | None"]] = {
     "attention": lambda a, layer: attention(a, layer.kv_shared),
     "mamba": lambda a, layer: mamba(a),
+    "mamba2": lambda a, layer: mamba2(a),
+    "attention_mamba2": lambda a, layer: (attention(a, layer.kv_shared), mamba2(a, beside_attention=True)),
     "none": lambda a, layer: None,
     # --- linear hybrids (issue 20) ---
     "gated_deltanet": lambda a, layer: gated_deltanet(a),
@@ -160,6 +166,7 @@ MIXERS: dict[str, Callable[[Architecture, Layer], "Part | tuple[Part, ...] | Non
 MIXER_PARTS: dict[str, str] = {
     "attention": "attention",
     "mamba": "Mamba",
+    "mamba2": "Mamba-2",
     # --- linear hybrids (issue 20) ---
     "deltanet": "gated DeltaNet",
     "kda": "Kimi Delta Attention",

@@ -36,7 +36,7 @@ def short_conv(a: Architecture) -> Part:
         Weight("conv", "depthwise causal conv1d", d, k, "d_model × d_conv"),
         bias("conv_bias", "conv1d bias", d if b else 0, "d_model"),
         Op("conv_padding", "conv1d over the d_conv − 1 padded positions", "sequences", (k - 1) * d * k, kind="product"),
-        Op("conv_update", "decode: the conv's second output over the kept window, dropped", "steps", d * k,
+        Op("conv_update", "decode: the conv's second output over the kept window, dropped", "decode_tokens", d * k,
            kind="product"),
         Op("output_gate", "C ⊙ conv", "tokens", d, "gate"),
         Weight("out_proj", "output projection", d, d, "d_model × d_model", split="row", module="out_proj"),
