@@ -12,7 +12,8 @@ differently from the published checkpoint is said in the notes; what attncalc ca
 exactly is refused, named. The layer pattern becomes ``mixer_pattern`` (one letter per layer:
 A attention, G gated DeltaNet, K Kimi Delta Attention, C short convolution).
 
-Registered in hf.READERS (hf.py imports this module; it imports hf_read and readers_classic only).
+Registered in hf.READERS (hf.py imports this module; it imports hf_read, hf_wave and readers_classic,
+never hf).
 """
 
 from __future__ import annotations
@@ -21,11 +22,8 @@ from fractions import Fraction
 from typing import Any
 
 from .hf_read import Reader, _Cfg
+from .hf_wave import _mtp_note, _partial_rotary, _Read, make_readers
 from .readers_classic import _llama_like, _moe_layers
-
-
-def _note(out: dict[str, Any], text: str) -> dict[str, Any]:
-    return out | {"notes": " ".join(x for x in (out.get("notes", ""), text) if x)}
 
 
 def _pattern(c: _Cfg, key: str, types: list, letters: dict[str, str]) -> str:
@@ -40,11 +38,12 @@ def _pattern(c: _Cfg, key: str, types: list, letters: dict[str, str]) -> str:
     return "".join(out)
 
 
-def _qwen3_next(c: _Cfg) -> dict[str, Any]:  # Qwen3NextConfig, modeling_qwen3_next.py (WAVE_NOTES 2.3)
+def _qwen3_next(c: _Read) -> dict[str, Any]:  # Qwen3NextConfig, modeling_qwen3_next.py (WAVE_NOTES 2.3)
     c.int("head_dim", 256)  # Qwen3NextConfig's default (read first, so `show` names it, not _llama_like's None)
     out = _llama_like(151936, 2048, 5632, 48, 16, 2, 32768, False)(c)
     n = out["n_layers"]
     out |= {"d_head": c.int("head_dim", 256), "qk_norm": "head", "attention_gate": True, "mlp_bias": False}
+    c.defaults.pop("mlp_bias", None)  # not a Qwen3NextConfig field: its MLPs have no biases, whatever the file
     if c.bool("use_sliding_window", False):
         c.refuse("use_sliding_window", why="sliding windows")
     types = c.list("layer_types", of=str)
@@ -70,18 +69,11 @@ def _qwen3_next(c: _Cfg) -> dict[str, Any]:  # Qwen3NextConfig, modeling_qwen3_n
                 "d_ff_expert": c.int("moe_intermediate_size", 512), "n_shared_experts": 1 if shared else 0,
                 "d_ff_shared": shared or None, "shared_expert_gate": bool(shared)}
         out |= _moe_layers(c, n, "decoder_sparse_step", True)
-    text = ("RMSNorms are zero-centred (weight stored as zeros, applied as 1 + weight): the same parameters. "
-            "Full-attention layers are gated (q_proj holds each head's query and output gate).")
-    rotary = c.data.get("partial_rotary_factor")
-    c.tried.add("partial_rotary_factor")
-    if isinstance(rotary, (int, float)) and not isinstance(rotary, bool) and rotary != 1:
-        text += f" partial_rotary_factor {rotary}: rotary positions on part of each head (no parameters or FLOPs change)."
-    mtp = c.data.get("mtp_num_layers") or c.data.get("num_nextn_predict_layers")
-    c.tried.update(("mtp_num_layers", "num_nextn_predict_layers"))
-    if mtp:
-        text += (f" The published checkpoint carries multi-token prediction weights ({mtp} layer(s)); transformers "
-                 "5.24 builds none, so they are in no count here.")
-    return _note(out, text)
+    c.note("RMSNorms are zero-centred (weight stored as zeros, applied as 1 + weight): the same parameters. "
+           "Full-attention layers are gated (q_proj holds each head's query and output gate).")
+    _partial_rotary(c)
+    _mtp_note(c, "mtp_num_layers", "num_nextn_predict_layers")
+    return out
 
 
 def _kimi_layers(c: _Cfg, n: int, lac: dict) -> list:
@@ -114,7 +106,7 @@ def _kimi_layers(c: _Cfg, n: int, lac: dict) -> list:
     return ["full_attention" if i + 1 in lists["full_attn_layers"] else "linear_attention" for i in range(n)]
 
 
-def _kimi_linear(c: _Cfg) -> dict[str, Any]:  # KimiLinearConfig, modeling_kimi_linear.py (WAVE_NOTES 2.27)
+def _kimi_linear(c: _Read) -> dict[str, Any]:  # KimiLinearConfig, modeling_kimi_linear.py (WAVE_NOTES 2.27)
     n = c.int("num_hidden_layers", 27)
     heads = c.int("num_attention_heads", 32)
     kv = c.int("num_key_value_heads", 32)
@@ -162,12 +154,10 @@ def _kimi_linear(c: _Cfg) -> dict[str, Any]:  # KimiLinearConfig, modeling_kimi_
             out["ffn_pattern"] = _pattern(c, "mlp_layer_types", mlp_types, {"dense": "D", "sparse": "E"})
         else:
             out["first_dense_layers"] = min(c.int("first_k_dense_replace", 1), n)
-    mtp = c.int("num_nextn_predict_layers", 0)
-    text = ("Full-attention layers are multi-head latent attention without rotary positions (NoPE); the rotary "
-            "slice of the projections is still there. The routing correction bias is a buffer (not counted).")
-    if mtp:
-        text += f" num_nextn_predict_layers {mtp}: transformers 5.24 builds no MTP module; not counted."
-    return _note(out, text)
+    c.note("Full-attention layers are multi-head latent attention without rotary positions (NoPE); the rotary "
+           "slice of the projections is still there. The routing correction bias is a buffer (not counted).")
+    _mtp_note(c, "num_nextn_predict_layers")
+    return out
 
 
 # Keys of published LFM2 files that Lfm2Config does not read (WAVE_NOTES 2.19).
@@ -198,7 +188,7 @@ def _lfm2_ff(c: _Cfg) -> int:
     return m * -(-scaled // m)
 
 
-def _lfm2(c: _Cfg) -> dict[str, Any]:  # Lfm2Config, modeling_lfm2.py (WAVE_NOTES 2.19)
+def _lfm2(c: _Read) -> dict[str, Any]:  # Lfm2Config, modeling_lfm2.py (WAVE_NOTES 2.19)
     out = _llama_like(65536, 2560, 12288, 32, 32, 8, 128000, True)(c)
     n = out["n_layers"]
     out |= {"d_ff": _lfm2_ff(c), "activation": "silu", "qkv_bias": False, "out_bias": False, "mlp_bias": False,
@@ -222,12 +212,13 @@ def _lfm2(c: _Cfg) -> dict[str, Any]:  # Lfm2Config, modeling_lfm2.py (WAVE_NOTE
     if "C" in pattern:
         out |= {"mixer_pattern": pattern, "linear_conv": c.int("conv_L_cache", 3),
                 "short_conv_bias": c.bool("conv_bias", False)}
-    return _note(out, "The checkpoint's model.embedding_norm is applied after the last layer (Lfm2Model.forward): it is "
-                      "counted as the final norm.")
+    c.note("The checkpoint's model.embedding_norm is applied after the last layer (Lfm2Model.forward): it is counted "
+           "as the final norm.")
+    return out
 
 
-READERS_LINEAR: dict[str, Reader] = {
+READERS_LINEAR: dict[str, Reader] = make_readers({
     "qwen3_next": _qwen3_next,
     "kimi_linear": _kimi_linear,
     "lfm2": _lfm2,
-}
+})
