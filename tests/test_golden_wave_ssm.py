@@ -393,3 +393,23 @@ def test_drawn_mamba2_hybrids(a, pp, tp, seq):
     kinds = cache_kinds(a)
     assert sum(k.count for k in kinds if k.per_sequence) == sum(c in "2H" for c in a.mixer_pattern)
     assert sum(k.count for k in kinds if k.per_token) == sum(c in "AH" for c in a.mixer_pattern)
+
+
+# --- presets ---------------------------------------------------------------------------------------
+
+
+def test_bamba_preset_is_the_golden_model():
+    a, b = load_model("bamba-9b"), load("bamba-9b")
+    assert param_summary(a) == param_summary(b)
+    for seq in (37, 300):
+        assert forward(a, 2, seq, Convention()).total == forward(b, 2, seq, Convention()).total
+    assert cache_kinds(a) == cache_kinds(b)
+
+
+@pytest.mark.parametrize("preset,mamba,attention,mlp", [("nemotron-h-8b", 24, 4, 24),
+                                                         ("nemotron-nano-9b-v2", 27, 4, 25)])
+def test_nemotron_presets_have_their_published_block_counts(preset, mamba, attention, mlp):
+    """NVIDIA's block tallies (Nemotron-H: 24 Mamba-2, 4 attention, 24 MLP; Nano 9B v2: 27, 4, 25, its
+    model card), read off the description's kinds."""
+    kinds = {k.name: k.count for k in count_params(load_model(preset)).get("blocks").children}
+    assert kinds == {"mamba2": mamba, "attention": attention, "dense": mlp}

@@ -179,6 +179,7 @@ def _nemotron_h(c: _Cfg) -> dict[str, Any]:  # NemotronHConfig, modeling_nemotro
     non-gated ReLU² MLP, or a MoE (non-gated ReLU² experts, one shared expert, a router with a
     correction-bias buffer)."""
     key, blocks = _nemotron_blocks(c)
+    c.int("head_dim", 128)  # NemotronHConfig's default (read first, so `show` names it, not the shared None)
     if not any(NEMOTRON_BLOCKS[b][0] == "A" for b in blocks):
         raise c.fail(key, "no attention block: a pure state-space model; attncalc counts Mamba-2 layers inside "
                           "hybrids only")
