@@ -1,0 +1,239 @@
+"""The training sweep: weigh every layout of the space, time the ones that fit, rank them.
+
+Per (tp, pp, cp) unit (``space.units``), in a fixed order, every layout is:
+1. checked against the schedule's rule (interleaved 1F1B needs the micro-batches a multiple of pp:
+   ``core.time.schedules.check``);
+2. weighed: memory per GPU by the closed form (``memory.TrainingMemoryModel``, `fit`'s arithmetic),
+   refused when over the budget. Memory never falls as the micro-batch grows (each stage keeps
+   min(in flight, m)·b sequences' activations, m = B / (dp·b)), so once a micro-batch does not fit
+   the larger ones are counted as not fitting without being weighed;
+3. timed by ``timing.time_layout`` (the time model's one entry point) when it fits.
+
+The result keeps the best layouts, the Pareto frontier of step time against memory per GPU, the
+best layout of every unit (to say why each lost to the best), and the refusals counted by reason.
+Every merge orders by (step time, memory, layout), so ``--workers N`` gives the same result for any N.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, NamedTuple
+
+from ...errors import WorkloadError
+from ...spec.arch import Architecture
+from ..time.schedules import check as schedule_check
+from .memory import Layout, MemorySetup, TrainingMemoryModel
+from .space import Space, Unit, expert_degrees, micro_batches, units, virtual_stages
+from .timing import Timed, Timer, time_layout
+
+KEEP = 4  # the best layouts kept are top x KEEP before a trim
+
+
+class Result(NamedTuple):
+    step_s: Fraction
+    memory: int
+    layout: Layout
+    timed: Timed
+
+    @property
+    def key(self) -> tuple:
+        return (self.step_s, self.memory, self.layout)
+
+
+@dataclass
+class Tally:
+    """What one share of the space gave: counts, the best, the frontier, each unit's best."""
+
+    candidates: int = 0
+    fitting: int = 0
+    timed: int = 0
+    best: list[Result] = field(default_factory=list)
+    frontier: list[Result] = field(default_factory=list)
+    units: dict[tuple, Result | None] = field(default_factory=dict)
+    unit_miss: dict[tuple, int] = field(default_factory=dict)  # unit -> least bytes over the budget
+    rejected: dict[str, int] = field(default_factory=dict)
+    closest_miss: int | None = None  # least bytes over the budget of any layout that did not fit
+
+    def refuse(self, reason: str, n: int = 1) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + n
+
+    def keep(self, r: Result, top: int) -> None:
+        self.best.append(r)
+        if len(self.best) > top * KEEP:
+            self.best.sort(key=lambda x: x.key)
+            del self.best[top:]
+        self.frontier = pareto(self.frontier + [r])
+
+    def merge(self, other: "Tally", top: int) -> None:
+        self.candidates += other.candidates
+        self.fitting += other.fitting
+        self.timed += other.timed
+        self.best = sorted(self.best + other.best, key=lambda x: x.key)[:top]
+        self.frontier = pareto(self.frontier + other.frontier)
+        self.units.update(other.units)
+        self.unit_miss.update(other.unit_miss)
+        for k, v in other.rejected.items():
+            self.refuse(k, v)
+        if other.closest_miss is not None:
+            self.closest_miss = other.closest_miss if self.closest_miss is None else min(self.closest_miss,
+                                                                                         other.closest_miss)
+
+    def finish(self, top: int) -> "Tally":
+        self.best = sorted(self.best, key=lambda x: x.key)[:top]
+        return self
+
+
+def pareto(rs: list[Result]) -> list[Result]:
+    """The layouts no other beats on both step time and memory per GPU (the first by layout on ties)."""
+    out: list[Result] = []
+    for r in sorted(rs, key=lambda x: x.key):
+        if not out or r.memory < out[-1].memory:
+            out.append(r)
+    return out
+
+
+@dataclass(frozen=True)
+class SweepSetup:
+    space: Space
+    memory: MemorySetup
+    budget: int  # bytes per GPU
+    max_tp: int
+    top: int = 10
+
+
+def _reason(err: WorkloadError) -> str:
+    """A refusal's rule without its numbers (the counts group by rule)."""
+    text = str(err)
+    for cut in (", got", " got ", " ("):
+        if cut in text:
+            text = text.split(cut, 1)[0]
+    return text
+
+
+def _schedule_rule(pp: int, m: int, v: int) -> str | None:
+    try:
+        schedule_check("interleaved" if v > 1 else "1f1b", pp, m, v)
+    except WorkloadError as err:
+        return f"schedule: {_reason(err)}"
+    return None
+
+
+def sweep_unit(a: Architecture, s: SweepSetup, mm: TrainingMemoryModel, prepared: Any, timer: Timer,
+               u: Unit, tally: Tally) -> None:
+    """Weigh and time every layout of one (tp, pp, cp) unit into ``tally``."""
+    sp = s.space
+    dp = sp.gpus // (u.tp * u.pp * u.cp)
+    vs = virtual_stages(a, sp, u.pp)
+    bs = micro_batches(sp, dp)
+    sps = sp.sequence_parallel if u.tp > 1 else (False,)
+    best: Result | None = None
+    miss: int | None = None
+    ruled: dict[tuple[int, int], str | None] = {}  # (m, v) -> the schedule's refusal, if any
+    for ep in expert_degrees(a, dp, u.cp, sp):
+        for zero in sp.zero:
+            states = mm.states(u.tp, u.pp, ep, zero, dp * u.cp)
+            for seqpar in sps:
+                for rc in sp.recompute:
+                    terms = mm.terms(u.tp, u.pp, ep, seqpar, rc)
+                    for v in vs:
+                        over = False
+                        for b in bs:
+                            tally.candidates += 1
+                            m = sp.global_batch // (dp * b)
+                            if u.pp > 1:
+                                rule = ruled.get((m, v), "")
+                                if rule == "":
+                                    rule = ruled[(m, v)] = _schedule_rule(u.pp, m, v)
+                                if rule is not None:
+                                    tally.refuse(rule)
+                                    continue
+                            if over:  # a smaller micro-batch already did not fit
+                                tally.refuse("memory")
+                                continue
+                            mem = mm.peak_of(terms, states, u.pp, v, m, b, u.cp)
+                            if mem > s.budget:
+                                over = True
+                                tally.refuse("memory")
+                                excess = mem - s.budget
+                                if tally.closest_miss is None or excess < tally.closest_miss:
+                                    tally.closest_miss = excess
+                                if miss is None or excess < miss:
+                                    miss = excess
+                                continue
+                            tally.fitting += 1
+                            lay = Layout(u.tp, u.pp, dp, ep, u.cp, b, rc, seqpar, v, zero)
+                            try:
+                                t = timer(prepared, lay, sp.global_batch)
+                            except WorkloadError as err:
+                                tally.refuse(f"time model: {_reason(err)}")
+                                continue
+                            tally.timed += 1
+                            r = Result(t.step_s, mem, lay, t)
+                            tally.keep(r, s.top)
+                            if best is None or r.key < best.key:
+                                best = r
+    tally.units[u.key] = best
+    if best is None and miss is not None:
+        tally.unit_miss[u.key] = miss
+
+
+# --- workers -------------------------------------------------------------------------------------
+
+_STATE: dict[str, Any] = {}
+
+
+def _work(indices: list[int]) -> Tally:
+    st = _STATE
+    tally = Tally()
+    for i in indices:
+        sweep_unit(st["a"], st["setup"], st["mm"], st["prepared"], st["timer"], st["units"][i], tally)
+    return tally.finish(st["setup"].top)
+
+
+def _init_spawned(a: Architecture, setup: SweepSetup, prepare_args: tuple, timer: Timer, us: list[Unit]) -> None:
+    from .timing import prepare
+
+    hw, seq, dtype, overlap = prepare_args
+    _STATE.update(a=a, setup=setup, mm=TrainingMemoryModel(a, setup.memory),
+                  prepared=prepare(a, hw, seq=seq, dtype=dtype, overlap=overlap) if hw is not None else None,
+                  timer=timer, units=us)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    setup: SweepSetup
+    units: list[Unit]
+    excluded: dict[str, int]
+    tally: Tally
+
+
+def sweep(a: Architecture, s: SweepSetup, prepared: Any, *, timer: Timer = time_layout, workers: int = 1,
+          prepare_args: tuple = (None, 0, "bf16", "default")) -> Sweep:
+    """Every layout of ``s.space`` weighed, the fitting ones timed; the same result for any ``workers``."""
+    s.space.check()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise WorkloadError(f"--workers must be an integer >= 1, got {workers!r}")
+    us, excluded = units(a, s.space, s.max_tp)
+    mm = TrainingMemoryModel(a, s.memory)
+    total = Tally()
+    jobs = [list(range(i, len(us), max(1, workers * 4)))
+            for i in range(min(len(us), max(1, workers * 4)))]  # units dealt round robin
+    if workers == 1 or len(us) <= 1:
+        _STATE.update(a=a, setup=s, mm=mm, prepared=prepared, timer=timer, units=us)
+        for job in jobs:
+            total.merge(_work(job), s.top)
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        if "fork" in mp.get_all_start_methods():
+            _STATE.update(a=a, setup=s, mm=mm, prepared=prepared, timer=timer, units=us)
+            pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
+        else:  # pragma: no cover - spawn: each worker evaluates the description itself
+            pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_spawned,
+                                       initargs=(a, s, prepare_args, timer, us))
+        with pool:
+            for part in pool.map(_work, jobs):
+                total.merge(part, s.top)
+    return Sweep(s, us, dict(excluded.counts), total.finish(s.top))
