@@ -36,7 +36,12 @@ def schedule_of(lay: Layout) -> str:
 
 
 def prepare(a, hw, *, seq: int, dtype: str = "bf16", overlap: str = "default") -> Any:
-    from ..time.step import prepare as step_prepare
+    try:
+        from ..time.step import prepare as step_prepare
+    except ImportError:  # pragma: no cover - before core/time/step.py is merged
+        from ...errors import WorkloadError
+
+        raise WorkloadError("the training step time model (attncalc/core/time/step.py) is not installed") from None
 
     return step_prepare(a, hw, seq=seq, dtype=dtype, overlap=overlap)
 
