@@ -70,9 +70,28 @@ GRAD_BYTES = 4  # fp32 gradients reduced (Megatron-LM accumulate_allreduce_grads
 ADAM_BYTES = 30  # per parameter: 16 read, 14 written (module docstring)
 ATTENTION_BACKWARD = Fraction(5, 2)  # Dao 2023 sec. 4.1
 # Attention kernels of training engines: Megatron-LM / NeMo / torchtitan run cuDNN or
-# FlashAttention-3 on Hopper (Shah et al. 2024, abstract: "up to 740 TFLOPs/s (75% utilization)"
-# in FP16); elsewhere the table of core.time.kernels (FlashAttention-2).
-TRAINING_ATTENTION = {"hopper": (Fraction(3, 4), "Shah et al. 2024 (FlashAttention-3), abstract: 75% of H100 peak")}
+# FlashAttention-3 on Hopper: forward (Shah et al. 2024, abstract: "up to 740 TFLOPs/s (75%
+# utilization)" in FP16), backward 559 TFLOP/s (the paper's figure "Attention backward speed, head dim
+# 128 (H100 80GB SXM5)", FlashAttention-3 at 8k), of the 989.5 dense peak; elsewhere the table of
+# core.time.kernels (FlashAttention-2), forward and backward alike.
+TRAINING_ATTENTION = {"hopper": (Fraction(3, 4), Fraction(1118, 1979),
+                                 "Shah et al. 2024 (FlashAttention-3): forward 75% of H100 peak (abstract), "
+                                 "backward 559 TFLOP/s (hd 128, 8k)")}
+# fp8 (Transformer Engine's recipe, "Using FP8 with Transformer Engine"): each GEMM's activation input
+# and output gradient are cast from bf16 (read 2 bytes, write 1) and transposed for the weight
+# gradient (write 1 more): 4 bytes per element moved, per micro-batch; weights once per step.
+FP8_CAST_BYTES = 4
+# Attention without a fused kernel (Megatron-LM before FlashAttention: Narayanan et al. 2021,
+# Korthikanti et al. 2022 sec. 3): the full S x S scores as batched GEMMs (the mask applied after),
+# then per score element the bytes of the fused scale-mask-softmax (read 2, write 2), dropout (read
+# 2, write 2, mask 1), the scores GEMM's write and the values GEMM's read (2 + 2): 13 forward, the
+# backward twice that; selective recomputation (Korthikanti sec. 4.3) runs this forward again.
+MATERIALIZED_BYTES = 13
+ATTENTION_KERNELS = ("flash", "materialized")
+# A routed layer's token permutation (Megatron-Core's MoE token dispatcher: permute before the
+# experts, unpermute and weight after): each of the tokens x top-k copies read and written once each
+# way, 2 x 2 x d_model elements forward.
+PERMUTE_PASSES = 4
 
 
 @dataclass(frozen=True)
@@ -127,9 +146,12 @@ class StepTime:
 
 
 def prepare(a: Architecture, hw: Hardware, *, seq: int, dtype: str = "bf16", overlap: str = "default",
-            engine: str = "eager", efficiency: Fraction | None = None) -> Prepared:
+            engine: str = "eager", efficiency: Fraction | None = None, attention: str = "flash") -> Prepared:
     """Read the model description once for ``seq``-token sequences on ``hw``. ``efficiency``: the
-    generation's matmul constant (default: the hardware file's fitted ``matmul_efficiency``)."""
+    generation's matmul constant (default: the hardware file's fitted ``matmul_efficiency``);
+    ``attention``: the attention kernel, flash (fused, IO-aware) or materialized (module docstring)."""
+    if attention not in ATTENTION_KERNELS:
+        raise WorkloadError(f"unknown attention kernel {attention!r}; use one of {', '.join(ATTENTION_KERNELS)}")
     if overlap not in OVERLAPS:
         raise WorkloadError(f"unknown overlap convention {overlap!r}; use one of {', '.join(OVERLAPS)}")
     if efficiency is None:
@@ -138,9 +160,12 @@ def prepare(a: Architecture, hw: Hardware, *, seq: int, dtype: str = "bf16", ove
         source = "given"
     if not 0 < efficiency <= 1:
         raise WorkloadError(f"matmul efficiency must be in (0, 1], got {efficiency}")
-    attn = TRAINING_ATTENTION.get(hw.generation) or K.ATTENTION_EFFICIENCY.get(hw.generation) \
-        or (efficiency, "the matmul efficiency (no published attention figure for this generation)")
-    return build(a, hw, seq, dtype, efficiency, source, attn, overlap, K.engine(engine))
+    attn = TRAINING_ATTENTION.get(hw.generation)
+    if attn is None:
+        fa2 = K.ATTENTION_EFFICIENCY.get(hw.generation) \
+            or (efficiency, "the matmul efficiency (no published attention figure for this generation)")
+        attn = (fa2[0], fa2[0], fa2[1])
+    return build(a, hw, seq, dtype, efficiency, source, attn, overlap, K.engine(engine), attention)
 
 
 def check_layout(p: Prepared, L: TrainLayout) -> Parallelism:
@@ -167,10 +192,11 @@ def _gemm_s(p: Prepared, m: int, n: int, k: int, batch: int = 1) -> Fraction:
     return t
 
 
-def _layer_gemms(p: Prepared, gemms: tuple[Gemm, ...], tokens: int, L: TrainLayout) -> tuple[Fraction, Fraction, Fraction, int]:
-    """Forward, input-gradient and weight-gradient GEMM time of one layer on one GPU, and kernels."""
+def _layer_gemms(p: Prepared, gemms: tuple[Gemm, ...], tokens: int, L: TrainLayout) -> tuple[Fraction, Fraction, Fraction, int, int]:
+    """Forward, input-gradient and weight-gradient GEMM time of one layer on one GPU, kernels, and
+    the elements of the activation inputs and output gradients (fp8 casts)."""
     f = b = w = Fraction(0)
-    n_k = 0
+    n_k = cast = 0
     for g in gemms:
         if g.split == "expert":  # grouped GEMM over the rank's experts, tokens balanced (module docstring)
             local = max(1, g.experts // L.ep)
@@ -185,7 +211,8 @@ def _layer_gemms(p: Prepared, gemms: tuple[Gemm, ...], tokens: int, L: TrainLayo
         b += _gemm_s(p, m, k, n, batch)
         w += _gemm_s(p, n, k, m, batch)
         n_k += 3
-    return f, b, w, n_k
+        cast += batch * m * (k + n)
+    return f, b, w, n_k, cast
 
 
 def _coll(op: str, nbytes: Fraction, group: int, stride: int, p: Prepared) -> Fraction:
@@ -203,16 +230,30 @@ def _coll(op: str, nbytes: Fraction, group: int, stride: int, p: Prepared) -> Fr
 def _kind_times(p: Prepared, k: KindCost, L: TrainLayout) -> dict[str, Fraction]:
     """One layer of kind ``k``, one micro-batch, one GPU: compute F/B/W and each dimension's traffic."""
     tokens = L.micro_batch * p.seq // L.cp
-    gf, gb, gw, n_k = _layer_gemms(p, k.gemms, tokens, L)
+    gf, gb, gw, n_k, cast = _layer_gemms(p, k.gemms, tokens, L)
     share = Fraction(L.micro_batch, L.cp * L.tp)
-    attn_f = k.attention_flops * share / (p.attention_peak * p.attention_efficiency)
-    attn_io = k.attention_bytes * share / (p.hw.memory_bytes_per_s * K.MEMORY_EFFICIENCY)
-    attn_f = max(attn_f, attn_io) if k.attention_flops else Fraction(0)
-    ew = k.elementwise_bytes * share / (p.hw.memory_bytes_per_s * K.MEMORY_EFFICIENCY)
+    bw = p.hw.memory_bytes_per_s * K.MEMORY_EFFICIENCY
+    attn_io = k.attention_bytes * share / bw
+    attn_f = max(k.attention_flops * share / (p.attention_peak * p.attention_efficiency), attn_io)
+    attn_b = max(ATTENTION_BACKWARD * k.attention_flops * share / (p.attention_peak * p.attention_backward), 2 * attn_io)
+    attn_recompute = Fraction(0)
+    if not k.attention_flops:
+        attn_f = attn_b = Fraction(0)
+    elif p.attention == "materialized":
+        h, s_q = -(-k.attention_heads // L.tp) * L.micro_batch, p.seq // L.cp
+        mem = Fraction(MATERIALIZED_BYTES * h * s_q * p.seq) / bw
+        attn_f = _gemm_s(p, s_q, p.seq, k.head_dim, h) + _gemm_s(p, s_q, k.head_dim, p.seq, h) + mem
+        attn_b = 2 * attn_f
+        attn_recompute = attn_f if L.recompute == "selective" else Fraction(0)
+    ew = k.elementwise_bytes * share / bw
+    if k.routed_top_k:
+        ew += Fraction(PERMUTE_PASSES * tokens * k.routed_top_k * p.d_model, L.tp) * p.act_bytes / bw
+    if p.act_bytes < 2:  # fp8 casts, half in the forward, half in the backward (FP8_CAST_BYTES)
+        ew += Fraction(FP8_CAST_BYTES * cast, 2) / bw
     host = p.engine.host_s
     kernels_f = n_k // 3 + (1 if k.attention_flops else 0) + k.elementwise_kernels
     f = max(gf + attn_f + ew, kernels_f * host)
-    b = max(gb + ATTENTION_BACKWARD * attn_f + 2 * ew, 2 * kernels_f * host)
+    b = max(gb + attn_b + 2 * ew, 2 * kernels_f * host)
     w = max(gw, (n_k // 3) * host)
     act = tokens * p.d_model * p.act_bytes
     if L.tp > 1:
@@ -229,10 +270,10 @@ def _kind_times(p: Prepared, k: KindCost, L: TrainLayout) -> dict[str, Fraction]
     if L.cp > 1 and k.kv_bytes_per_token:
         block = Fraction(tokens * k.kv_bytes_per_token, L.tp if p.arch.kv_heads >= L.tp else 1)
         cp_all = 3 * (L.cp - 1) * _coll("send_recv", block, 2, L.tp, p)
-    recompute = f + tp_f + ep_f if L.recompute == "full" else Fraction(0)
+    recompute = f + tp_f + ep_f if L.recompute == "full" else attn_recompute
     return {"f": f, "b": b + recompute, "w": w, "tp": 2 * tp_f + (tp_f if L.recompute == "full" else 0),
             "ep": 2 * ep_f + (ep_f if L.recompute == "full" else 0), "cp": cp_all,
-            "attention": attn_f * (1 + ATTENTION_BACKWARD), "recompute": recompute}
+            "attention": attn_f + attn_b, "recompute": recompute}
 
 
 def step_time(p: Prepared, layout: TrainLayout) -> StepTime:
@@ -246,7 +287,7 @@ def step_time(p: Prepared, layout: TrainLayout) -> StepTime:
     stages = stage_kinds(p.arch, L.pp)
     tokens = L.micro_batch * p.seq // L.cp
     # the logits on the last stage: vocab-parallel GEMMs and the loss's element-wise traffic
-    hf, hb, hw_, _ = _layer_gemms(p, p.top, tokens, L)
+    hf, hb, hw_, _, _ = _layer_gemms(p, p.top, tokens, L)
     head_ew = p.top_elementwise_bytes * Fraction(L.micro_batch, L.cp * L.tp) / (
         p.hw.memory_bytes_per_s * K.MEMORY_EFFICIENCY)
     best = None

@@ -54,6 +54,8 @@ class KindCost:
     gemms: tuple[Gemm, ...]
     attention_flops: int  # forward, all heads of the layer, one sequence
     attention_bytes: int  # Q, K, V read and O written, one sequence (the kernel's I/O)
+    attention_heads: int  # query heads of the layer's attention core (0: none)
+    head_dim: int  # the scores' width
     elementwise_bytes: Fraction  # forward, one sequence
     elementwise_kernels: int
     row_outputs: int  # row-parallel outputs (TP all-reduces of the forward)
@@ -82,10 +84,12 @@ class Prepared:
     attention_peak: int  # attention runs in bf16 under fp8 training (Transformer Engine's recipe)
     efficiency: Fraction  # the one fitted constant of the generation
     efficiency_source: str
-    attention_efficiency: Fraction
+    attention_efficiency: Fraction  # forward
+    attention_backward: Fraction  # backward
     attention_source: str
     overlap: str
     engine: K.Engine
+    attention: str  # flash | materialized
     cache: dict  # shape -> kernel seconds, filled by step_time
 
 
@@ -98,7 +102,7 @@ def _weights_by_path(node: Part, prefix: str, out: dict[str, Weight]) -> None:
 
 
 def build(a: Architecture, hw: Hardware, seq: int, dtype: str, efficiency: Fraction, efficiency_source: str,
-          attention: tuple[Fraction, str], overlap: str, engine: K.Engine) -> Prepared:
+          attention: tuple[Fraction, Fraction, str], overlap: str, engine: K.Engine, kernel: str) -> Prepared:
     positive("--seq", seq)
     dtype = canonical_dtype(dtype)
     ab = dtype_bytes(dtype)
@@ -110,7 +114,8 @@ def build(a: Architecture, hw: Hardware, seq: int, dtype: str, efficiency: Fract
     nodes = {path: times for path, _, times in tree.walk()}
     kv_tok = {k.name: nbytes(k.per_token, dtype) for k in cache_kinds(a)}
     names = [k.name for k in kinds(a)]
-    per: dict[str, dict] = {n: {"gemms": {}, "attn": 0, "io": Fraction(0), "ew": Fraction(0), "ewk": 0}
+    per: dict[str, dict] = {n: {"gemms": {}, "attn": 0, "io": Fraction(0), "ew": Fraction(0), "ewk": 0, "heads": 0,
+                                "d_head": 0}
                             for n in names}
     top: dict[str, Gemm] = {}
     top_ew = Fraction(0)
@@ -146,6 +151,8 @@ def build(a: Architecture, hw: Hardware, seq: int, dtype: str, efficiency: Fract
             if n.name == "scores":
                 d_head = n.value // (2 * n.units) if n.units else a.head_dim
                 per[kind]["io"] += 2 * count * seq * d_head * ab + seq * kv_tok.get(kind, 0)
+                per[kind]["heads"] += count
+                per[kind]["d_head"] = d_head
         elif n.kind == "elementwise":
             b, k = sink(passes._elementwise(a, n.name, n.value, count, seq, ab, passes.FUSED, elementwise, hw))
             if in_block:
@@ -160,14 +167,15 @@ def build(a: Architecture, hw: Hardware, seq: int, dtype: str, efficiency: Fract
             isinstance(w, Weight) and w.split == "row" for w in _all_weights(c))]
         row_outputs = len(rows) - (1 if a.parallel_block and {"attention", "mlp"} <= set(rows) else 0)
         routed = any(g.split == "expert" for g in p["gemms"].values())
-        out.append(KindCost(k.name, k.count, tuple(p["gemms"].values()), p["attn"], int(p["io"]), p["ew"], p["ewk"],
+        out.append(KindCost(k.name, k.count, tuple(p["gemms"].values()), p["attn"], int(p["io"]), p["heads"], p["d_head"],
+                            p["ew"], p["ewk"],
                             row_outputs, kv_tok.get(k.name, 0), a.top_k if routed else 0, a.n_heads))
     from ...dtypes import compute_dtype
     peak = hw.peak(compute_dtype(dtype))
     attn_peak = hw.peak("bf16") if dtype_bytes(dtype) < 2 and "bf16" in hw.dense else peak
     return Prepared(a, hw, seq, dtype, ab, tuple(out), tuple(top.values()), top_ew, a.d_model, 3 * model_fwd,
-                    model_fwd, peak, attn_peak, efficiency, efficiency_source, attention[0], attention[1], overlap,
-                    engine, {})
+                    model_fwd, peak, attn_peak, efficiency, efficiency_source, attention[0], attention[1], attention[2], overlap,
+                    engine, kernel, {})
 
 
 def _all_weights(node: Part | Weight):
