@@ -40,5 +40,5 @@ def test_held_out_error(fitted):
     # (gpt-oss-120b, -24 % and -40 %: small grouped GEMMs, router and load imbalance).
     assert mean_abs(held) <= Fraction(16, 100)
     # Without the ZeRO-3 engine's rows, the 10 % holds.
-    megatron = [x for x in held if x.row.layout.zero != 3]
+    megatron = [x for x in held if not (x.row.layout.zero == 3 and x.row.source == "narayanan2021")]
     assert mean_abs(megatron) <= Fraction(10, 100)
