@@ -66,8 +66,11 @@ def sweep(
     allowance: Annotated[Optional[str], _opt("--allowance", "Memory set aside per GPU (e.g. 4GiB): buffers, fragmentation, the CUDA context.")] = None,
     gpu_memory: Annotated[Optional[str], _opt("--gpu-memory", "The budget per GPU, with its unit (default: the hardware's memory).")] = None,
     overlap: Annotated[str, typer.Option("--overlap", help="Communication overlap convention of the time model: default, none or full.")] = "default",
-    dtype: Annotated[str, typer.Option("--dtype", help="Matmul dtype of the step (bf16, fp8).")] = "bf16",
+    dtype: Annotated[str, typer.Option("--dtype", help="Matmul dtype of the step (bf16, fp16, fp8).")] = "bf16",
+    attention: Annotated[str, typer.Option("--attention", help="Attention kernel of the time model: flash or materialized.")] = "flash",
+    matmul_efficiency: Annotated[Optional[str], _opt("--matmul-efficiency", "The time model's matmul constant (default: the hardware file's fitted one).")] = None,
     top: Annotated[int, typer.Option("--top", help="Layouts listed, best first.")] = 10,
+    exhaustive: Annotated[bool, _opt("--exhaustive", "Time every layout that fits (no dominance pruning; slower, the same result).")] = False,
     workers: Annotated[int, typer.Option("--workers", "-j", help="Processes to split the space over (the result is the same for any number).")] = 1,
     price_per_gpu_hour: Annotated[Optional[str], _opt("--price-per-gpu-hour", "Dollars per GPU-hour: $ per million tokens.")] = None,
     serve: Annotated[bool, _opt("--serve", "Serving layouts (tp, pp, batch, weight and KV formats) instead of training.")] = False,
@@ -152,9 +155,11 @@ def sweep(
     from ..core.memory.training import optimizer as check_optimizer
 
     check_optimizer(optimizer)
-    setup = SweepSetup(space, mem, budget, node, top)
-    prepared = prepare(arch, hardware, seq=seq, dtype=dtype, overlap=overlap)
-    result = run_sweep(arch, setup, prepared, workers=workers, prepare_args=(hardware, seq, dtype, overlap))
+    setup = SweepSetup(space, mem, budget, node, top, exhaustive)
+    eff = exact_number(matmul_efficiency, "--matmul-efficiency") if matmul_efficiency is not None else None
+    kw = {"seq": seq, "dtype": dtype, "overlap": overlap, "efficiency": eff, "attention": attention}
+    prepared = prepare(arch, hardware, **kw)
+    result = run_sweep(arch, setup, prepared, workers=workers, prepare_args=(hardware, kw))
     ctx = DocContext(arch.name, hardware.name, price, *_assumptions(setup, hardware, node, overlap, dtype,
                                                                     global_batch, seq))
     _emit(result, ctx, fmt)
@@ -164,6 +169,8 @@ def _assumptions(setup, hardware, node: int, overlap: str, dtype: str, global_ba
     m = setup.memory
     time_model = (f"core.time.step (overlap {overlap}, matmuls in {dtype}): compute + exposed communication + "
                   "pipeline bubble per step; 1F1B, interleaved 1F1B with virtual stages")
+    from ..core.sweep.search import DOMINANCE
+
     return time_model, (
         f"memory per GPU as `attncalc fit` computes it: optimizer {m.optimizer}, FlashAttention "
         f"{'on' if m.flash else 'off'}, dropout {'on' if m.dropout else 'off'}, allowance {m.allowance:,} bytes; "
@@ -171,6 +178,8 @@ def _assumptions(setup, hardware, node: int, overlap: str, dtype: str, global_ba
         f"tensor parallelism up to {node} (one node{'' if hardware.gpus_per_node else ', assumed'}); "
         f"{global_batch:,} sequences of {seq:,} tokens per step; micro-batch b divides the global batch / dp",
         f"time model: {time_model}",
+        "" if setup.exhaustive else f"pruned: {DOMINANCE}; a layout so dominated is timed only if it could still "
+                                    "enter the results, the frontier or its (tp, pp, cp)'s best (--exhaustive: time all)",
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..core.sweep.search import Result, Sweep
 from ..core.sweep.timing import DIMENSIONS, schedule_of
-from ..core.sweep.verdict import GIB, binding, regions
+from ..core.sweep.verdict import GIB, binding, regions, size_text
 from .tables import APPROX, EXACT, TEXT, Block, Column, Para, Table
 
 REGION_ROWS = 12  # units listed in the table (all of them in JSON)
@@ -141,7 +141,7 @@ def sweep_blocks(sw: Sweep, ctx: Context, width: int) -> list[Block]:
         f"{t.candidates:,} layouts weighed, {t.fitting:,} fit in {s.budget / GIB:,.1f} GiB per GPU, {t.timed:,} timed",
         "bold")]
     if not t.best:
-        miss = f": the closest misses by {t.closest_miss / GIB:,.2f} GiB" if t.closest_miss is not None else ""
+        miss = f": the closest misses by {size_text(t.closest_miss)}" if t.closest_miss is not None else ""
         blocks.append(Para(f"No layout fits{miss}.", "bold"))
     else:
         blocks.append(_results_table("Best layouts (fastest step first)", t.best, sw, ctx, "best",
@@ -170,7 +170,7 @@ def sweep_blocks(sw: Sweep, ctx: Context, width: int) -> list[Block]:
     for k, v in sorted(t.rejected.items()):
         text = k
         if k == "memory" and t.closest_miss is not None:
-            text = f"memory: over {s.budget / GIB:,.1f} GiB per GPU (the closest by {t.closest_miss / GIB:,.2f} GiB)"
+            text = f"memory: over {s.budget / GIB:,.1f} GiB per GPU (the closest by {size_text(t.closest_miss)})"
         rj.add(text, v)
     blocks.append(rj)
     for a in ctx.assumptions:

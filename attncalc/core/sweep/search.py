@@ -22,12 +22,16 @@ from typing import Any, NamedTuple
 
 from ...errors import WorkloadError
 from ...spec.arch import Architecture
+from ..memory.activations import RECOMPUTE
 from ..time.schedules import check as schedule_check
 from .memory import Layout, MemorySetup, TrainingMemoryModel
 from .space import Space, Unit, expert_degrees, micro_batches, units, virtual_stages
 from .timing import Timed, Timer, time_layout
 
 KEEP = 4  # the best layouts kept are top x KEEP before a trim
+DOMINANCE = ("more recomputation (none, selective, full) never makes a step faster, nor ZeRO 2 against ZeRO 1 "
+             "(the same traffic: a reduce-scatter of the gradients and an all-gather of the weights)")
+DOMINATED = "not timed: a layout with less recomputation (or ZeRO 1 for 2) fits and is at least as fast"
 
 
 class Result(NamedTuple):
@@ -54,6 +58,13 @@ class Tally:
     unit_miss: dict[tuple, int] = field(default_factory=dict)  # unit -> least bytes over the budget
     rejected: dict[str, int] = field(default_factory=dict)
     closest_miss: int | None = None  # least bytes over the budget of any layout that did not fit
+    deferred: list[tuple] = field(default_factory=list)  # (bound, memory, layout, unit): dominated, not timed yet
+
+    def missed(self, unit: tuple, excess: int) -> None:
+        if self.closest_miss is None or excess < self.closest_miss:
+            self.closest_miss = excess
+        if unit not in self.unit_miss or excess < self.unit_miss[unit]:
+            self.unit_miss[unit] = excess
 
     def refuse(self, reason: str, n: int = 1) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + n
@@ -73,6 +84,7 @@ class Tally:
         self.frontier = pareto(self.frontier + other.frontier)
         self.units.update(other.units)
         self.unit_miss.update(other.unit_miss)
+        self.deferred += other.deferred
         for k, v in other.rejected.items():
             self.refuse(k, v)
         if other.closest_miss is not None:
@@ -100,6 +112,7 @@ class SweepSetup:
     budget: int  # bytes per GPU
     max_tp: int
     top: int = 10
+    exhaustive: bool = False  # time every layout that fits (no dominance)
 
 
 def _reason(err: WorkloadError) -> str:
@@ -119,63 +132,106 @@ def _schedule_rule(pp: int, m: int, v: int) -> str | None:
     return None
 
 
+RANK = {r: i for i, r in enumerate(RECOMPUTE)}
+
+
+def _below(t: tuple[int, str], s_: tuple[int, str]) -> bool:
+    """(zero, recompute) ``t`` is never slower than ``s_`` (``DOMINANCE``): no more recomputation,
+    and the same ZeRO stage or ZeRO 1 against 2."""
+    (zt, rt), (zs, rs) = t, s_
+    return RANK[rt] <= RANK[rs] and (zt == zs or (zt, zs) == (1, 2)) and t != s_
+
+
 def sweep_unit(a: Architecture, s: SweepSetup, mm: TrainingMemoryModel, prepared: Any, timer: Timer,
                u: Unit, tally: Tally) -> None:
-    """Weigh and time every layout of one (tp, pp, cp) unit into ``tally``."""
+    """Weigh every layout of one (tp, pp, cp) unit; time the ones that fit and no sibling dominates;
+    defer the dominated ones with their bound (``Tally.deferred``)."""
     sp = s.space
     dp = sp.gpus // (u.tp * u.pp * u.cp)
     vs = virtual_stages(a, sp, u.pp)
     bs = micro_batches(sp, dp)
     sps = sp.sequence_parallel if u.tp > 1 else (False,)
-    best: Result | None = None
-    miss: int | None = None
+    grid = [(z, rc) for z in sp.zero for rc in sp.recompute]
     ruled: dict[tuple[int, int], str | None] = {}  # (m, v) -> the schedule's refusal, if any
     for ep in expert_degrees(a, dp, u.cp, sp):
-        for zero in sp.zero:
-            states = mm.states(u.tp, u.pp, ep, zero, dp * u.cp)
-            for seqpar in sps:
-                for rc in sp.recompute:
-                    terms = mm.terms(u.tp, u.pp, ep, seqpar, rc)
-                    for v in vs:
-                        over = False
-                        for b in bs:
-                            tally.candidates += 1
-                            m = sp.global_batch // (dp * b)
-                            if u.pp > 1:
-                                rule = ruled.get((m, v), "")
-                                if rule == "":
-                                    rule = ruled[(m, v)] = _schedule_rule(u.pp, m, v)
-                                if rule is not None:
-                                    tally.refuse(rule)
-                                    continue
-                            if over:  # a smaller micro-batch already did not fit
-                                tally.refuse("memory")
-                                continue
-                            mem = mm.peak_of(terms, states, u.pp, v, m, b, u.cp)
-                            if mem > s.budget:
-                                over = True
-                                tally.refuse("memory")
-                                excess = mem - s.budget
-                                if tally.closest_miss is None or excess < tally.closest_miss:
-                                    tally.closest_miss = excess
-                                if miss is None or excess < miss:
-                                    miss = excess
-                                continue
-                            tally.fitting += 1
-                            lay = Layout(u.tp, u.pp, dp, ep, u.cp, b, rc, seqpar, v, zero)
-                            try:
-                                t = timer(prepared, lay, sp.global_batch)
-                            except WorkloadError as err:
-                                tally.refuse(f"time model: {_reason(err)}")
-                                continue
-                            tally.timed += 1
-                            r = Result(t.step_s, mem, lay, t)
-                            tally.keep(r, s.top)
-                            if best is None or r.key < best.key:
-                                best = r
-    tally.units[u.key] = best
-    if best is None and miss is not None:
-        tally.unit_miss[u.key] = miss
+        states = {z: mm.states(u.tp, u.pp, ep, z, dp * u.cp) for z in sp.zero}
+        for seqpar in sps:
+            terms = {rc: mm.terms(u.tp, u.pp, ep, seqpar, rc) for rc in sp.recompute}
+            for v in vs:
+                over: set[tuple[int, str]] = set()  # (zero, recompute) whose smaller micro-batch did not fit
+                for b in bs:
+                    tally.candidates += len(grid)
+                    m = sp.global_batch // (dp * b)
+                    if u.pp > 1:
+                        rule = ruled.get((m, v), "")
+                        if rule == "":
+                            rule = ruled[(m, v)] = _schedule_rule(u.pp, m, v)
+                        if rule is not None:
+                            tally.refuse(rule, len(grid))
+                            continue
+                    fits: dict[tuple[int, str], int] = {}
+                    for g in grid:
+                        if g in over:
+                            tally.refuse("memory")
+                            continue
+                        mem = mm.peak_of(terms[g[1]], states[g[0]], u.pp, v, m, b, u.cp)
+                        if mem > s.budget:
+                            over.add(g)
+                            tally.refuse("memory")
+                            tally.missed(u.key, mem - s.budget)
+                        else:
+                            fits[g] = mem
+                    tally.fitting += len(fits)
+                    times: dict[tuple[int, str], Fraction | None] = {}
+                    later = []
+                    for g, mem in fits.items():
+                        lay = Layout(u.tp, u.pp, dp, ep, u.cp, b, g[1], seqpar, v, g[0])
+                        if not s.exhaustive and any(_below(t, g) for t in fits):
+                            later.append((g, mem, lay))
+                            continue
+                        times[g] = _time(tally, s, prepared, timer, lay, mem, u.key)
+                    for g, mem, lay in later:
+                        bounds = [times[t] for t in times if _below(t, g)]
+                        if bounds and all(x is not None for x in bounds):
+                            tally.deferred.append((max(bounds), mem, lay, u.key))
+                        else:
+                            _time(tally, s, prepared, timer, lay, mem, u.key)
+
+
+def _time(tally: Tally, s: SweepSetup, prepared: Any, timer: Timer, lay: Layout, mem: int,
+          unit: tuple) -> Fraction | None:
+    try:
+        t = timer(prepared, lay, s.space.global_batch)
+    except WorkloadError as err:
+        tally.refuse(f"time model: {_reason(err)}")
+        return None
+    tally.timed += 1
+    r = Result(t.step_s, mem, lay, t)
+    tally.keep(r, s.top)
+    best = tally.units.get(unit)
+    if best is None or r.key < best.key:
+        tally.units[unit] = r
+    return t.step_s
+
+
+def settle(tally: Tally, s: SweepSetup, prepared: Any, timer: Timer) -> None:
+    """The deferred layouts, least bound first: each is timed only if, at its bound, it could still
+    enter the best ``top``, the frontier or its unit's best; else it is counted as dominated. Exact
+    given ``DOMINANCE`` (tests/test_sweep.py checks it against the exhaustive search)."""
+    tally.finish(s.top)
+    for bound, mem, lay, unit in sorted(tally.deferred, key=lambda x: (x[0], x[1], x[2])):
+        low = (bound, mem, lay)
+        best = tally.best
+        could = len(best) < s.top or low < best[min(len(best), s.top) - 1].key
+        could = could or not any(f.memory <= mem and f.key < low for f in tally.frontier)
+        ub = tally.units.get(unit)
+        could = could or ub is None or low < ub.key
+        if could:
+            _time(tally, s, prepared, timer, lay, mem, unit)
+            tally.finish(s.top)
+        else:
+            tally.refuse(DOMINATED)
+    tally.deferred = []
 
 
 # --- workers -------------------------------------------------------------------------------------
@@ -194,9 +250,9 @@ def _work(indices: list[int]) -> Tally:
 def _init_spawned(a: Architecture, setup: SweepSetup, prepare_args: tuple, timer: Timer, us: list[Unit]) -> None:
     from .timing import prepare
 
-    hw, seq, dtype, overlap = prepare_args
+    hw, kw = prepare_args
     _STATE.update(a=a, setup=setup, mm=TrainingMemoryModel(a, setup.memory),
-                  prepared=prepare(a, hw, seq=seq, dtype=dtype, overlap=overlap) if hw is not None else None,
+                  prepared=prepare(a, hw, **kw) if hw is not None else None,
                   timer=timer, units=us)
 
 
@@ -209,7 +265,7 @@ class Sweep:
 
 
 def sweep(a: Architecture, s: SweepSetup, prepared: Any, *, timer: Timer = time_layout, workers: int = 1,
-          prepare_args: tuple = (None, 0, "bf16", "default")) -> Sweep:
+          prepare_args: tuple = (None, {})) -> Sweep:
     """Every layout of ``s.space`` weighed, the fitting ones timed; the same result for any ``workers``."""
     s.space.check()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -236,4 +292,5 @@ def sweep(a: Architecture, s: SweepSetup, prepared: Any, *, timer: Timer = time_
         with pool:
             for part in pool.map(_work, jobs):
                 total.merge(part, s.top)
+    settle(total, s, prepared, timer)
     return Sweep(s, us, dict(excluded.counts), total.finish(s.top))

@@ -35,7 +35,8 @@ def schedule_of(lay: Layout) -> str:
     return "interleaved" if lay.virtual_stages > 1 else "1f1b"
 
 
-def prepare(a, hw, *, seq: int, dtype: str = "bf16", overlap: str = "default") -> Any:
+def prepare(a, hw, *, seq: int, dtype: str = "bf16", overlap: str = "default", efficiency: Fraction | None = None,
+            attention: str = "flash") -> Any:
     try:
         from ..time.step import prepare as step_prepare
     except ImportError:  # pragma: no cover - before core/time/step.py is merged
@@ -43,7 +44,7 @@ def prepare(a, hw, *, seq: int, dtype: str = "bf16", overlap: str = "default") -
 
         raise WorkloadError("the training step time model (attncalc/core/time/step.py) is not installed") from None
 
-    return step_prepare(a, hw, seq=seq, dtype=dtype, overlap=overlap)
+    return step_prepare(a, hw, seq=seq, dtype=dtype, overlap=overlap, efficiency=efficiency, attention=attention)
 
 
 def time_layout(prepared: Any, lay: Layout, global_batch: int) -> Timed:

@@ -19,6 +19,11 @@ MEMORY_FULL = Fraction(95, 100)  # a layout using more of the budget is bound by
 OVERHEAD = Fraction(5, 100)  # an overhead below this share of the step binds nothing
 
 
+def size_text(n: int) -> str:
+    """Bytes as GiB with two decimals, or MiB below one GiB (a near miss stays visible)."""
+    return f"{n / GIB:,.2f} GiB" if n >= GIB else f"{n / (1 << 20):,.1f} MiB"
+
+
 def parts(r: Result) -> dict[str, Fraction]:
     """The step's pieces: compute, the bubble, and each dimension's exposed communication."""
     t = r.timed
@@ -74,7 +79,7 @@ def regions(sw: Sweep) -> list[Region]:
         r = t.units.get(u.key)
         if r is None:
             miss = t.unit_miss.get(u.key)
-            reason = f"does not fit by {miss / GIB:.2f} GiB" if miss is not None else "no layout runs (schedule rules)"
+            reason = f"does not fit by {size_text(miss)}" if miss is not None else "no layout runs (schedule rules)"
             out.append(Region(u.tp, u.pp, u.cp, None, None, reason, miss))
             continue
         if top is not None and r.key == top.key:
