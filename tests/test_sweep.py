@@ -196,3 +196,24 @@ def test_llama3_405b_layouts(gpus, batch, seq, cp):
                prepare(a, hw, seq=seq))
     unit = next(g for g in regions(sw) if (g.tp, g.pp, g.cp) == (8, 16, cp))
     _near_or_explained(sw, unit)
+
+
+def test_serve_sweep(cli):
+    from attncalc.core.memory.quant import QuantScheme
+    from attncalc.core.memory.serving import ServingSetup, serving_per_gpu
+
+    r = cli("sweep", "llama-3.1-8b", "--hw", "h100-sxm", "--gpus", "8", "--serve", "--context", "8192",
+            "--quant", "bf16,fp8", "--kv-dtype", "bf16,fp8", "--gpu-memory", "40GiB", "--format", "json")
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    res = d["results"]
+    assert d["candidates"] > d["fitting"] >= len(res) > 0 and d["rejected"]["memory"] > 0
+    assert [x["tokens_per_s"] for x in res] == sorted((x["tokens_per_s"] for x in res), reverse=True)
+    a = load_model("llama-3.1-8b")
+    for x in res:  # `fit --serve`'s arithmetic, and within the budget
+        want = serving_per_gpu(a, ServingSetup(batch=x["batch"], context=8192, tp=x["tp"], quant=QuantScheme(x["weights"]),
+                                               kv_dtype=x["kv_dtype"])).total
+        assert x["memory_per_gpu"] == want <= 40 << 30
+    f = d["frontier"]
+    assert [x["time_per_token_s"] for x in f] == sorted(x["time_per_token_s"] for x in f)
+    assert [x["tokens_per_s"] for x in f] == sorted(x["tokens_per_s"] for x in f)

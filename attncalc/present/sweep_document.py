@@ -176,3 +176,67 @@ def sweep_blocks(sw: Sweep, ctx: Context, width: int) -> list[Block]:
     for a in ctx.assumptions:
         blocks.append(Para(a, "dim"))
     return blocks
+
+
+# --- serving ------------------------------------------------------------------------------------------
+
+
+def serve_result_dict(r, price: Fraction | None, gpus: int) -> dict[str, Any]:
+    L = r.layout
+    out = {"tp": L.tp, "pp": 1, "ep": 1, "instances": L.instances, "batch": L.batch, "weights": L.weights,
+           "kv_dtype": L.kv_dtype, "tokens_per_s": _f(r.tokens_per_s), "time_per_token_s": _f(r.decode_s),
+           "prefill_s": _f(r.prefill_s), "memory_per_gpu": r.memory, "memory_gib": round(r.memory / GIB, 3),
+           "bound_by": r.bound_by}
+    if price is not None:
+        out["dollars_per_million_tokens"] = _f(price * gpus / 3600 / r.tokens_per_s * 10 ** 6, 5)
+    return out
+
+
+def serve_document(sw, model: str, hardware: str, price: Fraction | None) -> dict[str, Any]:
+    sp = sw.space
+    return {"model": model, "hardware": hardware, "gpus": sp.gpus, "mode": "serve",
+            "workload": {"context": sp.context, "max_batch": sp.max_batch},
+            "settings": {"memory_per_gpu_budget": sw.budget, "weights": list(sp.weights), "kv_dtype": list(sp.kv_dtypes),
+                         "max_tp": sp.max_tp, "allowance": sp.allowance,
+                         "price_per_gpu_hour": None if price is None else str(price)},
+            "time_model": "core.time.roofline decode_time / prefill_time (the `time` estimate), tensor parallel only",
+            "candidates": sw.candidates, "fitting": sw.fitting,
+            "results": [{"rank": i + 1, **serve_result_dict(r, price, sp.gpus)} for i, r in enumerate(sw.results)],
+            "frontier": [serve_result_dict(r, price, sp.gpus) for r in sw.frontier],
+            "rejected": dict(sorted(sw.rejected.items())), "closest_miss_bytes": sw.closest_miss}
+
+
+def serve_blocks(sw, model: str, hardware: str, price: Fraction | None) -> list[Block]:
+    sp = sw.space
+    blocks: list[Block] = [Para(
+        f"{model} serving on {sp.gpus:,} x {hardware}: {sp.context:,}-token contexts; {sw.candidates:,} layouts weighed, "
+        f"{sw.fitting:,} fit in {sw.budget / GIB:,.1f} GiB per GPU", "bold")]
+    cols = (Column("#", EXACT), Column("tokens/s", APPROX), Column("ms/token", APPROX), Column("prefill s", APPROX, drop=3),
+            Column("GiB/GPU", APPROX), Column("tp", EXACT), Column("inst", EXACT, drop=2), Column("batch", EXACT),
+            Column("weights", TEXT), Column("KV", TEXT, drop=1))
+    if price is not None:
+        cols += (Column("$/M tok", APPROX, drop=2),)
+    cols += (Column("bound by", TEXT, drop=4),)
+    for title, rows, key in (("Best layouts (highest decode throughput first)", sw.results, "best"),
+                             ("Frontier: time per token against throughput", sw.frontier, "frontier")):
+        t = Table(title, cols, key=key)
+        for i, r in enumerate(rows):
+            L = r.layout
+            cells = (i + 1, f"{float(r.tokens_per_s):,.0f}", f"{1000 * float(r.decode_s):,.2f}", f"{float(r.prefill_s):,.3f}",
+                     f"{r.memory / GIB:,.1f}", L.tp, L.instances, L.batch, L.weights, L.kv_dtype)
+            if price is not None:
+                cells += (f"{float(price * sp.gpus / 3600 / r.tokens_per_s * 10 ** 6):,.3f}",)
+            t.add(*cells, r.bound_by, strong=i == 0 and key == "best")
+        blocks.append(t)
+    if not sw.results:
+        miss = f": the closest misses by {size_text(sw.closest_miss)}" if sw.closest_miss is not None else ""
+        blocks.append(Para(f"No layout fits{miss}.", "bold"))
+    rj = Table("Refused", (Column("reason", TEXT, fold=True), Column("layouts", EXACT)), key="rejected")
+    for k, v in sorted(sw.rejected.items()):
+        rj.add(k, v)
+    blocks.append(rj)
+    blocks.append(Para("memory per GPU as `attncalc fit --serve` computes it (weights in their format, KV cache at the "
+                       "full context, prefill peak); time: `attncalc time`'s roofline estimate of one decode step and "
+                       "one request's prefill; pipeline parallelism 1, experts not split (the roofline times tensor "
+                       "parallelism only); N / tp data-parallel instances", "dim"))
+    return blocks
