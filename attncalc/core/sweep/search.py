@@ -29,9 +29,11 @@ from .space import Space, Unit, expert_degrees, micro_batches, units, virtual_st
 from .timing import Timed, Timer, time_layout
 
 KEEP = 4  # the best layouts kept are top x KEEP before a trim
-DOMINANCE = ("more recomputation (none, selective, full) never makes a step faster, nor ZeRO 2 against ZeRO 1 "
-             "(the same traffic: a reduce-scatter of the gradients and an all-gather of the weights)")
-DOMINATED = "not timed: a layout with less recomputation (or ZeRO 1 for 2) fits and is at least as fast"
+DOMINANCE = ("more recomputation (none, selective, full) never makes a step faster, nor ZeRO 0 or 2 against ZeRO 1 "
+             "(ZeRO 1 and 2: the same reduce-scatter of the gradients and all-gather of the weights, which move no more "
+             "than ZeRO 0's all-reduce of the gradients, and the optimizer step on a shard)")
+DOMINATED = "not timed: a layout with less recomputation or ZeRO 1 fits and is at least as fast"
+FASTER_ZERO = {(1, 2), (1, 0), (2, 0)}  # (t, s): ZeRO t is never slower than ZeRO s
 
 
 class Result(NamedTuple):
@@ -137,9 +139,9 @@ RANK = {r: i for i, r in enumerate(RECOMPUTE)}
 
 def _below(t: tuple[int, str], s_: tuple[int, str]) -> bool:
     """(zero, recompute) ``t`` is never slower than ``s_`` (``DOMINANCE``): no more recomputation,
-    and the same ZeRO stage or ZeRO 1 against 2."""
+    and the same ZeRO stage, or ZeRO 1 against 0 or 2, or 2 against 0."""
     (zt, rt), (zs, rs) = t, s_
-    return RANK[rt] <= RANK[rs] and (zt == zs or (zt, zs) == (1, 2)) and t != s_
+    return RANK[rt] <= RANK[rs] and (zt == zs or (zt, zs) in FASTER_ZERO) and t != s_
 
 
 def sweep_unit(a: Architecture, s: SweepSetup, mm: TrainingMemoryModel, prepared: Any, timer: Timer,
