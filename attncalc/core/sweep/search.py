@@ -7,7 +7,10 @@ Per (tp, pp, cp) unit (``space.units``), in a fixed order, every layout is:
    refused when over the budget. Memory never falls as the micro-batch grows (each stage keeps
    min(in flight, m)·b sequences' activations, m = B / (dp·b)), so once a micro-batch does not fit
    the larger ones are counted as not fitting without being weighed;
-3. timed by ``timing.time_layout`` (the time model's one entry point) when it fits.
+3. timed by ``timing.time_layout`` (the time model's one entry point) when it fits, unless a fitting
+   sibling with less recomputation or ZeRO 1 dominates it (``DOMINANCE``): then it waits, with the
+   sibling's step time as its lower bound, and ``settle`` times it only if at that bound it could
+   still enter the results, the frontier or its unit's best (exact; ``--exhaustive`` times all).
 
 The result keeps the best layouts, the Pareto frontier of step time against memory per GPU, the
 best layout of every unit (to say why each lost to the best), and the refusals counted by reason.
