@@ -107,6 +107,8 @@ def time_command(
     zero: _int("--zero", "ZeRO stage 0-3 (default 1, Megatron's distributed optimizer).") = None,
     sequence_parallel: Annotated[Optional[bool], typer.Option("--sequence-parallel/--no-sequence-parallel", help="Sequence parallelism with TP (default on).", show_default=False)] = None,
     overlap: _opt("--overlap", "Communication overlap: default (Megatron-LM's), none or full.") = None,
+    attention_kernel: _opt("--attention-kernel", "Training step: flash (default) or materialized (S x S scores, "
+                                                 "Megatron-LM before FlashAttention).") = None,
     price_per_gpu_hour: _opt("--price-per-gpu-hour", "With --tokens and a layout: the run's cost at this price.") = None,
     sets: Sets = None,
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
@@ -128,7 +130,7 @@ def time_command(
     layout_given = {k: v for k, v in (("--tp", tp), ("--pp", pp), ("--dp", dp), ("--ep", ep), ("--cp", cp),
                                       ("--micro-batch", micro_batch), ("--global-batch", global_batch),
                                       ("--schedule", schedule), ("--virtual-stages", virtual_stages),
-                                      ("--zero", zero), ("--overlap", overlap),
+                                      ("--zero", zero), ("--overlap", overlap), ("--attention-kernel", attention_kernel),
                                       ("--sequence-parallel", sequence_parallel)) if v is not None}
     if layout_given:
         from .time_step import training_step
@@ -136,7 +138,8 @@ def time_command(
         training_step(arch, hw, fmt, seq=s, gpus=gpus, dtype=dtype, tokens=tokens, price=price_per_gpu_hour,
                       tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, micro_batch=micro_batch, global_batch=global_batch,
                       schedule=schedule, virtual_stages=virtual_stages, zero=zero,
-                      sequence_parallel=sequence_parallel, overlap=overlap, recompute=recompute)
+                      sequence_parallel=sequence_parallel, overlap=overlap, recompute=recompute,
+                      attention_kernel=attention_kernel)
         return
     if price_per_gpu_hour is not None:
         raise WorkloadError("--price-per-gpu-hour needs a layout (--tp/--pp/--dp …) and --tokens")

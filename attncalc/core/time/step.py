@@ -223,8 +223,17 @@ def _coll(op: str, nbytes: Fraction, group: int, stride: int, p: Prepared) -> Fr
     per_node = gcd(group, max(1, g // stride)) if stride < g else 1
     nb = int(-(-Fraction(nbytes) // 1))
     if op == "send_recv":
-        return C.send_recv(nb, p.hw, across_nodes=per_node == 1).time
-    return C.collective(op, nb, group, p.hw, gpus_per_node=per_node).time
+        return _cached(p, (op, nb, per_node == 1), lambda: C.send_recv(nb, p.hw, across_nodes=per_node == 1).time)
+    return _cached(p, (op, nb, group, per_node),
+                   lambda: C.collective(op, nb, group, p.hw, gpus_per_node=per_node).time)
+
+
+def _cached(p: Prepared, key: tuple, make):
+    """Per-Prepared memo of what repeats across layouts (stage layouts, kernel and collective times)."""
+    v = p.cache.get(key)
+    if v is None:
+        v = p.cache[key] = make()
+    return v
 
 
 def _kind_times(p: Prepared, k: KindCost, L: TrainLayout) -> dict[str, Fraction]:
@@ -284,7 +293,7 @@ def step_time(p: Prepared, layout: TrainLayout) -> StepTime:
     m = L.micro_batches
     v = L.virtual_stages
     per_kind = {k.name: _kind_times(p, k, L) for k in p.kinds}
-    stages = stage_kinds(p.arch, L.pp)
+    stages = _cached(p, ("stage_kinds", L.pp), lambda: stage_kinds(p.arch, L.pp))
     tokens = L.micro_batch * p.seq // L.cp
     # the logits on the last stage: vocab-parallel GEMMs and the loss's element-wise traffic
     hf, hb, hw_, _, _ = _layer_gemms(p, p.top, tokens, L)
@@ -304,7 +313,7 @@ def step_time(p: Prepared, layout: TrainLayout) -> StepTime:
         if best is None or load > best[0]:
             best = (load, t, i)
     _, t, stage = best
-    sp = stage_params(p.arch, par)[stage]
+    sp = _cached(p, ("stage_params", L.tp, L.pp, L.ep), lambda: stage_params(p.arch, par))[stage]
     dense_group, expert_group = L.dp * L.cp, L.dp * L.cp // L.ep
     # --- per-step traffic of each dimension ---
     dp = Fraction(0)
