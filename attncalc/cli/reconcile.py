@@ -80,11 +80,11 @@ def reconcile_command(
         steps = {c: "" for c in causes.values()}
         for prev, cur in zip(x.chain, x.chain[1:]):
             steps[next(v for c, v in causes.items() if cur.cause.startswith(c))] = _pp(cur.mfu - prev.mfu)
-        ok = "" if x.matches else " ✗"
+        ok = "" if x.matches else " *"
         t.add(x.id, f"{x.printed[k]}{unit}", f"{float(x.reproduced[k]):.{digits + 1}f}{unit}{ok}", _pct(x.exact_mfu),
               steps["recompute"], steps["attention"], steps["formula"])
     blocks = [t, Para("printed: the publisher's figure (% of peak, or TFLOP/s per GPU where none is printed); "
-                      "ours: from its own formula and printed inputs, one digit more (✗: not to the printed digits); exact: "
+                      "ours: from its own formula and printed inputs, one digit more (*: not to the printed digits); exact: "
                       "attncalc's causal count, 3 x the forward with the logits, over the publisher's peak. Cause "
                       "columns: the MFU change, in percentage points, of each step from the publisher's count to the "
                       "exact one (`--format json` gives every step).", "dim")]
