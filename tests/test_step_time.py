@@ -60,6 +60,12 @@ def test_recompute_costs_time_and_tp_traffic_is_more_with_more_ranks(llama8b):
     assert step_time(llama8b, base).traffic["tp"] > 0
 
 
+def test_dualpipe_is_simulated_and_bubbles_less_than_1f1b(llama8b):
+    one = step_time(llama8b, TrainLayout(pp=4, global_batch=16))
+    dual = step_time(llama8b, TrainLayout(pp=4, global_batch=16, schedule="dualpipe"))
+    assert dual.schedule_method == "simulation" and dual.bubble_s < one.bubble_s
+
+
 def test_moe_has_expert_traffic():
     p = prepare(load_preset("deepseek-v3"), load_hardware("h100-sxm"), seq=4096)
     s = step_time(p, TrainLayout(pp=16, dp=8, ep=8, global_batch=64))
@@ -68,7 +74,8 @@ def test_moe_has_expert_traffic():
 
 @pytest.mark.parametrize("layout", [TrainLayout(tp=3), TrainLayout(dp=2, global_batch=3), TrainLayout(cp=3),
                                     TrainLayout(recompute="most"), TrainLayout(schedule="zb-h1", pp=4, global_batch=2),
-                                    TrainLayout(schedule="wavy"), TrainLayout(pp=1000)])
+                                    TrainLayout(schedule="wavy"), TrainLayout(pp=1000),
+                                    TrainLayout(pp=4, schedule="dualpipe", global_batch=10**8)])
 def test_layouts_that_do_not_run_are_refused(llama8b, layout):
     with pytest.raises(WorkloadError):
         step_time(llama8b, layout)

@@ -64,6 +64,7 @@ from . import schedules as S
 from .step_model import Gemm, KindCost, Prepared, build
 
 OVERLAPS = ("none", "default", "full")
+SIMULATION_LIMIT = 100_000  # stages x micro-batches x chunks a schedule's event simulation may run
 RECOMPUTE = ("none", "selective", "full")
 DIMENSIONS = ("tp", "cp", "ep", "pp", "dp")
 GRAD_BYTES = 4  # fp32 gradients reduced (Megatron-LM accumulate_allreduce_grads_in_fp32; FSDP reduce_dtype)
@@ -345,7 +346,13 @@ def step_time(p: Prepared, layout: TrainLayout) -> StepTime:
     if L.pp > 1:
         if L.schedule == "dualpipe":  # F&B: a forward and a backward chunk overlapped, no faster than either
             stage_t = S.StageTimes(stage_t.f, stage_t.b, stage_t.w, stage_t.f + stage_t.b + stage_t.w)
-        cost = S.pipeline_cost(L.schedule, L.pp, m, stage_t, v)
+        try:
+            cost = S.closed_form(L.schedule, L.pp, m, stage_t, v)
+        except WorkloadError:  # outside the closed form's domain: the event simulation, when it is small
+            if L.pp * m * v > SIMULATION_LIMIT:
+                raise WorkloadError(f"{L.schedule} with these stage times needs an event simulation of "
+                                    f"{L.pp * m * v:,} micro-batch passes (at most {SIMULATION_LIMIT:,})") from None
+            cost = S.simulate(L.schedule, L.pp, m, stage_t, v)
         bubble, method = cost.bubble, cost.method
     else:
         bubble, method = Fraction(0), "no pipeline"
