@@ -82,7 +82,7 @@ def time_command(
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="Weights dtype: fp32, tf32, bf16, fp16, fp8, int8, int4, fp4 (default bf16; fp32 where the hardware has no bf16 peak).", show_default=False)] = None,
     compute_dtype: _opt("--compute-dtype", "Matmul dtype (default: the weights'; bf16 for int4): picks the peak.") = None,
     kv_dtype: _opt("--kv-dtype", "KV cache dtype (default: the compute dtype).") = None,
-    gpus: Annotated[int, typer.Option("--gpus", help="Tensor-parallel GPUs (communication over the stated interconnect).")] = 1,
+    gpus: Annotated[int, typer.Option("--gpus", help="Tensor-parallel GPUs (communication over the stated interconnect); with a layout (--tp/--pp/--dp …), all the GPUs.")] = 1,
     sparse: Annotated[bool, typer.Option("--sparse", help="Use the 2:4 structured-sparsity peak (labelled as such).")] = False,
     attention: Attention = AttentionMode.auto,
     efficiency: _opt("--efficiency", "compute=0.6,memory=0.8[,network=0.9] for the estimate (default 0.7, 0.9).") = None,
