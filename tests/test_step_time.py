@@ -66,6 +66,15 @@ def test_dualpipe_is_simulated_and_bubbles_less_than_1f1b(llama8b):
     assert dual.schedule_method == "simulation" and dual.bubble_s < one.bubble_s
 
 
+def test_expert_parallelism_may_span_tensor_ranks():
+    """Megatron-Core carves EP out of tp x dp x cp (expert tensor parallelism 1)."""
+    p = prepare(load_preset("deepseek-v3"), load_hardware("h100-sxm"), seq=4096)
+    wide = step_time(p, TrainLayout(tp=2, pp=8, dp=4, ep=8, global_batch=64))
+    assert wide.traffic["ep"] > 0
+    with pytest.raises(WorkloadError):
+        step_time(p, TrainLayout(tp=2, pp=8, dp=4, ep=16, global_batch=64))
+
+
 def test_moe_has_expert_traffic():
     p = prepare(load_preset("deepseek-v3"), load_hardware("h100-sxm"), seq=4096)
     s = step_time(p, TrainLayout(pp=16, dp=8, ep=8, global_batch=64))

@@ -49,7 +49,7 @@ included (core/time/mfu.py 'exact_causal'), over GPUs x the dense peak of the ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from math import gcd
 
@@ -182,6 +182,11 @@ def check_layout(p: Prepared, L: TrainLayout) -> Parallelism:
     S.check(L.schedule, L.pp, L.micro_batches, L.virtual_stages)
     if L.pp * L.virtual_stages > sum(k.layers for k in p.kinds):
         raise WorkloadError(f"pp x virtual stages = {L.pp * L.virtual_stages} is more than the layers")
+    wide = L.ep > 1 and (L.dp * L.cp) % L.ep and (L.tp * L.dp * L.cp) % L.ep == 0
+    if wide:  # EP carved out of tp x dp x cp (Megatron-Core, expert tensor parallelism 1): the memory
+        if p.arch.n_experts % L.ep:  # layout's Parallelism holds EP inside dp x cp, so the experts are
+            raise WorkloadError(f"--ep {L.ep} does not divide n_experts = {p.arch.n_experts}")  # placed here
+        return Parallelism(L.dp, L.tp, L.pp, 1, L.cp, L.zero).check(p.arch)
     return Parallelism(L.dp, L.tp, L.pp, L.ep, L.cp, L.zero).check(p.arch)
 
 
@@ -314,8 +319,11 @@ def step_time(p: Prepared, layout: TrainLayout) -> StepTime:
         if best is None or load > best[0]:
             best = (load, t, i)
     _, t, stage = best
-    sp = _cached(p, ("stage_params", L.tp, L.pp, L.ep), lambda: stage_params(p.arch, par))[stage]
+    sp = _cached(p, ("stage_params", L.tp, L.pp, par.ep), lambda: stage_params(p.arch, par))[stage]
     dense_group, expert_group = L.dp * L.cp, L.dp * L.cp // L.ep
+    if par.ep != L.ep:  # EP wider than dp x cp (check_layout): E / ep whole experts per rank, their
+        sp = replace(sp, expert=sp.expert * L.tp // L.ep)  # gradients reduced over tp x dp x cp / ep
+        expert_group = L.tp * L.dp * L.cp // L.ep
     # --- per-step traffic of each dimension ---
     dp = Fraction(0)
     for params, group, stride in ((sp.dense, dense_group, L.tp), (sp.expert, expert_group, L.tp * L.ep)):
