@@ -96,3 +96,25 @@ def test_bad_options_refused():
         prepare(a, hw, seq=4096, overlap="some")
     with pytest.raises(WorkloadError):
         prepare(a, hw, seq=4096, efficiency=Fraction(3, 2))
+
+
+def test_every_preset_prices_or_refuses_in_one_line():
+    """Every block kind of every preset (encoder-decoders, hybrids, MoE, new activations) reaches a
+    step time, or a WorkloadError for a layout that does not run."""
+    from attncalc.errors import AttncalcError
+    from attncalc.spec.load import preset_names
+
+    hw = load_hardware("h100-sxm")
+    priced = 0
+    for name in preset_names():
+        a = load_preset(name)
+        p = prepare(a, hw, seq=min(a.n_ctx, 2048))
+        for layout in (TrainLayout(), TrainLayout(tp=2, pp=2, dp=2, global_batch=8),
+                       TrainLayout(pp=2, dp=4, ep=2, cp=2, global_batch=16)):
+            try:
+                s = step_time(p, layout)
+            except AttncalcError:
+                continue
+            assert 0 < s.bound_s <= s.step_s
+            priced += 1
+    assert priced >= len(preset_names())
