@@ -8,18 +8,23 @@ Per GPU of the most loaded pipeline stage (core.memory.layout deals the layers),
   tile-and-wave model (core.time.kernels.matmul, the ONE fitted constant of the generation);
   backward = the input-gradient GEMM (M x K from M x N by N x K) and the weight-gradient GEMM
   (N x K over M), each timed at its own shape; attention: the exact causal pairs' FLOPs at the
-  attention kernel's efficiency, the backward 2.5 x the forward (Dao 2023, FlashAttention-2,
-  sec. 4.1: "the backward pass ... 2.5 times the FLOPs of the forward"); element-wise kernels at the
+  attention kernel's efficiency, the backward 2.5 x the forward's FLOPs (the count FlashAttention-2's
+  benchmarks use, Dao 2023 sec. 4.1: five matrix products against two); element-wise kernels at the
   memory bandwidth (fused recipe), backward twice the forward's bytes; each kernel at least its launch
   (the engine's host time per kernel: a layer takes max(GPU time, kernels x host time)).
+  Attention ``materialized`` (``prepare(attention=...)``; MATERIALIZED_BYTES): the S x S scores as
+  batched GEMMs and the softmax/dropout bytes, as Megatron-LM ran it before FlashAttention. fp8:
+  Transformer Engine's casts at the memory bandwidth (FP8_CAST_BYTES); attention stays in bf16. A
+  routed layer adds its token permutation (PERMUTE_PASSES).
   Recomputation (Korthikanti et al. 2022): ``full`` runs each layer's forward again before its
-  backward (its TP traffic too); ``selective`` recomputes the attention core, which a flash-style
-  backward already does (its 2.5 x), so it adds nothing here; ``none`` adds nothing.
+  backward (its TP traffic too); ``selective`` recomputes the attention core: with a flash-style
+  kernel the backward already does (its 2.5 x), so it adds nothing; materialized, its forward again;
+  ``none`` adds nothing.
   The optimizer: Adam over the rank's parameter shard, 16 bytes read and 14 written per parameter
   (fp32 master, moments and gradient; bf16 weight out: Rajbhandari et al. 2020, ZeRO, sec. 3.1's
   16 bytes of state), at the memory bandwidth.
 - traffic, each collective through core.time.collectives with its tier (Megatron-LM's rank order:
-  tp fastest, then cp, dp (ep inside dp x cp), pp slowest; a group's ranks in one node are
+  tp fastest, then cp, dp (ep inside dp x cp, or tp x dp x cp when wider), pp slowest; a group's ranks in one node are
   gpus_per_node / stride of them):
   TP: per row-parallel output of a layer, forward and backward, an all-reduce of the micro-batch's
   activations (tokens x d_model), or with sequence parallelism a reduce-scatter and an all-gather of
@@ -80,7 +85,8 @@ TRAINING_ATTENTION = {"hopper": (Fraction(3, 4), Fraction(1118, 1979),
                                  "backward 559 TFLOP/s (hd 128, 8k)")}
 # fp8 (Transformer Engine's recipe, "Using FP8 with Transformer Engine"): each GEMM's activation input
 # and output gradient are cast from bf16 (read 2 bytes, write 1) and transposed for the weight
-# gradient (write 1 more): 4 bytes per element moved, per micro-batch; weights once per step.
+# gradient (write 1 more): 4 bytes per element moved, per micro-batch (the weights' casts, once per
+# step, are left out).
 FP8_CAST_BYTES = 4
 # Attention without a fused kernel (Megatron-LM before FlashAttention: Narayanan et al. 2021,
 # Korthikanti et al. 2022 sec. 3): the full S x S scores as batched GEMMs (the mask applied after),
