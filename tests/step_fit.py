@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from attncalc.core.time import kernels as K
 from attncalc.core.time.step import StepTime, prepare, step_time
 from attncalc.errors import WorkloadError
 from attncalc.spec.hardware import load_hardware
@@ -43,7 +44,9 @@ def fit(cal: list[Row]) -> Fraction:
 def run() -> tuple[dict[str, Fraction], list[Result], list[tuple[str, str]]]:
     used, skipped = rows()
     gens = {r.id: load_hardware(r.hw).generation for r in used}
-    constants = {g: fit([r for r in used if r.id in ids]) for g, ids in CALIBRATE.items()}
+    constants = {g: fit([r for r in used if r.id in ids]) if ids else
+                 K.matmul_efficiency(load_hardware(next(r.hw for r in used if gens[r.id] == g)))
+                 for g, ids in CALIBRATE.items()}
     out = []
     for r in used:
         g = gens[r.id]

@@ -60,6 +60,21 @@ def test_recompute_costs_time_and_tp_traffic_is_more_with_more_ranks(llama8b):
     assert step_time(llama8b, base).traffic["tp"] > 0
 
 
+def test_dualpipe_is_simulated_and_bubbles_less_than_1f1b(llama8b):
+    one = step_time(llama8b, TrainLayout(pp=4, global_batch=16))
+    dual = step_time(llama8b, TrainLayout(pp=4, global_batch=16, schedule="dualpipe"))
+    assert dual.schedule_method == "simulation" and dual.bubble_s < one.bubble_s
+
+
+def test_expert_parallelism_may_span_tensor_ranks():
+    """Megatron-Core carves EP out of tp x dp x cp (expert tensor parallelism 1)."""
+    p = prepare(load_preset("deepseek-v3"), load_hardware("h100-sxm"), seq=4096)
+    wide = step_time(p, TrainLayout(tp=2, pp=8, dp=4, ep=8, global_batch=64))
+    assert wide.traffic["ep"] > 0
+    with pytest.raises(WorkloadError):
+        step_time(p, TrainLayout(tp=2, pp=8, dp=4, ep=16, global_batch=64))
+
+
 def test_moe_has_expert_traffic():
     p = prepare(load_preset("deepseek-v3"), load_hardware("h100-sxm"), seq=4096)
     s = step_time(p, TrainLayout(pp=16, dp=8, ep=8, global_batch=64))
@@ -68,7 +83,8 @@ def test_moe_has_expert_traffic():
 
 @pytest.mark.parametrize("layout", [TrainLayout(tp=3), TrainLayout(dp=2, global_batch=3), TrainLayout(cp=3),
                                     TrainLayout(recompute="most"), TrainLayout(schedule="zb-h1", pp=4, global_batch=2),
-                                    TrainLayout(schedule="wavy"), TrainLayout(pp=1000)])
+                                    TrainLayout(schedule="wavy"), TrainLayout(pp=1000),
+                                    TrainLayout(pp=4, schedule="dualpipe", global_batch=10**8)])
 def test_layouts_that_do_not_run_are_refused(llama8b, layout):
     with pytest.raises(WorkloadError):
         step_time(llama8b, layout)
@@ -80,3 +96,25 @@ def test_bad_options_refused():
         prepare(a, hw, seq=4096, overlap="some")
     with pytest.raises(WorkloadError):
         prepare(a, hw, seq=4096, efficiency=Fraction(3, 2))
+
+
+def test_every_preset_prices_or_refuses_in_one_line():
+    """Every block kind of every preset (encoder-decoders, hybrids, MoE, new activations) reaches a
+    step time, or a WorkloadError for a layout that does not run."""
+    from attncalc.errors import AttncalcError
+    from attncalc.spec.load import preset_names
+
+    hw = load_hardware("h100-sxm")
+    priced = 0
+    for name in preset_names():
+        a = load_preset(name)
+        p = prepare(a, hw, seq=min(a.n_ctx, 2048))
+        for layout in (TrainLayout(), TrainLayout(tp=2, pp=2, dp=2, global_batch=8),
+                       TrainLayout(pp=2, dp=4, ep=2, cp=2, global_batch=16)):
+            try:
+                s = step_time(p, layout)
+            except AttncalcError:
+                continue
+            assert 0 < s.bound_s <= s.step_s
+            priced += 1
+    assert priced >= len(preset_names())

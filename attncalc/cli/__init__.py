@@ -47,7 +47,8 @@ def _root(
 # so a run of one command imports only its module; help, completion and anything unknown import all.
 COMMAND_MODULES = {"count": "count", "explain": "explain", "compare": "compare", "diff": "diff", "check": "check",
                    "fit": "fit", "time": "time", "list": "catalog", "list-hw": "time", "show": "catalog",
-                   "init": "init", "run": "run", "serve-sim": "serve_sim", "sweep": "sweep"}
+                   "init": "init", "run": "run", "serve-sim": "serve_sim", "reconcile": "reconcile",
+                   "sweep": "sweep"}
 _loaded: set[str] = set()
 
 

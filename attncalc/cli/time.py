@@ -82,7 +82,7 @@ def time_command(
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="Weights dtype: fp32, tf32, bf16, fp16, fp8, int8, int4, fp4 (default bf16; fp32 where the hardware has no bf16 peak).", show_default=False)] = None,
     compute_dtype: _opt("--compute-dtype", "Matmul dtype (default: the weights'; bf16 for int4): picks the peak.") = None,
     kv_dtype: _opt("--kv-dtype", "KV cache dtype (default: the compute dtype).") = None,
-    gpus: Annotated[int, typer.Option("--gpus", help="Tensor-parallel GPUs (communication over the stated interconnect).")] = 1,
+    gpus: Annotated[int, typer.Option("--gpus", help="Tensor-parallel GPUs (communication over the stated interconnect); with a layout (--tp/--pp/--dp …), all the GPUs.")] = 1,
     sparse: Annotated[bool, typer.Option("--sparse", help="Use the 2:4 structured-sparsity peak (labelled as such).")] = False,
     attention: Attention = AttentionMode.auto,
     efficiency: _opt("--efficiency", "compute=0.6,memory=0.8[,network=0.9] for the estimate (default 0.7, 0.9).") = None,
@@ -107,6 +107,8 @@ def time_command(
     zero: _int("--zero", "ZeRO stage 0-3 (default 1, Megatron's distributed optimizer).") = None,
     sequence_parallel: Annotated[Optional[bool], typer.Option("--sequence-parallel/--no-sequence-parallel", help="Sequence parallelism with TP (default on).", show_default=False)] = None,
     overlap: _opt("--overlap", "Communication overlap: default (Megatron-LM's), none or full.") = None,
+    attention_kernel: _opt("--attention-kernel", "Training step: flash (default) or materialized (S x S scores, "
+                                                 "Megatron-LM before FlashAttention).") = None,
     price_per_gpu_hour: _opt("--price-per-gpu-hour", "With --tokens and a layout: the run's cost at this price.") = None,
     sets: Sets = None,
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
@@ -128,7 +130,7 @@ def time_command(
     layout_given = {k: v for k, v in (("--tp", tp), ("--pp", pp), ("--dp", dp), ("--ep", ep), ("--cp", cp),
                                       ("--micro-batch", micro_batch), ("--global-batch", global_batch),
                                       ("--schedule", schedule), ("--virtual-stages", virtual_stages),
-                                      ("--zero", zero), ("--overlap", overlap),
+                                      ("--zero", zero), ("--overlap", overlap), ("--attention-kernel", attention_kernel),
                                       ("--sequence-parallel", sequence_parallel)) if v is not None}
     if layout_given:
         from .time_step import training_step
@@ -136,7 +138,8 @@ def time_command(
         training_step(arch, hw, fmt, seq=s, gpus=gpus, dtype=dtype, tokens=tokens, price=price_per_gpu_hour,
                       tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, micro_batch=micro_batch, global_batch=global_batch,
                       schedule=schedule, virtual_stages=virtual_stages, zero=zero,
-                      sequence_parallel=sequence_parallel, overlap=overlap, recompute=recompute)
+                      sequence_parallel=sequence_parallel, overlap=overlap, recompute=recompute,
+                      attention_kernel=attention_kernel)
         return
     if price_per_gpu_hour is not None:
         raise WorkloadError("--price-per-gpu-hour needs a layout (--tp/--pp/--dp …) and --tokens")

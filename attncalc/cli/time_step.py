@@ -10,7 +10,7 @@ from .faults import say
 
 def training_step(arch, hw_ref: str, fmt: Format, *, seq: int, gpus: int, dtype: str | None, tokens: str | None,
                   price: str | None, tp, pp, dp, ep, cp, micro_batch, global_batch, schedule, virtual_stages, zero,
-                  sequence_parallel, overlap, recompute) -> None:
+                  sequence_parallel, overlap, recompute, attention_kernel=None) -> None:
     from ..core.time.setup import exact_number
     from ..core.time.step import TrainLayout, prepare, step_time
     from ..core.workload import positive
@@ -36,7 +36,8 @@ def training_step(arch, hw_ref: str, fmt: Format, *, seq: int, gpus: int, dtype:
                          sequence_parallel=True if sequence_parallel is None else sequence_parallel,
                          zero=1 if zero is None else zero, schedule=(schedule or "1f1b").lower())
     dtype = dtype or ("bf16" if "bf16" in hardware.dense else "fp32")
-    p = prepare(arch, hardware, seq=seq, dtype=dtype, overlap=overlap or "default")
+    p = prepare(arch, hardware, seq=seq, dtype=dtype, overlap=overlap or "default",
+                attention=attention_kernel or "flash")
     st = step_time(p, layout)
     run = None
     tok = parse_tokens(tokens)

@@ -8,18 +8,23 @@ Per GPU of the most loaded pipeline stage (core.memory.layout deals the layers),
   tile-and-wave model (core.time.kernels.matmul, the ONE fitted constant of the generation);
   backward = the input-gradient GEMM (M x K from M x N by N x K) and the weight-gradient GEMM
   (N x K over M), each timed at its own shape; attention: the exact causal pairs' FLOPs at the
-  attention kernel's efficiency, the backward 2.5 x the forward (Dao 2023, FlashAttention-2,
-  sec. 4.1: "the backward pass ... 2.5 times the FLOPs of the forward"); element-wise kernels at the
+  attention kernel's efficiency, the backward 2.5 x the forward's FLOPs (the count FlashAttention-2's
+  benchmarks use, Dao 2023 sec. 4.1: five matrix products against two); element-wise kernels at the
   memory bandwidth (fused recipe), backward twice the forward's bytes; each kernel at least its launch
   (the engine's host time per kernel: a layer takes max(GPU time, kernels x host time)).
+  Attention ``materialized`` (``prepare(attention=...)``; MATERIALIZED_BYTES): the S x S scores as
+  batched GEMMs and the softmax/dropout bytes, as Megatron-LM ran it before FlashAttention. fp8:
+  Transformer Engine's casts at the memory bandwidth (FP8_CAST_BYTES); attention stays in bf16. A
+  routed layer adds its token permutation (PERMUTE_PASSES).
   Recomputation (Korthikanti et al. 2022): ``full`` runs each layer's forward again before its
-  backward (its TP traffic too); ``selective`` recomputes the attention core, which a flash-style
-  backward already does (its 2.5 x), so it adds nothing here; ``none`` adds nothing.
+  backward (its TP traffic too); ``selective`` recomputes the attention core: with a flash-style
+  kernel the backward already does (its 2.5 x), so it adds nothing; materialized, its forward again;
+  ``none`` adds nothing.
   The optimizer: Adam over the rank's parameter shard, 16 bytes read and 14 written per parameter
   (fp32 master, moments and gradient; bf16 weight out: Rajbhandari et al. 2020, ZeRO, sec. 3.1's
   16 bytes of state), at the memory bandwidth.
 - traffic, each collective through core.time.collectives with its tier (Megatron-LM's rank order:
-  tp fastest, then cp, dp (ep inside dp x cp), pp slowest; a group's ranks in one node are
+  tp fastest, then cp, dp (ep inside dp x cp, or tp x dp x cp when wider), pp slowest; a group's ranks in one node are
   gpus_per_node / stride of them):
   TP: per row-parallel output of a layer, forward and backward, an all-reduce of the micro-batch's
   activations (tokens x d_model), or with sequence parallelism a reduce-scatter and an all-gather of
@@ -49,7 +54,7 @@ included (core/time/mfu.py 'exact_causal'), over GPUs x the dense peak of the ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from math import gcd
 
@@ -64,6 +69,7 @@ from . import schedules as S
 from .step_model import Gemm, KindCost, Prepared, build
 
 OVERLAPS = ("none", "default", "full")
+SIMULATION_LIMIT = 100_000  # stages x micro-batches x chunks a schedule's event simulation may run
 RECOMPUTE = ("none", "selective", "full")
 DIMENSIONS = ("tp", "cp", "ep", "pp", "dp")
 GRAD_BYTES = 4  # fp32 gradients reduced (Megatron-LM accumulate_allreduce_grads_in_fp32; FSDP reduce_dtype)
@@ -79,7 +85,8 @@ TRAINING_ATTENTION = {"hopper": (Fraction(3, 4), Fraction(1118, 1979),
                                  "backward 559 TFLOP/s (hd 128, 8k)")}
 # fp8 (Transformer Engine's recipe, "Using FP8 with Transformer Engine"): each GEMM's activation input
 # and output gradient are cast from bf16 (read 2 bytes, write 1) and transposed for the weight
-# gradient (write 1 more): 4 bytes per element moved, per micro-batch; weights once per step.
+# gradient (write 1 more): 4 bytes per element moved, per micro-batch (the weights' casts, once per
+# step, are left out).
 FP8_CAST_BYTES = 4
 # Attention without a fused kernel (Megatron-LM before FlashAttention: Narayanan et al. 2021,
 # Korthikanti et al. 2022 sec. 3): the full S x S scores as batched GEMMs (the mask applied after),
@@ -181,6 +188,11 @@ def check_layout(p: Prepared, L: TrainLayout) -> Parallelism:
     S.check(L.schedule, L.pp, L.micro_batches, L.virtual_stages)
     if L.pp * L.virtual_stages > sum(k.layers for k in p.kinds):
         raise WorkloadError(f"pp x virtual stages = {L.pp * L.virtual_stages} is more than the layers")
+    wide = L.ep > 1 and (L.dp * L.cp) % L.ep and (L.tp * L.dp * L.cp) % L.ep == 0
+    if wide:  # EP carved out of tp x dp x cp (Megatron-Core, expert tensor parallelism 1): the memory
+        if p.arch.n_experts % L.ep:  # layout's Parallelism holds EP inside dp x cp, so the experts are
+            raise WorkloadError(f"--ep {L.ep} does not divide n_experts = {p.arch.n_experts}")  # placed here
+        return Parallelism(L.dp, L.tp, L.pp, 1, L.cp, L.zero).check(p.arch)
     return Parallelism(L.dp, L.tp, L.pp, L.ep, L.cp, L.zero).check(p.arch)
 
 
@@ -223,8 +235,17 @@ def _coll(op: str, nbytes: Fraction, group: int, stride: int, p: Prepared) -> Fr
     per_node = gcd(group, max(1, g // stride)) if stride < g else 1
     nb = int(-(-Fraction(nbytes) // 1))
     if op == "send_recv":
-        return C.send_recv(nb, p.hw, across_nodes=per_node == 1).time
-    return C.collective(op, nb, group, p.hw, gpus_per_node=per_node).time
+        return _cached(p, (op, nb, per_node == 1), lambda: C.send_recv(nb, p.hw, across_nodes=per_node == 1).time)
+    return _cached(p, (op, nb, group, per_node),
+                   lambda: C.collective(op, nb, group, p.hw, gpus_per_node=per_node).time)
+
+
+def _cached(p: Prepared, key: tuple, make):
+    """Per-Prepared memo of what repeats across layouts (stage layouts, kernel and collective times)."""
+    v = p.cache.get(key)
+    if v is None:
+        v = p.cache[key] = make()
+    return v
 
 
 def _kind_times(p: Prepared, k: KindCost, L: TrainLayout) -> dict[str, Fraction]:
@@ -284,7 +305,7 @@ def step_time(p: Prepared, layout: TrainLayout) -> StepTime:
     m = L.micro_batches
     v = L.virtual_stages
     per_kind = {k.name: _kind_times(p, k, L) for k in p.kinds}
-    stages = stage_kinds(p.arch, L.pp)
+    stages = _cached(p, ("stage_kinds", L.pp), lambda: stage_kinds(p.arch, L.pp))
     tokens = L.micro_batch * p.seq // L.cp
     # the logits on the last stage: vocab-parallel GEMMs and the loss's element-wise traffic
     hf, hb, hw_, _, _ = _layer_gemms(p, p.top, tokens, L)
@@ -304,8 +325,11 @@ def step_time(p: Prepared, layout: TrainLayout) -> StepTime:
         if best is None or load > best[0]:
             best = (load, t, i)
     _, t, stage = best
-    sp = stage_params(p.arch, par)[stage]
+    sp = _cached(p, ("stage_params", L.tp, L.pp, par.ep), lambda: stage_params(p.arch, par))[stage]
     dense_group, expert_group = L.dp * L.cp, L.dp * L.cp // L.ep
+    if par.ep != L.ep:  # EP wider than dp x cp (check_layout): E / ep whole experts per rank, their
+        sp = replace(sp, expert=sp.expert * L.tp // L.ep)  # gradients reduced over tp x dp x cp / ep
+        expert_group = L.tp * L.dp * L.cp // L.ep
     # --- per-step traffic of each dimension ---
     dp = Fraction(0)
     for params, group, stride in ((sp.dense, dense_group, L.tp), (sp.expert, expert_group, L.tp * L.ep)):
@@ -336,7 +360,13 @@ def step_time(p: Prepared, layout: TrainLayout) -> StepTime:
     if L.pp > 1:
         if L.schedule == "dualpipe":  # F&B: a forward and a backward chunk overlapped, no faster than either
             stage_t = S.StageTimes(stage_t.f, stage_t.b, stage_t.w, stage_t.f + stage_t.b + stage_t.w)
-        cost = S.pipeline_cost(L.schedule, L.pp, m, stage_t, v)
+        try:
+            cost = S.closed_form(L.schedule, L.pp, m, stage_t, v)
+        except WorkloadError:  # outside the closed form's domain: the event simulation, when it is small
+            if L.pp * m * v > SIMULATION_LIMIT:
+                raise WorkloadError(f"{L.schedule} with these stage times needs an event simulation of "
+                                    f"{L.pp * m * v:,} micro-batch passes (at most {SIMULATION_LIMIT:,})") from None
+            cost = S.simulate(L.schedule, L.pp, m, stage_t, v)
         bubble, method = cost.bubble, cost.method
     else:
         bubble, method = Fraction(0), "no pipeline"

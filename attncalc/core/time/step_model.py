@@ -124,7 +124,8 @@ def build(a: Architecture, hw: Hardware, seq: int, dtype: str, efficiency: Fract
         return Fraction(sum(k.bytes for k in kernels)), len(kernels)
 
     def elementwise(kind: str, elements: int, count: int = 1) -> list[K.Kernel]:  # passes' closure
-        n, per_el, fixed = getattr(passes.FUSED, kind)
+        # an activation the recipe has no entry for (ReLU², xIELU): one kernel, read and write, like SiLU
+        n, per_el, fixed = getattr(passes.FUSED, kind, passes.FUSED.silu)
         return [K.memory(elements * (per_el * ab + fixed) / n, hw, name=kind)] * (n * count) if n else []
 
     for path, n, times in tree.leaves():
