@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from attncalc.spec.checkpoint import GGML_TYPES, read_gguf, read_safetensors
+from attncalc.spec.checkpoint import read_safetensors
+from attncalc.spec.gguf import GGML_TYPES, read_gguf
 
 from .conftest import GOLDEN
 

@@ -140,7 +140,8 @@ def _checkpoint(model: str | None, fmt: Format):
     where = checkpoint_location(model) if model else None
     if where is None:
         return None
-    from ..spec.checkpoint import gguf_architecture, read_checkpoint
+    from ..spec.checkpoint import read_checkpoint
+    from ..spec.gguf import gguf_architecture
 
     ck = read_checkpoint(where)
     if ck is None or ck.format != "gguf" or gguf_architecture(ck, str(where)) is not None:

@@ -160,6 +160,11 @@ def kind_attention(k: Node) -> Node:
     return k.get("attention") or Node("attention", "attention")
 
 
+def kind_mlp(k: Node) -> Node:
+    """A block kind's feed-forward, or an empty node (a block without one: Nemotron-H's mixer blocks)."""
+    return k.get("mlp") or Node("mlp", "MLP")
+
+
 def main_block(tree: Node) -> Node:
     """That kind's node in a parameter or FLOP tree."""
     return main_kind(tree.get("blocks").children)
@@ -176,7 +181,7 @@ def params_of(a: Architecture, tree: Node | None = None) -> Params:
     described = {k.name: k for k in block_kinds(model)}
     blk = main_kind(kinds)
     n = sum(k.count for k in kinds)
-    att, mlp = kind_attention(attention_kind(kinds)), blk.child("mlp")
+    att, mlp = kind_attention(attention_kind(kinds)), kind_mlp(blk)
     mats = head_matrices(att)
     biases, rel = att.total_at("biases"), att.total_at("relative")
     heads_per_block = heads_of(att)
@@ -188,7 +193,7 @@ def params_of(a: Architecture, tree: Node | None = None) -> Params:
 
     def kind(k: Node) -> KindParams:
         d = described[k.name]
-        mlp_k = k.child("mlp")
+        mlp_k = kind_mlp(k)
         idle = inactive_params(replace(d, count=1))
         return KindParams(k.name, k.label, k.count, reach(d.pattern), k.each, kind_attention(k).each, mlp_k.each,
                           mlp_k.each - idle, k.total_at("norms"), k.total,
@@ -208,14 +213,14 @@ def params_of(a: Architecture, tree: Node | None = None) -> Params:
             shared_per_block=att.each - heads_per_block - biases - rel),
         mlp=MlpParams(per_block=mlp.each, active_per_block=mlp.each - inactive_params(replace(described[blk.name], count=1)),
                       per_expert=expert.each if expert else mlp.each,
-                      total=sum(k.count * k.child("mlp").each for k in kinds)),
+                      total=sum(k.count * kind_mlp(k).each for k in kinds)),
         norms=NormParams(per_block=blk.total_at("norms"), final=tree.total_at("final_norm")),
         embedding=tree.total_at("embedding"), unembedding=tree.total_at("unembedding"), pooler=tree.total_at("pooler"),
         conventions=ParamConventions(total=tree.total, non_embedding=tree.total - vocab_tables,
                                      matrices_only=matrices, active=tree.total - inactive,
                                      with_mtp=tree.total + (params(mtp).total if mtp else 0),
                                      as_built=tree.total + sum(k.count * unused_rows(a) for k in kinds
-                                                               if k.child("mlp").get("expert") is not None)),
+                                                               if kind_mlp(k).get("expert") is not None)),
         kinds=[kind(k) for k in kinds],
         cross_attention=sum(k.count * k.total_at("cross_attention") for k in kinds),
         mamba=sum(k.count * k.total_at("mamba") for k in kinds),
@@ -276,7 +281,7 @@ class KindFlops:
 def pass_of(tree: Node) -> PassFlops:
     kinds = tree.get("blocks").children
     blk = main_kind(kinds)
-    att, mlp = kind_attention(attention_kind(kinds)), blk.child("mlp")
+    att, mlp = kind_attention(attention_kind(kinds)), kind_mlp(blk)
     leaves = att.first_leaves(HEAD_PARTS)
     parts = {k: node.value for k, node in leaves.items()}
     core = parts.get("scores", 0) + parts.get("weighted_values", 0) + parts.get("softmax", 0)
@@ -287,10 +292,10 @@ def pass_of(tree: Node) -> PassFlops:
                                  per_head_formulas={k: node.formula for k, node in leaves.items()},
                                  core_per_head=core, per_block=att.each, total=att_total,
                                  share=Fraction(att_total, tree.total) if tree.total else Fraction(0)),
-        mlp=MlpFlops(per_block=mlp.each, total=sum(k.count * k.child("mlp").each for k in kinds)),
+        mlp=MlpFlops(per_block=mlp.each, total=sum(k.count * kind_mlp(k).each for k in kinds)),
         embedding=tree.total_at("embedding"), unembedding=tree.total_at("unembedding"), pooler=tree.total_at("pooler"),
         matmul=tree.sum_kind("matmul", "attention"), elementwise=tree.sum_kind("elementwise"),
-        kinds=[KindFlops(k.name, k.count, k.each, kind_attention(k).each, k.child("mlp").each, k.total,
+        kinds=[KindFlops(k.name, k.count, k.each, kind_attention(k).each, kind_mlp(k).each, k.total,
                          (k.get("cross_attention") or Node("")).each, (k.get("mamba") or Node("")).each) for k in kinds],
         cross_attention=sum(k.count * k.total_at("cross_attention") for k in kinds),
         mamba=sum(k.count * k.total_at("mamba") for k in kinds),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..core.evaluate import kinds
 from ..core.memory.cache import cache_kinds
 from ..dtypes import dtype_bytes, nbytes
-from ..core.figures import Params, PassFlops, attention_kind, head_matrices, main_block
+from ..core.figures import Params, PassFlops, attention_kind, head_matrices, main_block, kind_mlp
 from ..core.workload import Convention
 from ..spec.arch import Architecture
 
@@ -74,7 +74,7 @@ def param_steps(a: Architecture, s: Params) -> list[tuple[str, list[Step]]]:
         block.append(Step(f"all {NAMES[key]} matrices = {'n_heads' if copies == H else 'n_kv_heads'} × n_layers × one",
                           f"{copies} × {L} × {n(node.value)}", copies * L * node.value))
     main = main_block(tree)
-    mlp_node = main.child("mlp")
+    mlp_node = kind_mlp(main)
     expert = mlp_node.get("expert")
     body = expert.children if expert else mlp_node.children
     blocks_with = main.count  # the layers of the main kind: all of them for a model of one kind
@@ -198,7 +198,7 @@ def flop_steps(a: Architecture, f: PassFlops, seq: int, conv: Convention) -> lis
     blk = main_block(fwd)
     if blk.get("attention") is None:  # a hybrid whose most layers are Mamba: its attention layers' kind
         blk = attention_kind(fwd.get("blocks").children)
-    att, mlp = blk.child("attention").each, blk.child("mlp").each
+    att, mlp = blk.child("attention").each, kind_mlp(blk).each
     block = [Step("attention in one block", "all heads and shared key/value projections", att),
              Step("MLP in one block", f"{k} × tokens × matrix entries", mlp),
              Step("one block", f"{n(att)} + {n(mlp)}" + (

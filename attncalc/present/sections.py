@@ -7,7 +7,7 @@ A row is (item, how it is computed, exact integer or None, share of the total or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ..core.figures import CONVENTIONS, MATRICES, Params, attention_kind, head_matrices, main_block
+from ..core.figures import CONVENTIONS, MATRICES, Params, attention_kind, head_matrices, main_block, kind_mlp
 from ..core.tree import Node
 from ..spec.arch import Architecture
 
@@ -84,7 +84,7 @@ def param_sections(a: Architecture, s: Params) -> list[Section]:
                                 ("relative positions", s.attention.relative_positions_per_block),
                                 ("shared", s.attention.shared_per_block)) if v]
         block_rows.append(Row("attention", " + ".join(["heads", *parts]), s.attention.per_block, strong=True))
-    block_rows += _mlp_rows(a, blk.child("mlp"))
+    block_rows += _mlp_rows(a, kind_mlp(blk))
     if s.norms.per_block:
         block_rows.append(Row("norms", f"{a.norms_per_block} × {a.norm_params:,} ({a.norm})", s.norms.per_block))
     block_rows.append(Row("one block", "attention + MLP + norms", s.per_block, strong=True) if blk is main else

@@ -6,6 +6,7 @@ one mask, for the pair counts); the lines only show how they multiply."""
 
 from __future__ import annotations
 
+from ..core.figures import kind_mlp
 from ..core.memory.cache import cache_kinds
 from ..core.parts.mlp import unused_rows
 from ..core.report import Report
@@ -46,7 +47,7 @@ def _leaf_steps(node: Node) -> list[Step]:
 
 
 def _moe_layers(report: Report) -> int:
-    return sum(k.count for k in report.params.tree.get("blocks").children if k.child("mlp").get("expert") is not None)
+    return sum(k.count for k in report.params.tree.get("blocks").children if kind_mlp(k).get("expert") is not None)
 
 
 def indexer_steps(report: Report) -> list[Step]:

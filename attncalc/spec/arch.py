@@ -32,6 +32,15 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "router_correction": ("none", "buffer", "parameter"),
 }
 
+# Per-layer mixer codes of ``mixer_pattern`` and the mixer each names (core.parts.model.MIXERS
+# builds each; a code whose mixer is not built there is refused by validate).
+MIXER_CODES: dict[str, str] = {
+    "A": "attention",  # the model's attention (plain, grouped-query or latent)
+    "M": "mamba",  # a Mamba (v1) mixer, as Jamba's
+    "-": "none",  # no mixer: a block of only a feed-forward (Nemotron-H's MLP and MoE blocks)
+}
+FFN_CODES: dict[str, str] = {"D": "dense", "E": "moe", "-": "none"}
+
 # Human descriptions, used by `attncalc init` and the docs.
 DOC: dict[str, str] = {
     "name": "preset name (the file name for presets)",
@@ -94,6 +103,8 @@ DOC: dict[str, str] = {
     "mamba_dt_rank": "Mamba layers: rank of the time-step projection (default ceil(d_model / 16))",
     "mamba_conv_bias": "Mamba layers: the convolution has a bias",
     "mamba_proj_bias": "Mamba layers: the input and output projections have biases",
+    "mixer_pattern": "per-layer mixers, one letter per layer (overrides attention_every): " + ", ".join(f"{c} {m}" for c, m in MIXER_CODES.items()),
+    "ffn_pattern": "per-layer feed-forward, one letter per layer (overrides the MoE layer rules): D dense MLP, E mixture of experts, - none",
     # --- special (issue 20) ---
     "index_heads": "DeepSeek Sparse Attention (DeepSeek-V3.2): heads of the lightning indexer that picks the keys each query attends to (0: no indexer)",
     "index_head_dim": "DeepSeek Sparse Attention: dimension of one indexer head and of the indexer key each token caches",
@@ -192,6 +203,9 @@ class Architecture:
     last_dense_layers: int = 0
     no_rope_every: int | None = None
     router_correction: str = "none"
+    # --- per-layer patterns (hybrids of the 2026 wave) ---
+    mixer_pattern: str = ""
+    ffn_pattern: str = ""
     _origin: str = field(default="", repr=False, compare=False)
     # What a config.json reader assumed (spec/hf.py): (kind, file, key, text) with kind "default" for
     # a key absent from the file, read with the reference implementation's default (text: the value),
@@ -269,8 +283,16 @@ class Architecture:
 
     @property
     def has_mamba(self) -> bool:
-        """Some layers are Mamba (state-space) layers instead of attention (Jamba: Lieber et al. 2024)."""
-        return self.attention_every > 1
+        """Some layers have a mixer other than attention (Jamba's Mamba layers: Lieber et al. 2024; the
+        hybrids of ``mixer_pattern``)."""
+        return self.attention_every > 1 or any(c != "A" for c in self.mixer_pattern)
+
+    def mixer_at(self, i: int) -> str:
+        """The mixer of decoder layer i: from ``mixer_pattern`` when set, else Jamba's rule (attention
+        when i % attention_every == attention_offset, Mamba otherwise)."""
+        if self.mixer_pattern:
+            return MIXER_CODES[self.mixer_pattern[i]]
+        return "attention" if i % self.attention_every == self.attention_offset else "mamba"
 
     @property
     def mamba_inner(self) -> int:
@@ -477,8 +499,27 @@ def _validate(a: Architecture) -> None:
         fail("router_correction", "a routing correction bias needs n_experts > 1")
     if a.last_dense_layers and not a.is_moe:
         fail("last_dense_layers", "dense layers after the last MoE layer need n_experts > 1")
+    _validate_patterns(a, fail)
     # --- special (issue 20) ---
     _validate_special(a, fail)
+
+
+def _validate_patterns(a: Architecture, fail) -> None:
+    for name, codes in (("mixer_pattern", MIXER_CODES), ("ffn_pattern", FFN_CODES)):
+        text = getattr(a, name)
+        if not text:
+            continue
+        if len(text) != a.n_layers:
+            fail(name, f"{len(text)} letters for {a.n_layers} layers: give one letter per layer")
+        bad = sorted({c for c in text if c not in codes})
+        if bad:
+            fail(name, f"unknown letter {shown(bad[0])}; one of {', '.join(codes)}")
+    if a.mixer_pattern and a.attention_every > 1:
+        fail("mixer_pattern", "give either mixer_pattern or attention_every, not both")
+    if a.ffn_pattern and "E" in a.ffn_pattern and not a.is_moe:
+        fail("ffn_pattern", "E (mixture of experts) layers need n_experts > 1")
+    if a.mixer_pattern and a.is_encoder_decoder:
+        fail("mixer_pattern", "an encoder-decoder model with per-layer mixers is not modelled")
 
 
 def _validate_special(a: Architecture, fail) -> None:

@@ -211,7 +211,7 @@ def _find_cached_config(repo_id: str) -> Path:
 
 def load_checkpoint_file(path: Path) -> Architecture:
     """A GGUF file's architecture from its metadata; a lone safetensors file has none to give."""
-    from .checkpoint import gguf_architecture, read_gguf
+    from .gguf import gguf_architecture, read_gguf
 
     if path.suffix == ".safetensors":
         raise ConfigError("a safetensors file holds tensors, not the architecture: give the folder that holds it "
@@ -219,7 +219,7 @@ def load_checkpoint_file(path: Path) -> Architecture:
     ck = read_gguf(path)
     a = gguf_architecture(ck, str(path))
     if a is None:
-        from .checkpoint import GGUF_ARCHITECTURES
+        from .gguf import GGUF_ARCHITECTURES
 
         raise ConfigError(f"GGUF architecture {ck.metadata.get('general.architecture')!r} is not one attncalc reads "
                           f"({', '.join(GGUF_ARCHITECTURES)}); `attncalc count` still lists what the file holds",

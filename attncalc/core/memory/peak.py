@@ -33,10 +33,9 @@ Korthikanti/Megatron accounting are not modelled here.
 from __future__ import annotations
 
 from dataclasses import replace
-from math import lcm
 
 from ...spec.arch import Architecture
-from ..parts.model import block_kinds, describe, kinds_in, stack_layers
+from ..parts.model import block_kinds, describe, kinds_in, pattern_period, stack_layers
 from .layout import placed
 from .peak_kept import _ends_kept, _kept, _weights
 from .peak_types import (  # noqa: F401  (the model's settings, rules and results: re-exported)
@@ -57,7 +56,7 @@ def _candidates(a: Architecture) -> list[int]:
         stretches = [(0, a.encoder_layers), (a.encoder_layers, n)]
         p = 1
     else:
-        p = lcm(a.sliding_window_pattern or 1, a.moe_every, a.attention_every)
+        p = pattern_period(a)
         dense = min(a.first_dense_layers, n)
         stretches = [(0, dense), (dense, n)]
     p = min(p, 256)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Callable
 from math import lcm
 
 from ...errors import ConfigError
@@ -47,9 +48,10 @@ class Layer:
 
     reach: str  # full | sliding | chunked
     moe: bool
-    mixer: str = "attention"  # attention | mamba
+    mixer: str = "attention"  # a key of MIXERS (spec.arch.MIXER_CODES names them)
     kv_shared: bool = False  # reads an earlier layer's keys and values, caches none (Gemma 3n)
     rope: bool = True  # False: a NoPE layer (its attention applies no rotary embedding)
+    mlp: bool = True  # False: a block without a feed-forward (Nemotron-H's Mamba and attention blocks)
 
     def pattern(self, a: Architecture) -> Pattern:
         if self.reach == "sliding":
@@ -63,11 +65,22 @@ def layer_at(a: Architecture, i: int) -> Layer:
     local = "sliding" if a.sliding_window else ("chunked" if a.attention_chunk else "full")
     k = a.sliding_window_pattern
     reach = "full" if (k and (i + 1) % k == 0) else local
-    moe = a.is_moe and a.first_dense_layers <= i < a.n_layers - a.last_dense_layers and i % a.moe_every == a.moe_offset
-    mixer = "attention" if i % a.attention_every == a.attention_offset else "mamba"
+    if a.ffn_pattern:
+        moe, has_mlp = a.ffn_pattern[i] == "E", a.ffn_pattern[i] != "-"
+    else:
+        moe = a.is_moe and a.first_dense_layers <= i < a.n_layers - a.last_dense_layers and i % a.moe_every == a.moe_offset
+        has_mlp = True
+    mixer = a.mixer_at(i)
     rope = not (a.no_rope_every and (i + 1) % a.no_rope_every == 0)
     kv_shared = i >= a.n_layers - a.kv_shared_layers if a.kv_shared_layers else False
-    return Layer(reach, moe, mixer, kv_shared, rope)
+    return Layer(reach, moe, mixer, kv_shared, rope, has_mlp)
+
+
+def pattern_period(a: Architecture) -> int:
+    """Layers after which the kinds repeat (between the first and last dense layers); a pattern
+    written out layer by layer (``mixer_pattern``, ``ffn_pattern``) makes the whole stack one period."""
+    period = lcm(a.sliding_window_pattern or 1, a.moe_every, a.attention_every, a.no_rope_every or 1)
+    return lcm(period, a.n_layers) if (a.mixer_pattern or a.ffn_pattern) else period
 
 
 def layer_counts(a: Architecture, lo: int = 0, hi: int | None = None) -> list[tuple[Layer, int, int]]:
@@ -76,7 +89,7 @@ def layer_counts(a: Architecture, lo: int = 0, hi: int | None = None) -> list[tu
     billion layers costs no more than one of 32."""
     hi = a.n_layers if hi is None else min(hi, a.n_layers)
     lo = max(lo, 0)
-    period = lcm(a.sliding_window_pattern or 1, a.moe_every, a.attention_every, a.no_rope_every or 1)
+    period = pattern_period(a)
     if period > MAX_PERIOD:
         raise ConfigError(f"layer pattern repeats every {period:,} layers; at most {MAX_PERIOD:,} supported",
                           source=a._origin or None, field="sliding_window_pattern")
@@ -110,7 +123,9 @@ def kind_name(layer: Layer, varies: set[str]) -> tuple[str, str]:
         words.append(layer.mixer)
     if "reach" in varies:
         words.append(layer.reach)
-    if "moe" in varies:
+    if "mlp" in varies and not layer.mlp:
+        words.append("no_mlp")
+    elif "moe" in varies or "mlp" in varies:
         words.append("moe" if layer.moe else "dense")
     if "kv_shared" in varies:
         words.append("shared_kv" if layer.kv_shared else "own_kv")
@@ -118,15 +133,25 @@ def kind_name(layer: Layer, varies: set[str]) -> tuple[str, str]:
         words.append("rope" if layer.rope else "nope")
     name = "_".join(words) or "block"
     label = {"block": "block"}.get(name, " ".join(words).replace("moe", "MoE").replace("_kv", " KV")
-                                   .replace("nope", "NoPE").replace("rope", "RoPE") + " block")
+                                   .replace("nope", "NoPE").replace("rope", "RoPE").replace("no_mlp", "no MLP")
+                                   .replace("_", " ") + " block")
     return name, label
+
+
+# Each mixer a layer can have, built from the architecture and the layer (spec.arch.MIXER_CODES
+# names them). A new mixer kind is one module in core.parts and one entry here.
+MIXERS: dict[str, Callable[[Architecture, Layer], Part | None]] = {
+    "attention": lambda a, layer: attention(a, layer.kv_shared),
+    "mamba": lambda a, layer: mamba(a),
+    "none": lambda a, layer: None,
+}
 
 
 def block(a: Architecture, layer: Layer, count: int, name: str = "block", label: str = "block") -> Part:
     return part(
         name, label,
-        attention(a, layer.kv_shared) if layer.mixer == "attention" else mamba(a),
-        mlp(a, layer.moe),
+        MIXERS[layer.mixer](a, layer),
+        mlp(a, layer.moe) if layer.mlp else None,
         block_norms(a, a.norms_per_block),
         Op("residual", "residual adds", "tokens", 2 * a.d_model, "residual"),
         *layer_parts(a),  # Gemma 3n: AltUp, LAuReL, per-layer input
@@ -136,7 +161,7 @@ def block(a: Architecture, layer: Layer, count: int, name: str = "block", label:
 
 def _names(a: Architecture) -> dict[Layer, tuple[str, str]]:
     counts = layer_counts(a)
-    varies = {f for f in ("mixer", "reach", "moe", "kv_shared", "rope") if len({getattr(k, f) for k, _, _ in counts}) > 1}
+    varies = {f for f in ("mixer", "reach", "moe", "kv_shared", "rope", "mlp") if len({getattr(k, f) for k, _, _ in counts}) > 1}
     return {k: kind_name(k, varies) for k, _, _ in counts}
 
 
