@@ -5,7 +5,7 @@ and the one reason the output gives when it is not the best.
 
 Narayanan rows: the publisher's space (cp 1, full recomputation, no ZeRO, no sequence parallelism;
 attention materialized and dropout kept, as Megatron-LM ran in 2021), A100 80 GB, the Ampere matmul
-constant fitted on the one Korthikanti row tests/test_step_published.py calibrates on. Llama rows:
+constant of the hardware file (fitted on one Korthikanti row, none of these). Llama rows:
 the default space (cp held to 1 at 8K tokens), H100, the Hopper constant of the hardware file.
 
     python benchmarks/sweep_published.py
@@ -26,7 +26,6 @@ from attncalc.core.sweep.timing import prepare  # noqa: E402
 from attncalc.core.sweep.verdict import regions  # noqa: E402
 from attncalc.spec.hardware import load_hardware  # noqa: E402
 from attncalc.spec.load import load_preset  # noqa: E402
-from tests.step_fit import fit  # noqa: E402
 from tests.step_rows import CALIBRATE, rows  # noqa: E402
 
 
@@ -46,15 +45,16 @@ def report(name: str, sw, unit_key: tuple[int, int, int], dt: float) -> None:
 
 def main() -> None:
     used = rows()[0]
-    ampere = fit([r for r in used if r.id in CALIBRATE["ampere"]])
-    print(f"Ampere matmul constant {ampere} (fitted on {CALIBRATE['ampere'][0]})\n")
+    ampere = load_hardware("a100-80gb-sxm").fitted.values["matmul_efficiency"]
+    print(f"Ampere matmul constant {float(ampere)} "
+          f"(hardware file, fitted on {CALIBRATE['ampere'][0]})\n")
     print("| row | published | sweep's best | published unit slower | rank | reason | candidates / timed | wall |")
     print("|---|---|---|---:|---:|---|---:|---:|")
     for r in used:
         if not r.id.startswith("narayanan2021-t1"):
             continue
         L, hw = r.layout, load_hardware(r.hw)
-        p = prepare(r.arch, hw, seq=r.seq, dtype=r.dtype, efficiency=ampere, attention=r.attention)
+        p = prepare(r.arch, hw, seq=r.seq, dtype=r.dtype, efficiency=None, attention=r.attention)
         space = Space(gpus=L.gpus, global_batch=L.batch, seq=r.seq, recompute=("full",), zero=(0,),
                       sequence_parallel=(False,), max_micro_batch=8, fixed={"cp": 1})
         t0 = time.perf_counter()
