@@ -19,6 +19,7 @@ Every merge orders by (step time, memory, layout), so ``--workers N`` gives the 
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, NamedTuple
@@ -31,7 +32,6 @@ from .memory import Layout, MemorySetup, TrainingMemoryModel
 from .space import Space, Unit, expert_degrees, micro_batches, units, virtual_stages
 from .timing import Timed, Timer, time_layout
 
-KEEP = 4  # the best layouts kept are top x KEEP before a trim
 DOMINANCE = ("more recomputation (none, selective, full) never makes a step faster, nor ZeRO 0 or 2 against ZeRO 1 "
              "(ZeRO 1 and 2: the same reduce-scatter of the gradients and all-gather of the weights, which move no more "
              "than ZeRO 0's all-reduce of the gradients, and the optimizer step on a shard)")
@@ -75,11 +75,16 @@ class Tally:
         self.rejected[reason] = self.rejected.get(reason, 0) + n
 
     def keep(self, r: Result, top: int) -> None:
-        self.best.append(r)
-        if len(self.best) > top * KEEP:
-            self.best.sort(key=lambda x: x.key)
+        if len(self.best) < top or r.key < self.best[-1].key:
+            insort(self.best, r, key=_key)
             del self.best[top:]
-        self.frontier = pareto(self.frontier + [r])
+        if not beaten(self.frontier, r.key, r.memory):
+            f = self.frontier
+            i = bisect_left(f, r.key, key=_key)
+            j = i
+            while j < len(f) and f[j].memory >= r.memory:
+                j += 1
+            f[i:j] = [r]
 
     def merge(self, other: "Tally", top: int) -> None:
         self.candidates += other.candidates
@@ -99,6 +104,17 @@ class Tally:
     def finish(self, top: int) -> "Tally":
         self.best = sorted(self.best, key=lambda x: x.key)[:top]
         return self
+
+
+def _key(r: Result) -> tuple:
+    return r.key
+
+
+def beaten(frontier: list[Result], key: tuple, memory: int) -> bool:
+    """Whether a frontier (ordered by key, memory falling) holds a layout ahead of ``key`` in the
+    order with no more memory: the last one ahead has the least memory of those ahead."""
+    i = bisect_left(frontier, key, key=_key)
+    return i > 0 and frontier[i - 1].memory <= memory
 
 
 def pareto(rs: list[Result]) -> list[Result]:
@@ -224,16 +240,16 @@ def settle(tally: Tally, s: SweepSetup, prepared: Any, timer: Timer) -> None:
     enter the best ``top``, the frontier or its unit's best; else it is counted as dominated. Exact
     given ``DOMINANCE`` (tests/test_sweep.py checks it against the exhaustive search)."""
     tally.finish(s.top)
-    for bound, mem, lay, unit in sorted(tally.deferred, key=lambda x: (x[0], x[1], x[2])):
+    # float(bound) first: a fast comparison that never contradicts the exact order it precedes
+    for bound, mem, lay, unit in sorted(tally.deferred, key=lambda x: (float(x[0]), x[0], x[1], x[2])):
         low = (bound, mem, lay)
         best = tally.best
         could = len(best) < s.top or low < best[min(len(best), s.top) - 1].key
-        could = could or not any(f.memory <= mem and f.key < low for f in tally.frontier)
+        could = could or not beaten(tally.frontier, low, mem)
         ub = tally.units.get(unit)
         could = could or ub is None or low < ub.key
         if could:
             _time(tally, s, prepared, timer, lay, mem, unit)
-            tally.finish(s.top)
         else:
             tally.refuse(DOMINATED)
     tally.deferred = []
