@@ -60,5 +60,5 @@ def test_shipped_files_hold_no_floats_and_no_unknown_tables():
         data = tomllib.loads(p.read_text())
         assert set(data) <= {"label", "kind", "generation", "source", "memory_bytes", "memory_bytes_per_s",
                              "interconnect", "interconnect_bytes_per_s", "interconnect_bidirectional", "sm_count",
-                             "gpus_per_node", "intra_node", "inter_node", "fitted", "dense_flops_per_s",
+                             "gpus_per_node", "power_w", "intra_node", "inter_node", "fitted", "dense_flops_per_s",
                              "sparse_flops_per_s"}, p.name

@@ -139,7 +139,7 @@ def test_the_single_kernel_functions_add_one_launch():
 @pytest.mark.parametrize("call, msg", [
     (lambda: K.matmul(0, 1, 1, "bf16", load_hardware("h200")), "matmul M"),
     (lambda: K.matmul(8, 8, 8, "bf16", load_hardware("l4")), "no sm_count"),
-    (lambda: K.matmul(8, 8, 8, "bf16", load_hardware("a100-80gb-sxm")), "no fitted matmul_efficiency"),
+    (lambda: K.matmul(8, 8, 8, "bf16", load_hardware("mi300x")), "no fitted matmul_efficiency"),
     (lambda: K.attention(1, 32, 4, 2, 128, True, "bf16", load_hardware("h200")), "4 queries over 2 keys"),
     (lambda: K.attention(1, 32, 4, 4, 128, True, "bf16", load_hardware("h200"), kv_heads=5), "evenly"),
     (lambda: K.run([], load_hardware("h200"), "jit"), "unknown kernel engine"),

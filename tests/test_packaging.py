@@ -29,6 +29,7 @@ def test_wheel_carries_the_presets_and_finds_them(tmp_path):
     assert shipped == set(preset_names())
     hardware = {n.rsplit("/", 1)[-1][:-5] for n in names if n.startswith("attncalc/hardware_data/") and n.endswith(".toml")}
     assert hardware == {p.stem for p in (ROOT / "hardware").glob("*.toml")} and "h100-sxm" in hardware
+    assert "attncalc/runs_data/registry.json" in names  # `attncalc reconcile`'s registry of published runs
     code = ("import attncalc.spec.load as p, json; "
             "print(json.dumps([str(d) for d in p.preset_dirs()]), p.load_preset('gpt3').n_layers)")
     env = {**os.environ, "PYTHONPATH": str(site)}

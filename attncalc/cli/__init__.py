@@ -47,7 +47,8 @@ def _root(
 # so a run of one command imports only its module; help, completion and anything unknown import all.
 COMMAND_MODULES = {"count": "count", "explain": "explain", "compare": "compare", "diff": "diff", "check": "check",
                    "fit": "fit", "time": "time", "list": "catalog", "list-hw": "time", "show": "catalog",
-                   "init": "init", "run": "run", "serve-sim": "serve_sim"}
+                   "init": "init", "run": "run", "serve-sim": "serve_sim", "reconcile": "reconcile",
+                   "sweep": "sweep"}
 _loaded: set[str] = set()
 
 
@@ -71,6 +72,19 @@ def load_commands(argv: list[str] | None = None) -> None:
                                      if (c.name or c.callback.__name__) in order else len(order))
 
 
+def _bare_recompute(args: list[str]) -> list[str]:
+    """`time --recompute` alone (a flag before it took a value) still means full recomputation."""
+    if not args or args[0] != "time":
+        return args
+    out = list(args)
+    for i, a in enumerate(out):
+        if a == "--":
+            break
+        if a == "--recompute" and (i + 1 == len(out) or out[i + 1].startswith("-")):
+            out[i] = "--recompute=full"
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """The console script: exit codes 0, 1 (a budget failed), 2 (bad input), 3 (a bug), 130, 141;
     see ``cli/faults.py``."""
@@ -81,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
 
     _SAID.clear()
     NOTES.clear()
-    args = sys.argv[1:] if argv is None else list(argv)
+    args = _bare_recompute(sys.argv[1:] if argv is None else list(argv))
     if not args:  # bare `attncalc`: help on stderr, exit 2 (cli/usage.py)
         load_commands(args)
         __import__("attncalc.cli.usage", fromlist=["_"]).bare(app)

@@ -14,11 +14,16 @@ import typer
 from . import app
 from .common import Format, emit, handles_errors
 from .faults import say
-from .options import Attention, AttentionMode, Batch, Context, Model, Recompute, Seq, Sets, Tokens, load, parse_tokens
+from .options import Attention, AttentionMode, Batch, Context, Model, Seq, Sets, Tokens, load, parse_tokens
 
 
 def _opt(flag: str, help: str):
     return Annotated[Optional[str], typer.Option(flag, help=help, show_default=False)]
+
+
+def _int(flag: str, help: str):
+    return Annotated[Optional[int], typer.Option(flag, help=help, show_default=False)]
+
 
 
 def resolve_hardware(ref: str):
@@ -62,16 +67,22 @@ def resolve_hardware(ref: str):
                             "attncalc time llama-3-8b --hw h100-sxm --measured-prefill-s 0.25 --measured-decode-s 0.008 · "
                             "attncalc time llama-3-8b --hw h100-sxm --mfu-tokens-per-s 3500 --seq 8192 · "
                             "attncalc time palm-540b --hw tpu-v4 --seq 2048 --mfu-tokens-per-s 238300 --mfu-devices 6144 · "
-                            "attncalc time gpt2-small --hw this · attncalc time llama-3-8b --hw h200 --max-decode-ms 5")
+                            "attncalc time gpt2-small --hw this · attncalc time llama-3-8b --hw h200 --max-decode-ms 5 · "
+                            "attncalc time llama-3-70b --hw h100-sxm --gpus 64 --tp 4 --pp 8 --micro-batch 1 "
+                            "--global-batch 256 --seq 8192 --schedule interleaved --virtual-stages 5 --dtype fp8 · "
+                            "attncalc time llama-3-8b --hw h100-sxm --gpus 8 --dp 8 --global-batch 128 --seq 8192 "
+                            "--tokens 15T --price-per-gpu-hour 2")
 @handles_errors
 def time_command(
     model: Model,
     hw: Annotated[str, typer.Option("--hw", "--hardware", help="Hardware: a name (`attncalc list-hw`), a TOML file, or `this` (measured now).")],
-    batch: Batch = 1, seq: Seq = None, context: Context = None, tokens: Tokens = None, recompute: Recompute = False,
+    batch: Batch = 1, seq: Seq = None, context: Context = None, tokens: Tokens = None,
+    recompute: _opt("--recompute", "Activation recomputation: none, selective or full (`--recompute` alone: full). "
+                                   "Without a layout: full adds one forward to the training bound.") = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="Weights dtype: fp32, tf32, bf16, fp16, fp8, int8, int4, fp4 (default bf16; fp32 where the hardware has no bf16 peak).", show_default=False)] = None,
     compute_dtype: _opt("--compute-dtype", "Matmul dtype (default: the weights'; bf16 for int4): picks the peak.") = None,
     kv_dtype: _opt("--kv-dtype", "KV cache dtype (default: the compute dtype).") = None,
-    gpus: Annotated[int, typer.Option("--gpus", help="Tensor-parallel GPUs (communication over the stated interconnect).")] = 1,
+    gpus: Annotated[int, typer.Option("--gpus", help="Tensor-parallel GPUs (communication over the stated interconnect); with a layout (--tp/--pp/--dp …), all the GPUs.")] = 1,
     sparse: Annotated[bool, typer.Option("--sparse", help="Use the 2:4 structured-sparsity peak (labelled as such).")] = False,
     attention: Attention = AttentionMode.auto,
     efficiency: _opt("--efficiency", "compute=0.6,memory=0.8[,network=0.9] for the estimate (default 0.7, 0.9).") = None,
@@ -84,10 +95,26 @@ def time_command(
     max_decode_ms: _opt("--max-decode-ms", "Budget: fail (exit 1) if the decode estimate per token is above this.") = None,
     max_prefill_ms: _opt("--max-prefill-ms", "Budget: fail if the prefill estimate is above this.") = None,
     min_tokens_per_s: _opt("--min-tokens-per-s", "Budget: fail if the decode estimate of tokens/s is below this.") = None,
+    tp: _int("--tp", "Training step of a layout: tensor-parallel degree.") = None,
+    pp: _int("--pp", "Pipeline-parallel stages.") = None,
+    dp: _int("--dp", "Data-parallel replicas (default: --gpus / (tp x pp x cp)).") = None,
+    ep: _int("--ep", "Expert-parallel degree (inside dp x cp).") = None,
+    cp: _int("--cp", "Context-parallel degree (ring attention).") = None,
+    micro_batch: _int("--micro-batch", "Sequences per micro-batch (default 1).") = None,
+    global_batch: _int("--global-batch", "Sequences per step (default dp x micro-batch).") = None,
+    schedule: _opt("--schedule", "Pipeline schedule: 1f1b (default), gpipe, interleaved, zb-h1, dualpipe.") = None,
+    virtual_stages: _int("--virtual-stages", "Model chunks per pipeline rank (interleaved).") = None,
+    zero: _int("--zero", "ZeRO stage 0-3 (default 1, Megatron's distributed optimizer).") = None,
+    sequence_parallel: Annotated[Optional[bool], typer.Option("--sequence-parallel/--no-sequence-parallel", help="Sequence parallelism with TP (default on).", show_default=False)] = None,
+    overlap: _opt("--overlap", "Communication overlap: default (Megatron-LM's), none or full.") = None,
+    attention_kernel: _opt("--attention-kernel", "Training step: flash (default) or materialized (S x S scores, "
+                                                 "Megatron-LM before FlashAttention).") = None,
+    price_per_gpu_hour: _opt("--price-per-gpu-hour", "With --tokens and a layout: the run's cost at this price.") = None,
     sets: Sets = None,
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
 ) -> None:
-    """Roofline LOWER BOUNDS on prefill, decode and training time on named hardware, with an estimate and MFU."""
+    """Roofline LOWER BOUNDS on prefill, decode and training time on named hardware, with an estimate and MFU;
+    with a layout (--tp/--pp/--dp/…), the time of one training step."""
     from ..core.workload import Convention, positive
     from ..core.time.calibrate import Measured
     from ..core.time.report import time_report
@@ -98,6 +125,24 @@ def time_command(
     s = arch.n_ctx if seq is None else positive("--seq", seq)
     c = s if context is None else positive("--context", context, 0)
     positive("--gpus", gpus)
+    if recompute is not None and recompute not in ("none", "selective", "full"):
+        raise WorkloadError(f"--recompute must be none, selective or full, not {recompute!r}")
+    layout_given = {k: v for k, v in (("--tp", tp), ("--pp", pp), ("--dp", dp), ("--ep", ep), ("--cp", cp),
+                                      ("--micro-batch", micro_batch), ("--global-batch", global_batch),
+                                      ("--schedule", schedule), ("--virtual-stages", virtual_stages),
+                                      ("--zero", zero), ("--overlap", overlap), ("--attention-kernel", attention_kernel),
+                                      ("--sequence-parallel", sequence_parallel)) if v is not None}
+    if layout_given:
+        from .time_step import training_step
+
+        training_step(arch, hw, fmt, seq=s, gpus=gpus, dtype=dtype, tokens=tokens, price=price_per_gpu_hour,
+                      tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, micro_batch=micro_batch, global_batch=global_batch,
+                      schedule=schedule, virtual_stages=virtual_stages, zero=zero,
+                      sequence_parallel=sequence_parallel, overlap=overlap, recompute=recompute,
+                      attention_kernel=attention_kernel)
+        return
+    if price_per_gpu_hour is not None:
+        raise WorkloadError("--price-per-gpu-hour needs a layout (--tp/--pp/--dp …) and --tokens")
     from ..core.memory.layout import check_tp
 
     check_tp(arch, gpus, "--gpus")  # tensor parallel: whole heads per GPU, as `fit --tp` requires
@@ -128,7 +173,7 @@ def time_command(
     setup = Setup(hardware, dtype, compute_dtype, kv_dtype, gpus, sparse, eff)
     tok = parse_tokens(tokens)
     report = time_report(arch, setup, batch=positive("--batch", batch), seq=s, context=c, tokens=tok,
-                         conv=Convention(attention.value), recompute=recompute, measured=measured,
+                         conv=Convention(attention.value), recompute=recompute == "full", measured=measured,
                          mfu_tokens_per_s=num("--mfu-tokens-per-s", mfu_tokens_per_s), mfu_mode=mfu_mode,
                          mfu_devices=mfu_devices)
     from ..present.document import SCHEMA_VERSION, to_csv, to_json

@@ -41,7 +41,8 @@ from .load import data_dirs, data_files, read_text
 PEAK_KEYS = ("fp64", "fp64_vector", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp4")
 FIELDS = {"name", "label", "kind", "source", "memory_bytes", "memory_bytes_per_s", "interconnect",
           "interconnect_bytes_per_s", "interconnect_bidirectional", "dense_flops_per_s", "sparse_flops_per_s",
-          "cores", "measured", "sm_count", "gpus_per_node", "intra_node", "inter_node", "fitted", "generation"}
+          "cores", "measured", "sm_count", "gpus_per_node", "intra_node", "inter_node", "fitted", "generation",
+          "power_w"}
 REQUIRED = ("source", "memory_bytes_per_s", "dense_flops_per_s")
 INTRA_KINDS = ("nvlink", "infinity-fabric", "pcie")
 INTER_KINDS = ("infiniband", "roce", "ethernet")
@@ -55,7 +56,7 @@ FITTED_FIELDS = {"fitted_on", "intra_node_latency_ns", "intra_node_efficiency",
 LIMITS = {"flops": 10**20, "bytes_per_s": 10**16, "bytes": 10**16, "count": 10**6, "latency_ns": 10**9}
 KEY_LIMIT = {"memory_bytes": "bytes", "memory_bytes_per_s": "bytes_per_s", "interconnect_bytes_per_s": "bytes_per_s",
              "cores": "count", "sm_count": "count", "gpus_per_node": "count", "bytes_per_s": "bytes_per_s",
-             "nics_per_node": "count", "nic_bytes_per_s": "bytes_per_s"}
+             "nics_per_node": "count", "nic_bytes_per_s": "bytes_per_s", "power_w": "count"}
 _EXACT = re.compile(r"(\d{1,30})(?:\.(\d{1,30}))?(?:/(\d{1,30}))?")
 _HUGE = re.compile(r"^\s*([A-Za-z0-9_\-.\"']+)\s*=\s*[-+]?[0-9_]{4000,}")
 
@@ -104,6 +105,7 @@ class Hardware:
     intra_node: Link | None = None
     inter_node: Link | None = None
     fitted: Fitted | None = None
+    power_w: int | None = None  # the board's maximum power (TDP) as the datasheet prints it: a run's energy
 
     def peak(self, dtype: str, sparse: bool = False) -> int:
         """Peak FLOP/s for a compute dtype; the dense table unless ``sparse`` is asked for."""
@@ -365,7 +367,7 @@ def from_mapping(data: dict[str, Any], source: str = "<hardware>") -> Hardware:
         if k in dense and v < dense[k]:
             raise ConfigError(f"sparse peak {v:,} is below the dense peak {dense[k]:,}", source=source,
                               field=f"sparse_flops_per_s.{k}")
-    opt = {k: _int(data[k], source, k) for k in ("sm_count", "gpus_per_node") if data.get(k) is not None}
+    opt = {k: _int(data[k], source, k) for k in ("sm_count", "gpus_per_node", "power_w") if data.get(k) is not None}
     bidir = data.get("interconnect_bidirectional", True)
     if not isinstance(bidir, bool):
         raise ConfigError("expected true or false", source=source, field="interconnect_bidirectional")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import lru_cache
 from typing import Callable, Iterator
 
 from ...errors import WorkloadError
@@ -99,11 +100,17 @@ def stage_layers(n_layers: int, pp: int) -> list[int]:
 
 def stage_kinds(a: Architecture, pp: int) -> list[dict[str, int]]:
     """The block kinds each pipeline stage holds, with their counts (by the kinds' names)."""
+    return [dict(k) for k in _stage_kinds(a, pp)]
+
+
+@lru_cache(maxsize=1024)
+def _stage_kinds(a: Architecture, pp: int) -> tuple[tuple[tuple[str, int], ...], ...]:
+    """``stage_kinds`` once per (model, pp): a sweep or a step-time model asks for it per layout."""
     out, lo = [], 0
     for n in stage_layers(stack_layers(a), pp):
-        out.append(kinds_in(a, lo, lo + n))
+        out.append(tuple(kinds_in(a, lo, lo + n).items()))
         lo += n
-    return out
+    return tuple(out)
 
 
 def placed(node: Part | Weight, times: int = 1, experts: int | None = None) -> Iterator[tuple[Weight, int, int | None]]:
@@ -145,8 +152,21 @@ Measure = Callable[[Weight, int, bool], "Fraction | int"]
 def stage_params(a: Architecture, par: Parallelism, measure: Measure | None = None) -> list[StageParams]:
     """Parameters one (TP rank 0, EP rank 0) GPU of each pipeline stage holds. ``measure(weight,
     elements, expert)`` (optional) weighs one weight instance's share on the rank, e.g. in bits
-    (``expert``: the weight sits inside a routed part, so a checkpoint may store it in its own format)."""
+    (``expert``: the weight sits inside a routed part, so a checkpoint may store it in its own format).
+    Without ``measure`` the walk is done once per (model, layout) and each call gets its own copy."""
     par.check(a)
+    if measure is None:
+        return [StageParams(s.stage, s.dense, s.expert, dict(s.parts), s.measured, dict(s.kinds))
+                for s in _stage_params(a, par)]
+    return _walk_stages(a, par, measure)
+
+
+@lru_cache(maxsize=1024)
+def _stage_params(a: Architecture, par: Parallelism) -> tuple[StageParams, ...]:
+    return tuple(_walk_stages(a, par, None))
+
+
+def _walk_stages(a: Architecture, par: Parallelism, measure: Measure | None) -> list[StageParams]:
     model = describe(a)
     stages = [StageParams(i, kinds=k) for i, k in enumerate(stage_kinds(a, par.pp))]
     last = stages[-1]
