@@ -140,7 +140,7 @@ def _checkpoint(model: str | None, fmt: Format):
     where = checkpoint_location(model) if model else None
     if where is None:
         return None
-    from ..spec.checkpoint import read_checkpoint
+    from ..spec.checkpoint_files import read_checkpoint
     from ..spec.gguf import gguf_architecture
 
     ck = read_checkpoint(where)

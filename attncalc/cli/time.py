@@ -135,7 +135,7 @@ def time_command(
     if layout_given:
         from .time_step import training_step
 
-        training_step(arch, hw, fmt, seq=s, gpus=gpus, dtype=dtype, tokens=tokens, price=price_per_gpu_hour,
+        training_step(arch, resolve_hardware(hw), fmt, seq=s, gpus=gpus, dtype=dtype, tokens=tokens, price=price_per_gpu_hour,
                       tp=tp, pp=pp, dp=dp, ep=ep, cp=cp, micro_batch=micro_batch, global_batch=global_batch,
                       schedule=schedule, virtual_stages=virtual_stages, zero=zero,
                       sequence_parallel=sequence_parallel, overlap=overlap, recompute=recompute,

@@ -8,16 +8,14 @@ from .common import Format, emit
 from .faults import say
 
 
-def training_step(arch, hw_ref: str, fmt: Format, *, seq: int, gpus: int, dtype: str | None, tokens: str | None,
+def training_step(arch, hw_ref, fmt: Format, *, seq: int, gpus: int, dtype: str | None, tokens: str | None,
                   price: str | None, tp, pp, dp, ep, cp, micro_batch, global_batch, schedule, virtual_stages, zero,
                   sequence_parallel, overlap, recompute, attention_kernel=None) -> None:
     from ..core.time.setup import exact_number
     from ..core.time.step import TrainLayout, prepare, step_time
     from ..core.workload import positive
     from .options import parse_tokens
-    from .time import resolve_hardware
-
-    hardware = resolve_hardware(hw_ref)
+    hardware = hw_ref  # resolved by cli.time (importing it here would be a cycle)
     tp, pp, cp, ep = (positive(f, v) if v is not None else 1 for f, v in
                       (("--tp", tp), ("--pp", pp), ("--cp", cp), ("--ep", ep)))
     if dp is None and gpus == 1:  # --gpus not given: the degrees say how many

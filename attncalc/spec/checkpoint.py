@@ -256,19 +256,6 @@ def read_safetensors_folder(folder: Path) -> Checkpoint | None:
 
 
 
-def read_checkpoint(ref: Path) -> Checkpoint | None:
-    """The checkpoint at a path: a .gguf file, a .safetensors file, or a folder of safetensors."""
-    ref = Path(ref)
-    if ref.is_file() and ref.suffix == ".gguf":
-        from .gguf import read_gguf  # GGUF files: spec/gguf.py (it imports this module)
-        return read_gguf(ref)
-    if ref.is_file() and ref.suffix == ".safetensors":
-        return Checkpoint("safetensors", (ref.name,), tuple(read_safetensors(ref)))
-    if ref.is_dir():
-        return read_safetensors_folder(ref)
-    return None
-
-
 def is_gguf(path: str | os.PathLike) -> bool:
     return str(path).endswith(".gguf")
 
